@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make demo` then `make test`. The first call builds .venv
+# (uv when it is on the machine, plain pip otherwise) from the pinned requirements.lock.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: install demo dev test test-fast lint bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@if [ ! -x $(BIN)/python ]; then \
+	  if command -v uv >/dev/null 2>&1; then uv venv --python 3.11 $(VENV); else $(PYTHON) -m venv $(VENV); fi; \
+	fi
+	@if command -v uv >/dev/null 2>&1; then \
+	  uv pip install --python $(BIN)/python -r requirements.lock && uv pip install --python $(BIN)/python --no-deps -e .; \
+	else \
+	  $(BIN)/python -m pip install --quiet --upgrade pip && \
+	  $(BIN)/python -m pip install --quiet -r requirements.lock && \
+	  $(BIN)/python -m pip install --quiet --no-deps -e .; \
+	fi
+	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/konvergensi demo
+
+dev: $(STAMP)
+	$(BIN)/dagster dev -w workspace.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipelines tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_zscores.py
+
+clean:
+	rm -rf demo_data warehouse/work warehouse/*.duckdb .dagster_home

@@ -1,0 +1,119 @@
+"""Ingestion: every new submission from the portal and the landing folder lands in ``raw``."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster import AssetKey, AssetSpec, Config, MaterializeResult, multi_asset
+
+from pipelines.ingest import landing_incoming, land_submissions, portal_incoming
+from pipelines.resources import (
+    LandingFolderResource,
+    PortalResource,
+    PseudonymResource,
+    WarehouseResource,
+)
+from pipelines.settings import WAREHOUSE_POOL
+from pipelines.sources.layouts import STREAMS
+
+RAW_STREAM_KEYS = {s: AssetKey(["raw", s]) for s in STREAMS}
+SUBMISSIONS_KEY = AssetKey(["raw", "submissions"])
+REJECTED_ROWS_KEY = AssetKey(["quarantine", "rejected_rows"])
+REJECTED_FILES_KEY = AssetKey(["quarantine", "rejected_files"])
+REGION_MASTER_KEY = AssetKey(["raw", "region_master"])
+
+_DESCRIPTIONS = {
+    SUBMISSIONS_KEY: "One row per submission received (any stream, any transport): submitter, period, "
+    "version, content sha256, status and row counts. Append-only.",
+    REJECTED_ROWS_KEY: "One row per rejected cell/row: stream, submission, row number, column, reason code "
+    "and the pseudonymised row payload.",
+    REJECTED_FILES_KEY: "One row per rejected file (undecodable, wrong format, required columns missing, "
+    "bad file name), with the reason.",
+}
+
+
+class IngestConfig(Config):
+    period: str | None = None
+    """Only land submissions of this month (YYYY-MM, or its quarter/year for coarser streams)."""
+
+
+@multi_asset(
+    specs=[
+        *[
+            AssetSpec(key, description=f"Parsed, pseudonymised rows of every accepted `{s}` submission "
+                      "(one row per source row; append-only).", group_name="raw", kinds={"duckdb"},
+                      deps=[REGION_MASTER_KEY])
+            for s, key in RAW_STREAM_KEYS.items()
+        ],
+        *[AssetSpec(k, description=d, group_name=k.path[0], kinds={"duckdb"}) for k, d in _DESCRIPTIONS.items()],
+    ],
+    pool=WAREHOUSE_POOL,
+    name="ingest_submissions",
+)
+def ingest_submissions(
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    warehouse: WarehouseResource,
+    landing: LandingFolderResource,
+    portal: PortalResource,
+    pseudonym: PseudonymResource,
+):
+    """Pull new submissions from the portal and the landing folder and land them in raw."""
+    from pipelines.sources.parse import parse_submission
+    from pipelines.sources.regions import RegionIndex
+
+    pseudonymiser = pseudonym.pseudonymiser()
+    with warehouse.connect() as con:
+        regions = RegionIndex.from_frame(con.execute("select * from raw.region_master").df())
+
+        def parse(stream, content, file_name):
+            return parse_submission(stream, content, file_name, pseudonymiser=pseudonymiser, regions=regions)
+
+        reports = {}
+        if portal.configured:
+            client = portal.client()
+            reports["portal"] = land_submissions(con, portal_incoming(client), parse, context.run_id, config.period)
+        if landing.configured:
+            reports["landing"] = land_submissions(
+                con, landing_incoming(landing.root), parse, context.run_id, config.period
+            )
+        if not reports:
+            context.log.warning("Neither KONVERGENSI_PORTAL_URL nor KONVERGENSI_LANDING_DIR is set: nothing to pull.")
+        counts = dict(
+            con.execute("select stream, count(*) from raw.submissions group by stream").fetchall()
+        )
+        n_rej_rows = con.execute("select count(*) from quarantine.rejected_rows").fetchone()[0]
+        n_rej_files = con.execute("select count(*) from quarantine.rejected_files").fetchone()[0]
+        for stream in STREAMS:
+            # Streams nobody has submitted yet still get an (empty) table so SQL models build.
+            con.execute(
+                f"create table if not exists raw.{stream} as select * from ({_empty_select(stream)})"
+            )
+    errors = [e for r in reports.values() for e in r.errors]
+    for transport, rep in reports.items():
+        context.log.info(
+            f"{transport}: landed {rep.landed}, already known {rep.skipped_known}, "
+            f"rejected files {rep.rejected_files}, rows accepted {rep.rows_accepted}, rows rejected {rep.rows_rejected}"
+        )
+    if errors:
+        raise dg.Failure(
+            description=f"{len(errors)} submission(s) could not be fetched; the others landed. First: {errors[0]}",
+            metadata={"errors": "\n".join(errors[:20])},
+        )
+    for stream, key in RAW_STREAM_KEYS.items():
+        per = {t: r.by_stream.get(stream, {}) for t, r in reports.items()}
+        yield MaterializeResult(
+            asset_key=key,
+            metadata={
+                "submissions_total": int(counts.get(stream, 0)),
+                **{f"{t}_{k}": v for t, d in per.items() for k, v in d.items()},
+            },
+        )
+    yield MaterializeResult(asset_key=SUBMISSIONS_KEY, metadata={"row_count": int(sum(counts.values()))})
+    yield MaterializeResult(asset_key=REJECTED_ROWS_KEY, metadata={"row_count": int(n_rej_rows)})
+    yield MaterializeResult(asset_key=REJECTED_FILES_KEY, metadata={"row_count": int(n_rej_files)})
+
+
+def _empty_select(stream: str) -> str:
+    from pipelines.sources.parse import empty_rows_sql
+
+    return empty_rows_sql(stream)

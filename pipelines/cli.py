@@ -1,0 +1,145 @@
+"""``konvergensi``: a thin command line over the same Dagster definitions (never a second path).
+
+    konvergensi generate --out DIR --scale {small,banten} --seed N
+    konvergensi run [--period YYYY-MM]
+    konvergensi demo [--dir DIR]
+    konvergensi portal --data DIR --port N --token T [--host H]
+    konvergensi zscores IN.csv OUT.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from pipelines import settings
+
+
+def _ensure_dagster_home() -> Path:
+    """Runs are recorded in the same instance `make dev` shows (DAGSTER_HOME, default
+    `.dagster_home` under the repo, telemetry off)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.PROJECT_ROOT / ".dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    template = settings.PROJECT_ROOT / "dagster.yaml"
+    if not target.exists() and template.exists():
+        shutil.copyfile(template, target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _period(value: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month like 2024-08")
+    return value
+
+
+def cmd_generate(args) -> int:
+    from pipelines.sources.generate import generate
+
+    started = time.perf_counter()
+    summary = generate(Path(args.out), scale=args.scale, seed=args.seed)
+    print(f"generated {args.scale} demo submissions in {args.out} ({time.perf_counter() - started:.1f} s)")
+    for stream, counts in summary.items():
+        if isinstance(counts, dict):
+            print(f"  {stream:<20} {counts.get('files', 0):>6} files {counts.get('rows', 0):>10} rows")
+    return 0
+
+
+def run_pipeline(period: str | None = None, quiet: bool = False):
+    """Materialise the nightly job in-process with the environment's configuration."""
+    _ensure_dagster_home()
+    settings.apply_env_defaults()
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import defs
+    from pipelines.run_summary import RunSummary
+
+    job = defs.get_job_def("nightly")
+    run_config = {"ops": {"ingest_submissions": {"config": {"period": period}}}} if period else {}
+    started = time.perf_counter()
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+    summary = RunSummary.from_result(result, defs, time.perf_counter() - started)
+    if not quiet:
+        print(summary.render())
+    return summary
+
+
+def cmd_run(args) -> int:
+    return 0 if run_pipeline(args.period).success else 1
+
+
+def cmd_demo(args) -> int:
+    from pipelines.demo import run_demo
+
+    return 0 if run_demo(Path(args.dir)) else 1
+
+
+def cmd_portal(args) -> int:
+    from pipelines.portal.server import serve
+
+    token = args.token or os.environ.get("KONVERGENSI_PORTAL_TOKEN", "")
+    if not token:
+        print("konvergensi portal: give --token or set KONVERGENSI_PORTAL_TOKEN", file=sys.stderr)
+        return 2
+    serve(Path(args.data), args.port, token, host=args.host)
+    return 0
+
+
+def cmd_zscores(args) -> int:
+    from pipelines.growth.batch import zscores_csv
+
+    try:
+        n = zscores_csv(Path(args.input), Path(args.output))
+    except (ValueError, OSError) as exc:
+        print(f"konvergensi zscores: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {n} rows to {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="konvergensi", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write deterministic synthetic submissions (a landing folder)")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--scale", choices=["small", "banten"], default="small")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="materialise the nightly job in-process and print a summary")
+    run.add_argument("--period", type=_period, default=None, help="only land submissions of this month")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="generate small demo data, serve part of it on a local portal, run")
+    demo.add_argument("--dir", default=str(settings.PROJECT_ROOT / "demo_data"))
+    demo.set_defaults(func=cmd_demo)
+
+    portal = sub.add_parser("portal", help="serve a submissions folder with the portal API contract")
+    portal.add_argument("--data", required=True)
+    portal.add_argument("--port", type=int, default=8765)
+    portal.add_argument("--token", default="")
+    portal.add_argument("--host", default="127.0.0.1")
+    portal.set_defaults(func=cmd_portal)
+
+    zs = sub.add_parser("zscores", help="WHO 2006 z-scores for a CSV (sex, age_days, weight_kg, lenhei_cm, measure)")
+    zs.add_argument("input")
+    zs.add_argument("output")
+    zs.set_defaults(func=cmd_zscores)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

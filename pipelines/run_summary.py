@@ -1,0 +1,76 @@
+"""What a run did, in the words a data engineer wants after `konvergensi run`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+
+@dataclass
+class RunSummary:
+    success: bool
+    run_id: str
+    wall_seconds: float
+    tables: list[tuple[str, int]] = field(default_factory=list)
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    quarantined_rows: dict[str, int] = field(default_factory=dict)
+    quarantined_files: int = 0
+    failures: list[str] = field(default_factory=list)
+    warehouse: str = ""
+
+    @classmethod
+    def from_result(cls, result, defs, wall_seconds: float) -> RunSummary:
+        summary = cls(success=result.success, run_id=result.run_id, wall_seconds=wall_seconds)
+        for ev in result.get_asset_check_evaluations():
+            name = f"{'.'.join(ev.asset_key.path)}:{ev.check_name}"
+            if ev.passed:
+                summary.checks_passed += 1
+            else:
+                summary.checks_failed.append(f"{name} ({ev.severity.value})")
+        for ev in result.get_step_failure_events():
+            err = ev.event_specific_data.error
+            summary.failures.append(f"{ev.step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}")
+        warehouse = defs.resources["warehouse"]
+        path = warehouse.published_path if warehouse.published_path.exists() else warehouse.work_path
+        summary.warehouse = str(path)
+        if path.exists():
+            summary._read_tables(path)
+        return summary
+
+    def _read_tables(self, path) -> None:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            names = con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_type = 'BASE TABLE' order by 1, 2"
+            ).fetchall()
+            for schema, table in names:
+                n = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+                self.tables.append((f"{schema}.{table}", n))
+            if ("quarantine", "rejected_rows") in names:
+                self.quarantined_rows = dict(
+                    con.execute(
+                        "select reason_code, count(*) from quarantine.rejected_rows group by 1 order by 2 desc"
+                    ).fetchall()
+                )
+            if ("quarantine", "rejected_files") in names:
+                self.quarantined_files = con.execute("select count(*) from quarantine.rejected_files").fetchone()[0]
+        finally:
+            con.close()
+
+    def render(self) -> str:
+        lines = [
+            f"run {self.run_id}: {'SUCCESS' if self.success else 'FAILED'} in {self.wall_seconds:.1f} s",
+            f"warehouse: {self.warehouse}",
+            "tables:",
+            *[f"  {name:<48} {n:>10,} rows" for name, n in self.tables],
+            f"checks: {self.checks_passed} passed, {len(self.checks_failed)} failed",
+            *[f"  FAILED {c}" for c in self.checks_failed],
+            f"quarantine: {sum(self.quarantined_rows.values()):,} row rejections, {self.quarantined_files} files",
+            *[f"  {reason:<32} {n:>8,}" for reason, n in self.quarantined_rows.items()],
+        ]
+        if self.failures:
+            lines += ["step failures:", *[f"  {f}" for f in self.failures]]
+        return "\n".join(lines)

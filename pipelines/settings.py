@@ -1,0 +1,66 @@
+"""Constants and configuration defaults (no secrets).
+
+Configuration lives in environment variables, each with a documented default
+(:data:`ENV_DEFAULTS`, also listed in ``.env.example`` and the README). Dagster resources read
+them through ``EnvVar``; an unset or empty variable means its default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+SQL_DIR = PROJECT_ROOT / "dbt_like_sql"
+
+# Warehouse layers, in build order. Asset key = [schema, table] = dbt_like_sql/<schema>/<table>.sql.
+SCHEMAS = ("raw", "quarantine", "reference", "staging", "marts")
+
+# Concurrency pool shared by every asset that writes the warehouse (DuckDB: one writer).
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+# Key used by `konvergensi demo` only. Never use it for real data: anyone holding it can
+# re-identify pseudonyms by brute force over known NIKs.
+DEMO_PSEUDONYM_KEY = "demo-key-not-secret-banten-konvergensi"
+
+# name -> (default, meaning). "" means "not configured".
+ENV_DEFAULTS: dict[str, tuple[str, str]] = {
+    "KONVERGENSI_WAREHOUSE": (
+        "warehouse/banten.duckdb",
+        "Published DuckDB file that BI tools read (relative paths are relative to the project root).",
+    ),
+    "KONVERGENSI_LANDING_DIR": (
+        "",
+        "Landing folder with <stream>/<file> submissions; empty = no landing folder.",
+    ),
+    "KONVERGENSI_PORTAL_URL": ("", "Base URL of the submission portal API; empty = no portal."),
+    "KONVERGENSI_PORTAL_TOKEN": ("", "Bearer token for the portal (secret)."),
+    "KONVERGENSI_PSEUDONYM_KEY": (
+        "",
+        "HMAC key for pseudonymising personal data (secret); required to ingest submissions.",
+    ),
+    "KONVERGENSI_REGION_MASTER": (
+        "",
+        "Region master CSV (code,level,name,parent_code); empty = the bundled official Kemendagri file.",
+    ),
+}
+
+BUNDLED_REGION_MASTER = PACKAGE_DATA / "banten_regions.csv"
+
+
+def apply_env_defaults() -> None:
+    """Make every configuration variable resolvable by ``EnvVar``: an unset variable becomes
+    empty, and resources treat empty as the documented default."""
+    for name in ENV_DEFAULTS:
+        os.environ.setdefault(name, "")
+
+
+def env_value(name: str) -> str:
+    """The effective value of a configuration variable (its default when unset or empty)."""
+    return os.environ.get(name) or ENV_DEFAULTS[name][0]
+
+
+def resolve_path(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path

@@ -1,0 +1,119 @@
+"""The dbt-like SQL runner: dependency inference, YAML tests, builds in DuckDB."""
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import AssetKey, Definitions, asset, materialize
+
+from pipelines.assets.sql import build_sql_assets
+from pipelines.resources import WarehouseResource
+from pipelines.sql_models import SqlModelError, check_sql, discover_models, run_model, table_refs
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sql_models"
+
+
+def test_table_refs_excludes_ctes_and_table_functions():
+    sql = (FIXTURES / "staging" / "stg_orders.sql").read_text()
+    assert table_refs(sql) == {"raw.orders", "raw.customers"}
+    assert table_refs("select * from range(3)") == set()
+    assert table_refs("with x as (select 1) select * from x anti join raw.a using (k)") == {"raw.a"}
+
+
+def test_subquery_reads_count_as_upstream():
+    models = {m.table: m for m in discover_models(FIXTURES)}
+    assert models["marts.fct_order_totals"].upstream_tables == {"staging.stg_orders", "marts.dim_customer"}
+
+
+def test_unqualified_table_is_an_error():
+    with pytest.raises(SqlModelError, match="schema-qualified"):
+        table_refs("select * from orders")
+
+
+def test_yaml_becomes_descriptions_and_tests():
+    models = {m.table: m for m in discover_models(FIXTURES)}
+    fct = models["marts.fct_order_totals"]
+    assert fct.description == "Totals per customer."
+    assert models["staging.stg_orders"].description == "One row per order."
+    names = {t.name: t for t in fct.tests}
+    assert set(names) == {
+        "customer_id_unique", "customer_id_not_null", "customer_id_relationships",
+        "n_orders_accepted_values", "amount_positive",
+    }
+    assert names["n_orders_accepted_values"].severity == "warn"
+    assert names["customer_id_unique"].severity == "error"
+
+
+def _raw_tables():
+    return {"raw.orders": AssetKey(["raw", "orders"]), "raw.customers": AssetKey(["raw", "customers"])}
+
+
+def test_asset_graph_derives_deps():
+    assets, checks = build_sql_assets(discover_models(FIXTURES), _raw_tables())
+    defs = Definitions(assets=assets, asset_checks=checks, resources={"warehouse": WarehouseResource(path="unused.duckdb")})
+    graph = defs.resolve_asset_graph()
+    fct = AssetKey(["marts", "fct_order_totals"])
+    assert graph.get(fct).parent_keys == {AssetKey(["staging", "stg_orders"]), AssetKey(["marts", "dim_customer"])}
+    assert graph.get(AssetKey(["staging", "stg_orders"])).parent_keys == set(_raw_tables().values())
+    assert len(checks) == 6
+
+
+def test_unknown_upstream_table_fails_at_load():
+    with pytest.raises(SqlModelError, match="raw.orders, which no asset produces"):
+        build_sql_assets(discover_models(FIXTURES), {"raw.customers": AssetKey(["raw", "customers"])})
+
+
+def test_models_build_and_checks_run(tmp_path):
+    db = tmp_path / "w.duckdb"
+    warehouse = WarehouseResource(path=str(db))
+
+    @asset(key=AssetKey(["raw", "orders"]))
+    def orders(warehouse: WarehouseResource):
+        with warehouse.connect() as con:
+            con.execute("create or replace table raw.orders as select * from (values (1, 10.0), (1, 5.0), (2, -1.0)) t(customer_id, amount)")
+
+    @asset(key=AssetKey(["raw", "customers"]))
+    def customers(warehouse: WarehouseResource):
+        with warehouse.connect() as con:
+            con.execute("create or replace table raw.customers as select * from (values (1, 'a'), (2, 'b')) t(customer_id, name)")
+
+    assets, checks = build_sql_assets(discover_models(FIXTURES), _raw_tables())
+    result = materialize([orders, customers, *assets, *checks], resources={"warehouse": warehouse}, raise_on_error=False)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert evaluations["customer_id_unique"].passed
+    assert evaluations["customer_id_relationships"].passed
+    # customer 2 totals -1: the expression check must fail and report one row
+    assert not evaluations["amount_positive"].passed
+    assert evaluations["amount_positive"].metadata["failing_rows"].value == 1
+    con = duckdb.connect(str(warehouse.work_path), read_only=True)
+    comment = con.execute(
+        "select comment from duckdb_columns() where table_name = 'fct_order_totals' and column_name = 'customer_id'"
+    ).fetchone()[0]
+    assert comment == "The customer."
+    con.close()
+
+
+def test_check_sql_counts_offending_rows():
+    con = duckdb.connect()
+    con.execute("create schema m; create table m.t as select * from (values (1), (1), (1), (2), (null)) v(k)")
+    model = discover_models(FIXTURES)[0]
+    model.layer, model.name = "m", "t"
+    from pipelines.sql_models import ModelTest
+
+    assert con.execute(check_sql(model, ModelTest("unique", "k", {}))).fetchone()[0] == 2
+    assert con.execute(check_sql(model, ModelTest("not_null", "k", {}))).fetchone()[0] == 1
+    assert con.execute(check_sql(model, ModelTest("accepted_values", "k", {"values": [1]}))).fetchone()[0] == 1
+
+
+def test_run_model_is_one_transaction(tmp_path):
+    con = duckdb.connect(str(tmp_path / "x.duckdb"))
+    con.execute("create schema raw; create schema staging")
+    con.execute("create table raw.orders as select 1 as customer_id, 1.0 as amount")
+    con.execute("create table raw.customers as select 1 as customer_id")
+    model = {m.table: m for m in discover_models(FIXTURES)}["staging.stg_orders"]
+    assert run_model(con, model) == 1
+    model.columns["no_such_column"] = "breaks the comment statement"
+    with pytest.raises(duckdb.Error):
+        run_model(con, model)
+    # the failed rebuild rolled back: the previous table is still there
+    assert con.execute("select count(*) from staging.stg_orders").fetchone()[0] == 1
