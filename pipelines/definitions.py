@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
+from pipelines.assets.growth import stg_child_zscores, who_growth_lms
 from pipelines.assets.ingest import ingest_submissions
-from pipelines.assets.publish import publish_warehouse
+from pipelines.assets.publish import build_publish_asset
 from pipelines.assets.regions import raw_region_master
 from pipelines.assets.sql import build_sql_assets
+from pipelines.checks.lineage import every_source_row_accounted_for
 from pipelines.resources import build_resources
 from pipelines.settings import SQL_DIR
 from pipelines.sql_models import discover_models
 
-PYTHON_ASSETS = [raw_region_master, ingest_submissions]
+PYTHON_ASSETS = [raw_region_master, ingest_submissions, who_growth_lms, stg_child_zscores]
 
 
 def _python_tables() -> dict:
@@ -34,9 +36,12 @@ nightly_job = define_asset_job(
     description="Pull new submissions, rebuild staging and marts, run the checks, publish.",
 )
 
+_warehouse_assets = [*PYTHON_ASSETS, *sql_assets]
+publish_warehouse = build_publish_asset(key for a in _warehouse_assets for key in a.keys)
+
 defs = Definitions(
-    assets=[*PYTHON_ASSETS, *sql_assets, publish_warehouse],
-    asset_checks=sql_checks,
+    assets=[*_warehouse_assets, publish_warehouse],
+    asset_checks=[*sql_checks, every_source_row_accounted_for],
     jobs=[nightly_job],
     resources=build_resources(),
 )

@@ -1,28 +1,27 @@
-"""Publish: replace the BI-facing DuckDB file atomically once every mart is built and checked."""
+"""Publish: replace the BI-facing DuckDB file atomically once everything is built and checked."""
 
 from __future__ import annotations
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from collections.abc import Iterable
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
 
 from pipelines.resources import WarehouseResource
-from pipelines.settings import SQL_DIR, WAREHOUSE_POOL
+from pipelines.settings import WAREHOUSE_POOL
+
+PUBLISH_KEY = AssetKey(["publish", "warehouse_file"])
 
 
-def _mart_keys() -> list[AssetKey]:
-    return [AssetKey(["marts", p.stem]) for p in sorted((SQL_DIR / "marts").glob("*.sql"))]
+def build_publish_asset(upstream: Iterable[AssetKey]) -> AssetsDefinition:
+    """The publish step depends on every warehouse asset, so any failed blocking check upstream
+    stops it and BI keeps the previous file."""
 
+    @asset(key=PUBLISH_KEY, deps=sorted(upstream), group_name="publish", kinds={"duckdb"}, pool=WAREHOUSE_POOL)
+    def publish_warehouse(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        """The published warehouse file (KONVERGENSI_WAREHOUSE) that BI tools read: a copy of the
+        working database in the DuckDB 1.4 storage format, swapped in by one atomic rename."""
+        figures = warehouse.publish()
+        context.log.info(f"published {figures['published_path']} ({figures['bytes']} bytes, {figures['seconds']} s)")
+        return MaterializeResult(metadata=figures)
 
-@asset(
-    key=AssetKey(["publish", "warehouse_file"]),
-    deps=_mart_keys(),
-    group_name="publish",
-    kinds={"duckdb"},
-    pool=WAREHOUSE_POOL,
-)
-def publish_warehouse(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    """The published warehouse file (KONVERGENSI_WAREHOUSE) that BI tools read: a copy of the
-    working database in the DuckDB 1.4 storage format, swapped in by one atomic rename. Blocking
-    checks upstream stop this step, so a failed check never reaches BI."""
-    figures = warehouse.publish()
-    context.log.info(f"published {figures['published_path']} ({figures['bytes']} bytes, {figures['seconds']} s)")
-    return MaterializeResult(metadata=figures)
+    return publish_warehouse

@@ -1,0 +1,2 @@
+"""Asset checks written in Python (the YAML tests of the SQL models are built in
+:mod:`pipelines.assets.sql`)."""

@@ -1,0 +1,38 @@
+"""Nothing disappears: every source row of every submission is accounted for."""
+
+from __future__ import annotations
+
+from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
+
+from pipelines.assets.ingest import SUBMISSIONS_KEY
+from pipelines.resources import WarehouseResource
+
+# Rows read from a file = rows landed in raw.<stream> + rows quarantined (distinct row numbers).
+RECONCILE_SQL = """
+select submission_id, stream, file_name, n_source_rows, n_rows_accepted, n_rows_rejected
+from raw.submissions
+where status = 'accepted' and n_source_rows <> n_rows_accepted + n_rows_rejected
+order by submission_id
+"""
+
+
+@asset_check(asset=SUBMISSIONS_KEY, name="every_source_row_accounted_for", blocking=True)
+def every_source_row_accounted_for(warehouse: WarehouseResource) -> AssetCheckResult:
+    """For every accepted submission, rows read = rows landed + rows quarantined."""
+    with warehouse.connect() as con:
+        bad = con.execute(RECONCILE_SQL).df()
+        totals = con.execute(
+            "select coalesce(sum(n_source_rows), 0), coalesce(sum(n_rows_accepted), 0), "
+            "coalesce(sum(n_rows_rejected), 0) from raw.submissions where status = 'accepted'"
+        ).fetchone()
+    return AssetCheckResult(
+        passed=bad.empty,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "source_rows": int(totals[0]),
+            "rows_landed": int(totals[1]),
+            "rows_quarantined": int(totals[2]),
+            "unreconciled_submissions": len(bad),
+            "examples": MetadataValue.md(bad.head(10).to_csv(index=False)) if len(bad) else "none",
+        },
+    )

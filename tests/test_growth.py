@@ -1,0 +1,356 @@
+"""WHO 2006 z-scores: oracle cases from WHO anthro, hand cases from anthro's rules, batch CSV, DuckDB load."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from pygrowup.tables.by_day import lfa, wfa, wfh, wfl
+
+from pipelines.growth import compute_zscores, lms_tables, load_into_duckdb, zscores_csv
+from pipelines.growth.who_tables import lms_arrays
+
+ORACLE_NAME = "who_anthro_documented_cases.csv"
+ORACLE_CANDIDATES = [
+    Path(__file__).resolve().parents[2] / "shared" / "reference" / ORACLE_NAME,
+    Path("/work/shared/reference") / ORACLE_NAME,
+]
+SEX_NAMES = {1: "male", 2: "female"}
+
+
+# --- an independent, per-row reading of anthro 1.1.0, straight from pygrowup's Decimal dicts ---------
+
+
+def _plain(y, lms):
+    l, m, s = (float(lms[k]) for k in "lms")  # noqa: E741
+    return ((y / m) ** l - 1) / (s * l)
+
+
+def _restricted(y, l, m, s):  # noqa: E741
+    z = ((y / m) ** l - 1) / (s * l)
+
+    def sd(k):
+        return m * (1 + l * s * k) ** (1 / l)
+
+    if z > 3:
+        return 3 + (y - sd(3)) / (sd(3) - sd(2))
+    if z < -3:
+        return -3 + (y - sd(-3)) / (sd(-2) - sd(-3))
+    return z
+
+
+def reference_row(sex, age, weight, lenhei, measure):
+    """anthro_zscores() for one child, unrounded: (haz, waz, whz, c9mo)."""
+    nan = float("nan")
+    known = not math.isnan(age)
+    if known and age < 0:
+        return nan, nan, nan, False
+    day = math.floor(age) + (1 if age - math.floor(age) >= 0.5 else 0) if known else None
+    months = age / 30.4375 if known else None
+    c9mo = measure == "h" and known and months < 9  # a property of the measurement, whatever the sex
+    if sex not in SEX_NAMES:
+        return nan, nan, nan, c9mo
+    name = SEX_NAMES[sex]
+    if c9mo:
+        measure = None
+    clen = lenhei
+    if known and day < 731 and measure == "h":
+        clen = lenhei + 0.7
+    if known and day >= 731 and measure == "l":
+        clen = lenhei - 0.7
+    haz = waz = whz = nan
+    if known and months < 60:
+        if clen > 0:
+            haz = _plain(clen, lfa.DATA[name][int(day)])
+        if weight > 0:
+            row = wfa.DATA[name][int(day)]
+            waz = _restricted(weight, float(row["l"]), float(row["m"]), float(row["s"]))
+    if known:
+        table = "wfl" if day < 731 else "wfh"
+    elif measure in ("l", "h"):
+        table = "wfl" if measure == "l" else "wfh"
+    elif not math.isnan(clen):
+        table = "wfl" if clen < 87 else "wfh"
+    else:
+        table = None
+    lo, hi, data = (45, 110, wfl.DATA) if table == "wfl" else (65, 120, wfh.DATA)
+    if table and (not known or months < 60) and weight > 0 and lo <= clen <= hi:
+        low = math.trunc(clen * 10) / 10
+        upp = math.trunc(clen * 10 + 1) / 10
+        diff = (clen - low) / 0.1
+        lower = data[name][Decimal(str(low))]
+        lms = []
+        for k in "lms":
+            value = float(lower[k])
+            if diff > 0:
+                value = value + diff * (float(data[name][Decimal(str(upp))][k]) - value)
+            lms.append(value)
+        whz = _restricted(weight, *lms)
+    return haz, waz, whz, c9mo
+
+
+def _z(sex, age, weight, lenhei, measure):
+    return compute_zscores([sex], [age], [weight], [lenhei], [measure]).iloc[0]
+
+
+# --- the WHO oracle ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def oracle() -> pd.DataFrame:
+    for path in ORACLE_CANDIDATES:
+        if path.exists():
+            return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    pytest.skip(f"{ORACLE_NAME} not available")
+
+
+def test_documented_anthro_cases_match_to_1e5(oracle):
+    assert len(oracle) == 19
+    got = compute_zscores(oracle.sex, oracle.age_days, oracle.weight_kg, oracle.lenhei_cm, oracle.measure)
+    for col in ("haz", "waz", "whz"):
+        expected = oracle[f"expected_{col}"].to_numpy(dtype=float)
+        actual = got[col].to_numpy()
+        assert np.array_equal(np.isnan(expected), np.isnan(actual)), col
+        ok = ~np.isnan(expected)
+        np.testing.assert_allclose(actual[ok], expected[ok], rtol=0, atol=1e-5, err_msg=col)
+
+
+def test_documented_cases_flags(oracle):
+    got = compute_zscores(oracle.sex, oracle.age_days, oracle.weight_kg, oracle.lenhei_cm, oracle.measure)
+    assert got.flag_haz.tolist() == [abs(v) > 6 for v in oracle.expected_haz.fillna(0)]
+    assert got.flag_waz.tolist() == [v < -6 or v > 5 for v in oracle.expected_waz.fillna(0)]
+    assert got.flag_whz.tolist() == [abs(v) > 5 for v in oracle.expected_whz.fillna(0)]
+    # only the 8-month-old measured standing
+    assert got.flag_c9mo.tolist() == [i == 12 for i in range(19)]
+
+
+# --- hand cases from anthro's rules ---------------------------------------------------------------
+
+
+def test_0_7_cm_rule_switches_between_730_and_731_days():
+    lms730, lms731 = lfa.DATA["male"][730], lfa.DATA["male"][731]
+    assert _z(1, 730, np.nan, 85.0, "h").haz == pytest.approx(_plain(85.7, lms730), abs=1e-12)
+    assert _z(1, 731, np.nan, 85.0, "h").haz == pytest.approx(_plain(85.0, lms731), abs=1e-12)
+    assert _z(1, 730, np.nan, 85.0, "l").haz == pytest.approx(_plain(85.0, lms730), abs=1e-12)
+    assert _z(1, 731, np.nan, 85.0, "l").haz == pytest.approx(_plain(84.3, lms731), abs=1e-12)
+    assert _z(1, 731, np.nan, 85.0, None).haz == pytest.approx(_plain(85.0, lms731), abs=1e-12)
+
+
+def test_standing_under_9_months_is_flagged_and_not_converted():
+    # 9 months = 273.9375 days: day 273 is still under 9 months, day 274 is not.
+    z273 = _z(2, 273, 7.5, 65.0, "h")
+    z274 = _z(2, 274, 7.5, 65.0, "h")
+    assert bool(z273.flag_c9mo) and not bool(z274.flag_c9mo)
+    assert z273.haz == pytest.approx(_plain(65.0, lfa.DATA["female"][273]), abs=1e-12)
+    assert z274.haz == pytest.approx(_plain(65.7, lfa.DATA["female"][274]), abs=1e-12)
+    assert not np.isnan(z273.whz) and not np.isnan(z273.waz)
+    assert not bool(_z(2, 273, 7.5, 65.0, "l").flag_c9mo)
+    assert not bool(_z(2, np.nan, 7.5, 65.0, "h").flag_c9mo)
+
+
+def test_scores_stop_after_1826_days():
+    z = compute_zscores([1, 1], [1826, 1827], [18.0, 18.0], [110.0, 110.0], ["h", "h"])
+    assert z.iloc[0][["haz", "waz", "whz"]].notna().all()
+    assert z.iloc[1][["haz", "waz", "whz"]].isna().all()
+
+
+def test_negative_age_missing_sex_and_zero_weight_give_no_score():
+    z = compute_zscores([1, np.nan, 1], [-1, 400, 400], [9.0, 9.0, 0.0], [75.0, 75.0, 75.0], "l")
+    assert z.iloc[0][["haz", "waz", "whz"]].isna().all()
+    assert z.iloc[1][["haz", "waz", "whz"]].isna().all()
+    assert np.isnan(z.iloc[2].waz) and np.isnan(z.iloc[2].whz) and not np.isnan(z.iloc[2].haz)
+
+
+def test_whz_table_switches_at_731_days_without_fallback():
+    z = compute_zscores(
+        [2] * 6,
+        [730, 731, 730, 731, 730, 731],
+        [10.0, 10.0, 3.0, 3.0, 20.0, 20.0],
+        [80.0, 80.0, 50.0, 50.0, 115.0, 115.0],
+        ["l", "h", "l", "h", "l", "h"],
+    )
+    wfl80, wfh80 = wfl.DATA["female"][Decimal("80")], wfh.DATA["female"][Decimal("80")]
+    assert z.whz[0] == pytest.approx(_restricted(10.0, *(float(wfl80[k]) for k in "lms")), abs=1e-12)
+    assert z.whz[1] == pytest.approx(_restricted(10.0, *(float(wfh80[k]) for k in "lms")), abs=1e-12)
+    assert z.whz[0] != pytest.approx(z.whz[1], abs=1e-3)
+    assert not np.isnan(z.whz[2]) and np.isnan(z.whz[3])  # 50 cm: in the length table only
+    assert np.isnan(z.whz[4]) and not np.isnan(z.whz[5])  # 115 cm: in the height table only
+
+
+def test_whz_without_age_uses_measure_then_87_cm():
+    z = compute_zscores([1] * 4, np.nan, 12.0, [86.9, 87.0, 87.0, 86.9], [None, None, "l", "h"])
+    assert z[["haz", "waz"]].isna().all().all()
+    for i, table, cm in ((0, wfl, "86.9"), (1, wfh, "87"), (2, wfl, "87"), (3, wfh, "86.9")):
+        row = table.DATA["male"][Decimal(cm)]
+        assert z.whz[i] == pytest.approx(_restricted(12.0, *(float(row[k]) for k in "lms")), abs=1e-12)
+    # just under 87 cm still reads the length table, like a child measured lying
+    near = compute_zscores(1, np.nan, 12.0, 86.95, [None, "l", "h"])
+    assert near.whz[0] == near.whz[1] != pytest.approx(near.whz[2], abs=1e-3)
+
+
+def test_whz_interpolates_between_tenth_cm_rows():
+    low, upp = wfl.DATA["male"][Decimal("80.2")], wfl.DATA["male"][Decimal("80.3")]
+    lms = [float(low[k]) + 0.5 * (float(upp[k]) - float(low[k])) for k in "lms"]
+    got = _z(1, 400, 10.5, 80.25, "l").whz
+    assert got == pytest.approx(_restricted(10.5, *lms), abs=1e-9)
+    assert got != pytest.approx(_restricted(10.5, *(float(low[k]) for k in "lms")), abs=1e-4)
+    assert got != pytest.approx(_restricted(10.5, *(float(upp[k]) for k in "lms")), abs=1e-4)
+
+
+def test_implausible_flags_keep_the_z_value():
+    z = compute_zscores([1, 1, 2], [1000, 1000, 300], [2.0, 15.0, 8.0], [95.0, 60.0, 70.0], ["h", "h", "l"])
+    assert z.waz[0] < -6 and bool(z.flag_waz[0])
+    assert z.haz[1] < -6 and bool(z.flag_haz[1])
+    assert not z.iloc[2][["flag_haz", "flag_waz", "flag_whz"]].any()
+
+
+def test_matches_row_by_row_reference_on_edge_heavy_random_rows():
+    rng = np.random.default_rng(11)
+    n = 3000
+    edges = np.array([-1, 0, 272, 273, 274, 730, 731, 1826, 1827, 1856, 1857, np.nan])
+    age = np.where(rng.random(n) < 0.3, rng.choice(edges, n), rng.integers(0, 1900, n)).astype(float)
+    len_edges = np.array([44.9, 45.0, 64.95, 65.0, 86.9, 87.0, 109.95, 110.0, 110.05, 120.0, 120.1, np.nan])
+    lenhei = np.where(rng.random(n) < 0.2, rng.choice(len_edges, n), np.round(rng.uniform(40, 125, n), 2))
+    weight = np.where(rng.random(n) < 0.05, rng.choice([0.0, np.nan], n), np.round(rng.uniform(1, 30, n), 2))
+    sex = rng.choice([1.0, 2.0, np.nan], n, p=[0.48, 0.48, 0.04])
+    measure = rng.choice(np.array(["l", "h", None], dtype=object), n)
+    got = compute_zscores(sex, age, weight, lenhei, measure)
+    expected = [reference_row(*row) for row in zip(sex, age, weight, lenhei, measure, strict=True)]
+    for j, col in enumerate(("haz", "waz", "whz")):
+        exp = np.array([e[j] for e in expected])
+        np.testing.assert_allclose(got[col].to_numpy(), exp, rtol=0, atol=1e-9, equal_nan=True, err_msg=col)
+    assert got.flag_c9mo.tolist() == [e[3] for e in expected]
+
+
+def test_input_kinds_threads_and_broadcasting_agree():
+    rng = np.random.default_rng(3)
+    n = 150_000  # more than two blocks, so the thread pool really splits the work
+    cols = dict(
+        sex=rng.integers(1, 3, n),
+        age_days=rng.integers(0, 1827, n).astype(float),
+        weight_kg=rng.uniform(3, 20, n),
+        lenhei_cm=rng.uniform(50, 110, n),
+        measure=rng.choice(np.array(["l", "H", ""], dtype=object), n),
+    )
+    one = compute_zscores(**cols, n_threads=1)
+    two = compute_zscores(**cols, n_threads=2)
+    cat = compute_zscores(**{**cols, "measure": pd.Series(cols["measure"], dtype="category")}, n_threads=2)
+    series = compute_zscores(*(pd.Series(v) for v in cols.values()))
+    for other in (two, cat, series):
+        pd.testing.assert_frame_equal(one, other)
+    scalar = compute_zscores(2, [300, 400], 8.0, 70.0, "l")
+    listed = compute_zscores([2, 2], [300, 400], [8.0, 8.0], [70.0, 70.0], ["l", "l"])
+    pd.testing.assert_frame_equal(scalar, listed)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([3], [10], [5.0], [50.0], ["l"]), "sex"),
+        (([1], [10], [5.0], [50.0], ["x"]), "measure"),
+        (([1], ["ten"], [5.0], [50.0], ["l"]), "age_days"),
+        (([1, 2], [10, 20, 30], [5.0], [50.0], ["l"]), "lengths"),
+    ],
+)
+def test_bad_inputs_raise(args, message):
+    with pytest.raises(ValueError, match=message):
+        compute_zscores(*args)
+
+
+# --- tables ----------------------------------------------------------------------------------------
+
+
+def test_lms_tables_shape_and_duckdb_load_is_idempotent():
+    frame = lms_tables()
+    counts = frame.groupby("indicator").size().to_dict()
+    assert counts == {"lfa": 2 * 1857, "wfa": 2 * 1857, "wfl": 2 * 651, "wfh": 2 * 551}
+    assert lms_arrays()["wfl"].m[1, 0] == 2.4607  # female, 45.0 cm
+    con = duckdb.connect()
+    assert load_into_duckdb(con) == len(frame)
+    assert load_into_duckdb(con) == len(frame)
+    n, m = con.execute(
+        "select count(*), max(m) filter (where indicator = 'wfh' and sex = 1 and x = 120.0) "
+        "from reference.who_growth_lms"
+    ).fetchone()
+    assert (n, m) == (len(frame), 22.353)
+
+
+# --- batch CSV -------------------------------------------------------------------------------------
+
+
+def test_batch_csv_round_trip(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text(
+        "row_ref,sex,age_days,weight_kg,lenhei_cm,measure\n"
+        "a,1,1001,18.0,120.0,H\n"
+        "b,2,304,10,,\n"
+        "c,,1,,,\n"
+        "d,2,NA,9,70.5,l\n"
+        "e,1,244,7.1,60.0,h\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    assert zscores_csv(src, out, chunk_rows=2) == 5
+    got = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(got.columns) == [
+        "row_ref",
+        "sex",
+        "age_days",
+        "weight_kg",
+        "lenhei_cm",
+        "measure",
+        "haz",
+        "waz",
+        "whz",
+        "flag_haz",
+        "flag_waz",
+        "flag_whz",
+    ]
+    assert got.row_ref.tolist() == list("abcde") and got.measure.tolist() == ["H", "", "", "l", "h"]
+    assert got.weight_kg.tolist() == ["18.0", "10", "", "9", "7.1"]  # input cells repeated as written
+    assert got.iloc[2][["haz", "waz", "whz"]].tolist() == ["", "", ""]
+    expected = compute_zscores(
+        [1, 2, np.nan, 2, 1],
+        [1001, 304, 1, np.nan, 244],
+        [18, 10, np.nan, 9, 7.1],
+        [120, np.nan, np.nan, 70.5, 60],
+        ["h", None, None, "l", "h"],
+    )
+    for col in ("haz", "waz", "whz"):
+        values = pd.to_numeric(got[col]).to_numpy()
+        np.testing.assert_array_equal(values, expected[col].to_numpy())  # unrounded, exact
+    for col in ("flag_haz", "flag_waz", "flag_whz"):
+        assert got[col].tolist() == [str(int(v)) for v in expected[col]]
+    assert got.flag_haz[0] == "1"
+
+
+def test_batch_header_only_file(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("sex,age_days,weight_kg,lenhei_cm,measure\n", encoding="utf-8")
+    assert zscores_csv(src, tmp_path / "out.csv") == 0
+    assert (tmp_path / "out.csv").read_text().strip().endswith("flag_haz,flag_waz,flag_whz")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("sex,age_days,weight_kg,lenhei_cm\n1,10,3,50\n", "missing required column.*measure"),
+        ("sex,age_days,weight_kg,lenhei_cm,measure\n1,10,3,50,l\n1,ten,3,50,l\n", r"row 2 .*'age_days'"),
+        ("sex,age_days,weight_kg,lenhei_cm,measure\n1,10,3,50,l\n1,10,3,5O,l\n", r"row 2 .*'lenhei_cm'"),
+        ("sex,age_days,weight_kg,lenhei_cm,measure\n3,10,3,50,l\n", r"row 1 .*'sex'"),
+        ("sex,age_days,weight_kg,lenhei_cm,measure\n1,10,3,50,x\n", r"row 1 .*'measure'"),
+        ("sex,age_days,weight_kg,lenhei_cm,measure,haz\n1,10,3,50,l,0\n", "already has output column"),
+        ("", "empty file"),
+    ],
+)
+def test_batch_bad_input_raises_and_leaves_no_output(tmp_path, body, message):
+    src = tmp_path / "in.csv"
+    src.write_text(body, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        zscores_csv(src, tmp_path / "out.csv", chunk_rows=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
