@@ -1,0 +1,137 @@
+"""The portal's view of its folder: ``DIR/<stream>/<file>`` scanned into contract items.
+
+Pure functions and a small sha256 cache; no HTTP here (that is :mod:`pipelines.portal.server`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pipelines.sources.layouts import STREAMS, SUBMITTER_LEVEL
+from pipelines.sources.submission import SubmissionNameError, parse_submission_name, submission_id
+
+API = "/api/v1"
+# Well-named files: 20 hex digits; badly named ones: "x" + 19, so the two can never collide.
+SUBMISSION_ID_RE = re.compile(r"^[a-z_]{3}-(?:[0-9a-f]{20}|x[0-9a-f]{19})$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def unnamed_submission_id(stream: str, file_name: str, content_sha256: str) -> str:
+    """Id of a file whose name does not parse; the same formula as the ingestion core uses
+    for landing-folder files, so both transports agree."""
+    digest = hashlib.sha256(f"{stream}|{file_name}|{content_sha256}".encode()).hexdigest()
+    return f"{stream[:3]}-x{digest[:19]}"
+
+
+def iso_utc(micros: int) -> str:
+    return (_EPOCH + timedelta(microseconds=micros)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_since(value: str) -> int:
+    """ISO 8601 timestamp to epoch microseconds; a value without offset is taken as UTC."""
+    # An unencoded "+01:00" arrives as " 01:00" after query-string decoding.
+    moment = datetime.fromisoformat(value.strip().replace(" ", "+"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def encode_cursor(micros: int, sid: str) -> str:
+    return base64.urlsafe_b64encode(f"{micros}|{sid}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    micros, sid = raw.split("|", 1)
+    return int(micros), sid
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file as the portal lists it; ``key`` orders the listing and cursors."""
+
+    item: dict
+    path: Path
+    micros: int
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.micros, self.item["submission_id"])
+
+
+class Catalog:
+    """Scans ``DIR/<stream>/<file>`` and hashes only files whose size or mtime changed."""
+
+    def __init__(self, data_dir: str | os.PathLike) -> None:
+        self.root = Path(data_dir)
+        self._sha: dict[str, tuple[int, int, str]] = {}
+        self._lock = threading.Lock()
+
+    def _sha256(self, path: Path, size: int, mtime_ns: int) -> str:
+        cache_key = str(path)
+        with self._lock:
+            hit = self._sha.get(cache_key)
+        if hit and hit[:2] == (size, mtime_ns):
+            return hit[2]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        with self._lock:
+            self._sha[cache_key] = (size, mtime_ns, digest)
+        return digest
+
+    def _entry(self, stream: str, de: os.DirEntry) -> Entry:
+        st = de.stat(follow_symlinks=False)
+        sha = self._sha256(Path(de.path), st.st_size, st.st_mtime_ns)
+        micros = st.st_mtime_ns // 1000
+        ext = de.name.rsplit(".", 1)[1].lower() if "." in de.name else None
+        try:
+            key = parse_submission_name(stream, de.name)
+            sid = submission_id(stream, key.submitter_code, key.period, sha)
+            code, period, fmt, name_error = key.submitter_code, key.period, key.file_format, None
+        except SubmissionNameError as exc:
+            sid = unnamed_submission_id(stream, de.name, sha)
+            code, period, fmt, name_error = None, None, ext, str(exc)
+        item = {
+            "submission_id": sid,
+            "stream": stream,
+            "file_name": de.name,
+            "submitter_level": SUBMITTER_LEVEL[stream],
+            "submitter_code": code,
+            "period": period,
+            "file_format": fmt,
+            "sha256": sha,
+            "size_bytes": st.st_size,
+            "updated_at": iso_utc(micros),
+            "download_url": f"{API}/submissions/{sid}/file",
+            "name_error": name_error,
+        }
+        return Entry(item, Path(de.path), micros)
+
+    def scan(self) -> list[Entry]:
+        """Every submission, ordered by (updated_at, submission_id), one entry per id."""
+        by_id: dict[str, Entry] = {}
+        for stream in STREAMS:
+            folder = self.root / stream
+            if not folder.is_dir():
+                continue
+            with os.scandir(folder) as it:
+                for de in it:
+                    # Dotfiles and Office lock files are uploads in progress, not submissions.
+                    if de.name.startswith((".", "~$")) or not de.is_file(follow_symlinks=False):
+                        continue
+                    try:
+                        entry = self._entry(stream, de)
+                    except FileNotFoundError:
+                        continue  # removed between listing and stat
+                    sid = entry.item["submission_id"]
+                    # Identical bytes under two names share an id; keep the earliest so it is stable.
+                    old = by_id.get(sid)
+                    if old is None or (entry.micros, entry.path.name) < (old.micros, old.path.name):
+                        by_id[sid] = entry
+        return sorted(by_id.values(), key=lambda e: e.key)
