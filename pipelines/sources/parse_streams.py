@@ -1,0 +1,206 @@
+"""Parsers of the smaller streams: P3KE households, village scorecards, aksi reports, lokus
+villages, survey figures and OPD programmes. Each returns one typed row per source row (same
+index as the raw cells) and records its rejects on the :class:`Context`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipelines.sources import values as V
+from pipelines.sources.parse_context import Context
+from pipelines.sources.pseudonym import clean_nik, normalise_identity
+from pipelines.sources.regions import normalise_codes
+
+AKSI_STATUS = {
+    "BELUM DIMULAI": "not_started", "NOT STARTED": "not_started", "NOT_STARTED": "not_started",
+    "DALAM PROSES": "in_progress", "PROSES": "in_progress", "IN PROGRESS": "in_progress", "IN_PROGRESS": "in_progress",
+    "TERUNGGAH": "uploaded", "SUDAH DIUNGGAH": "uploaded", "UPLOADED": "uploaded",
+    "TERVERIFIKASI": "verified", "VERIFIED": "verified",
+}
+INTERVENTION_TYPE = {
+    "SPESIFIK": "specific", "SPECIFIC": "specific", "GIZI SPESIFIK": "specific",
+    "SENSITIF": "sensitive", "SENSITIVE": "sensitive", "GIZI SENSITIF": "sensitive",
+}
+P3KE_FLAGS = ("receives_bpnt", "receives_bpum", "receives_bst", "receives_pkh", "receives_sembako")
+
+
+def token_with_scope(ctx: Context, kind: str, values: pd.Series, scope: pd.Series) -> pd.Series:
+    """Token of ``"<value>|<scope>"`` (e.g. a name scoped by village code); NA when the value is empty.
+
+    Scoping keeps two different people with a common name in different villages apart.
+    """
+    norm = normalise_identity(values)
+    key = norm + "|" + scope.astype("str").fillna("")
+    return ctx.pseudonymiser.token(kind, key.where(norm.notna()))
+
+
+def _head_id(ctx: Context, village_code: pd.Series) -> tuple[pd.Series, pd.Series]:
+    digits, valid = clean_nik(ctx.cell("nik"))
+    by_nik = ctx.pseudonymiser.token("nik", digits.where(valid))
+    by_name = token_with_scope(ctx, "head", ctx.cell("head_name").where(~valid), village_code)
+    return by_nik.where(valid, by_name), valid
+
+
+def parse_households(ctx: Context) -> pd.DataFrame:
+    """P3KE household register -> one row per household (grain: household x file)."""
+    ctx.require()
+    ctx.warn_numeric_identifiers("nik")
+    village_code = ctx.region_code("village_code", "village")
+    decile, bad = V.parse_int(ctx.cell("welfare_decile"))
+    bad = bad | (decile.notna() & ~decile.between(1, 4)).astype(bool)
+    ctx.reject_bad(bad, "welfare_decile", "invalid_decile", "welfare decile must be 1-4")
+    head_id, nik_valid = _head_id(ctx, village_code)
+    n_members = ctx.integer("n_members")
+    out = {
+        "household_id": ctx.pseudonymiser.token("family", ctx.cell("family_id")),
+        "head_id": head_id,
+        "nik_valid": nik_valid,
+        "address_id": token_with_scope(ctx, "address", ctx.cell("address"), village_code),
+        "village_code": village_code,
+        "regency_name": ctx.text("regency_name"),
+        "district_name": ctx.text("district_name"),
+        "village_name": ctx.text("village_name"),
+        "welfare_decile": decile.mask(bad),
+        "nik_matched": ctx.boolean("nik_matched"),
+        "head_sex": ctx.enum("head_sex", V.SEX_CODES, "invalid_sex", "Int64"),
+        "head_birth_date": ctx.date("head_birth_date"),
+    }
+    for column in ("occupation", "education", "home_ownership", "roof_type", "wall_type", "floor_type",
+                   "lighting_source", "cooking_fuel", "drinking_water", "toilet_facility", "targeting"):
+        out[column] = V.clean_label(ctx.cell(column))
+    out["has_savings"] = ctx.boolean("has_savings")
+    for flag in P3KE_FLAGS:
+        out[flag] = ctx.boolean(flag)
+    out["stunting_risk"] = ctx.boolean("stunting_risk")
+    out["n_members"] = ctx.in_range("n_members", n_members, 1, 50)
+    return pd.DataFrame(out, index=ctx.raw.index)
+
+
+def parse_village_scorecard(ctx: Context) -> pd.DataFrame:
+    """Village convergence scorecard -> one row per village x quarter."""
+    ctx.require()
+    village_code = ctx.region_code("village_code", "village")
+    out = {
+        "village_code": village_code,
+        "village_name": ctx.text("village_name"),
+        "year": ctx.year(),
+        "quarter": ctx.quarter(),
+        "rembuk_held": ctx.boolean("rembuk_held"),
+        "kpm_active": ctx.boolean("kpm_active"),
+    }
+    for column in ("n_posyandu", "n_posyandu_active", "n_target_households", "n_reached_kia",
+                   "n_reached_nutrition", "n_reached_wash", "n_reached_social", "n_reached_paud"):
+        out[column] = ctx.in_range(column, ctx.integer(column, amount=True), 0, 1_000_000)
+    out["dana_desa_stunting_rp"] = ctx.in_range(
+        "dana_desa_stunting_rp", ctx.integer("dana_desa_stunting_rp", amount=True), 0, 10**13)
+    out["kpm_id"] = token_with_scope(ctx, "kpm", ctx.cell("kpm_name"), village_code)
+    return pd.DataFrame(out, index=ctx.raw.index)
+
+
+def parse_aksi_reports(ctx: Context) -> pd.DataFrame:
+    """Eight convergence actions -> one row per regency x year x action."""
+    ctx.require()
+    action_text = ctx.text("action_no").str.upper().str.replace(r"^AKSI[ \t]*(KE)?[ \t]*-?[ \t]*", "", regex=True)
+    action, bad = V.parse_int(action_text)
+    bad = bad | (action.notna() & ~action.between(1, 8)).astype(bool)
+    ctx.reject_bad(bad, "action_no", "invalid_action", "action must be 1-8")
+    return pd.DataFrame({
+        "regency_code": ctx.region_code("regency_code", "regency"),
+        "regency_name": ctx.text("regency_name"),
+        "year": ctx.year(),
+        "action_no": action.mask(bad),
+        "action_name": V.clean_label(ctx.cell("action_name")),
+        "status": ctx.enum("status", AKSI_STATUS, "invalid_status"),
+        "n_evidence": ctx.in_range("n_evidence", ctx.integer("n_evidence"), 0, 10_000),
+        "evidence_docs": V.clean_label(ctx.cell("evidence_docs")),
+        "completed_on": ctx.date("completed_on"),
+        "grade": ctx.text("grade").str.upper(),
+        "score": ctx.in_range("score", ctx.decimal("score"), 0, 100),
+        "category": V.clean_label(ctx.cell("category")).str.title(),
+        "officer_id": ctx.pseudonymiser.token("officer", ctx.cell("officer_name")),
+    }, index=ctx.raw.index)
+
+
+def parse_lokus_villages(ctx: Context) -> pd.DataFrame:
+    """Priority (lokus) villages -> one row per regency x year x village."""
+    ctx.require()
+    regency_code = ctx.region_code("regency_code", "regency")
+    village_code = ctx.region_code("village_code", "village")
+    outside = (village_code.notna() & regency_code.notna()
+               & village_code.str.slice(0, 5).ne(regency_code)).astype(bool)
+    ctx.reject(outside, "village_code", "region_mismatch",
+               "village " + village_code.fillna("") + " is not in regency " + regency_code.fillna(""))
+    return pd.DataFrame({
+        "year": ctx.year(),
+        "regency_code": regency_code,
+        "regency_name": ctx.text("regency_name"),
+        "district_name": ctx.text("district_name"),
+        "village_name": ctx.text("village_name"),
+        "village_code": village_code,
+        "decree_no": ctx.text("decree_no"),
+    }, index=ctx.raw.index)
+
+
+def parse_survey_figures(ctx: Context) -> pd.DataFrame:
+    """Survey and statistics figures (SSGI/SKI, BPS) -> one row per regency x year."""
+    ctx.require()
+    out = {
+        "regency_code": ctx.region_code("regency_code", "regency"),
+        "regency_name": ctx.text("regency_name"),
+        "year": ctx.year(),
+    }
+    for column in ("stunting_ssgi_pct", "stunting_ski_pct", "extreme_poverty_bps_pct"):
+        out[column] = ctx.in_range(column, ctx.decimal(column), 0, 100)
+    for column in ("population", "balita_estimate"):
+        out[column] = ctx.in_range(column, ctx.integer(column, amount=True), 0, 10**9)
+    return pd.DataFrame(out, index=ctx.raw.index)
+
+
+def _village_code_lists(ctx: Context) -> pd.Series:
+    """``Desa Sasaran``: codes separated by comma/semicolon/space, each checked against the master."""
+    text = ctx.text("village_codes")
+    items = text.str.split(r"[,; \t\r\n]+", regex=True).explode()
+    items = items[items.notna() & items.ne("")]
+    codes = normalise_codes(items.astype("str"))
+    known = ctx.regions.validate_code(codes, "village")
+    unknown = codes[~known].groupby(level=0).agg(", ".join)
+    has_unknown = pd.Series(False, index=ctx.raw.index)
+    has_unknown[unknown.index] = True
+    detail = pd.Series("", index=ctx.raw.index, dtype="str")
+    detail[unknown.index] = "codes not in the region master at level village: " + unknown.str.slice(0, 200)
+    ctx.reject(has_unknown, "village_codes", "unknown_region_code", detail)
+    joined = codes.groupby(level=0).agg(",".join)
+    return joined.reindex(ctx.raw.index).astype("str")
+
+
+def parse_opd_programmes(ctx: Context) -> pd.DataFrame:
+    """Provincial OPD programme/activity reports -> one row per OPD x quarter x activity."""
+    ctx.require()
+    return pd.DataFrame({
+        "opd_code": ctx.text("opd_code").str.upper(),
+        "opd_name": ctx.text("opd_name"),
+        "year": ctx.year(),
+        "quarter": ctx.quarter(),
+        "programme": V.clean_label(ctx.cell("programme")),
+        "activity": V.clean_label(ctx.cell("activity")),
+        "intervention_type": ctx.enum("intervention_type", INTERVENTION_TYPE),
+        "regency_code": ctx.region_code("regency_code", ("province", "regency")),
+        "village_codes": _village_code_lists(ctx),
+        "budget_rp": ctx.in_range("budget_rp", ctx.integer("budget_rp", amount=True), 0, 10**14),
+        "realisation_rp": ctx.in_range("realisation_rp", ctx.integer("realisation_rp", amount=True), 0, 10**14),
+        "output_target": ctx.decimal("output_target"),
+        "output_unit": V.clean_label(ctx.cell("output_unit")),
+        "output_achieved": ctx.decimal("output_achieved"),
+        "contact_id": ctx.pseudonymiser.token("contact", ctx.cell("contact_name")),
+    }, index=ctx.raw.index)
+
+
+STREAM_PARSERS = {
+    "households": parse_households,
+    "village_scorecard": parse_village_scorecard,
+    "aksi_reports": parse_aksi_reports,
+    "lokus_villages": parse_lokus_villages,
+    "survey_figures": parse_survey_figures,
+    "opd_programmes": parse_opd_programmes,
+}

@@ -1,0 +1,268 @@
+"""Vectorised cell parsing: decimals, Rupiah amounts, dates, booleans and code lists.
+
+Every parser takes a column as read (strings from CSV/JSON, native values from XLSX: numbers,
+datetimes, booleans) and returns ``(values, bad)``: the typed column and a bool mask of cells
+that were present but could not be parsed. Empty cells are NA and never ``bad``; whether an
+empty cell is acceptable is the caller's decision (required columns).
+
+CSV columns are pure string Series and go through ``.str`` operations only. XLSX columns are
+``object``; the few type checks they need run once per cell, but those files are small
+compared with the e-PPGBM CSV exports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+DATE_DTYPE = pd.ArrowDtype(pa.date32())
+# Excel's 1900 date system (with its fictitious 1900-02-29): serial 45505 = 2024-08-01.
+_EXCEL_EPOCH = np.datetime64("1899-12-30")
+_SERIAL_RANGE = (10_000, 100_000)  # 1927-05-18 .. 2173-10-14: anything else is not a date here
+_YEAR_RANGE = (1900, 2100)
+
+TRUE_WORDS = frozenset({"YA", "Y", "1", "TRUE", "YES", "IYA", "BENAR"})
+FALSE_WORDS = frozenset({"TIDAK", "T", "0", "FALSE", "NO", "N", "TDK", "BUKAN"})
+
+
+def is_number(v: object) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Cells as trimmed text (``str`` dtype), NA for empty cells.
+
+    XLSX numbers that are whole become their digits (``3601012001.0`` -> ``3601012001``);
+    datetimes become ISO dates.
+    """
+    if values.dtype == object:
+        def one(v: object) -> object:
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                return None
+            if isinstance(v, float) and v.is_integer():
+                return str(int(v))
+            if isinstance(v, dt.datetime):
+                return v.date().isoformat()
+            return str(v)
+
+        values = values.map(one)
+    text = values.astype("str").str.strip()
+    return text.where(text.ne("") & text.notna())
+
+
+def _split_native(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(text cells, numeric cells as float); each NA where the other kind applies."""
+    if values.dtype != object:
+        text = values.astype("str").str.strip()
+        return text.where(text.ne("")), pd.Series(np.nan, index=values.index)
+    is_num = values.map(is_number).astype(bool)
+    numbers = pd.to_numeric(values.where(is_num), errors="coerce").astype("float64")
+    text = as_text(values.where(~is_num, None))
+    return text, numbers
+
+
+def _text_to_float(text: pd.Series, *, amount: bool) -> pd.Series:
+    """Decimal comma or point; thousand separators when unambiguous (or always for amounts).
+
+    Most cells are plain (``10,5``, ``80``) and take one fast vectorised pass; only the rest
+    goes through the separator analysis.
+    """
+    simple_pattern = r"-?[0-9]+" if amount else r"-?[0-9]+([.,][0-9]+)?"
+    simple = text.str.fullmatch(simple_pattern).fillna(False).astype(bool)
+    out = pd.Series(np.nan, index=text.index, dtype="float64")
+    if simple.any():
+        out[simple] = pd.to_numeric(text[simple].str.replace(",", ".", regex=False), errors="coerce")
+    rest = text.notna() & ~simple
+    if rest.any():
+        out[rest] = _separated_to_float(text[rest], amount=amount)
+    return out
+
+
+def _separated_to_float(text: pd.Series, *, amount: bool) -> pd.Series:
+    # The literal NBSP (not an escape) keeps the pattern on pyarrow's RE2 path.
+    t = text.str.replace("[ \t\r\n\u00a0%]|^(Rp\\.?|RP\\.?|rp\\.?|IDR)", "", regex=True)
+    n_dot = t.str.count(r"\.")
+    n_comma = t.str.count(",")
+    out = t.copy()
+    both = n_dot.gt(0) & n_comma.gt(0)
+    # With both separators present, the last one is the decimal separator.
+    comma_decimal = both & t.str.fullmatch(r".*,[0-9]*").fillna(False).astype(bool)
+    out[comma_decimal] = t[comma_decimal].str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    dot_decimal = both & ~comma_decimal
+    out[dot_decimal] = t[dot_decimal].str.replace(",", "", regex=False)
+    only_comma = n_comma.gt(0) & n_dot.eq(0)
+    single_comma = only_comma & n_comma.eq(1)
+    grouped = t.str.fullmatch(r"-?[0-9]{1,3}([.,][0-9]{3})+").fillna(False).astype(bool)
+    # "12,500" is 12.5 kg but 12.500 Rupiah: amounts read one 3-digit group as thousands.
+    one_group_thousands = grouped if amount else pd.Series(False, index=t.index)
+    comma_as_decimal = single_comma & ~one_group_thousands
+    out[comma_as_decimal] = t[comma_as_decimal].str.replace(",", ".", regex=False)
+    out[only_comma & ~comma_as_decimal] = t[only_comma & ~comma_as_decimal].str.replace(",", "", regex=False)
+    only_dot = n_dot.gt(0) & n_comma.eq(0)
+    thousand_dots = only_dot & grouped & (n_dot.gt(1) | one_group_thousands)
+    out[thousand_dots] = t[thousand_dots].str.replace(".", "", regex=False)
+    ok = out.str.fullmatch(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)").fillna(False).astype(bool)
+    return pd.to_numeric(out.where(ok), errors="coerce").astype("float64")
+
+
+def parse_decimal(
+    values: pd.Series, *, zero_is_null: bool = False, sentinels: tuple[float, ...] = (), amount: bool = False
+) -> tuple[pd.Series, pd.Series]:
+    """Decimal numbers: ``12,5``/``12.5``, ``1.234,5``, ``12.500.000``; optional ``%`` suffix.
+
+    Args:
+        values: column as read.
+        zero_is_null: ``0`` means "not recorded" (birth weight/length, LiLA, height).
+        sentinels: values meaning "not computable" (``999.99`` in exported z-scores) -> NA.
+        amount: Rupiah amount: one 3-digit group after a separator is thousands (``12.500``).
+
+    Returns:
+        (float64 Series with NaN for missing, bool mask of unparseable present cells)
+    """
+    text, numbers = _split_native(values)
+    parsed = _text_to_float(text, amount=amount)
+    result = numbers.where(numbers.notna(), parsed)
+    bad = text.notna() & parsed.isna() & numbers.isna()
+    if zero_is_null:
+        result = result.mask(result.eq(0))
+    for s in sentinels:
+        result = result.mask(np.isclose(result.fillna(0), s) & result.notna())
+    return result, bad.astype(bool)
+
+
+def parse_int(values: pd.Series, *, amount: bool = False) -> tuple[pd.Series, pd.Series]:
+    """Whole numbers (``Int64``); a fractional value is bad (``2,5`` members)."""
+    result, bad = parse_decimal(values, amount=amount)
+    if amount:
+        result = result.round()
+    fractional = result.notna() & (result % 1).ne(0)
+    return result.mask(fractional).astype("Int64"), (bad | fractional).astype(bool)
+
+
+def parse_amount(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Rupiah amounts (``12.500.000``, ``Rp 12.500.000,00``, ``12500000``) as ``Int64``."""
+    return parse_int(values, amount=True)
+
+
+@dataclass(frozen=True)
+class ParsedDates:
+    values: pd.Series  # date32[pyarrow]
+    bad: pd.Series  # bool
+    order: str  # "mdy", "dmy" or "mdy (mixed)" - how the slash dates of this column were read
+
+
+def _from_parts(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
+    frame = pd.DataFrame({"year": year, "month": month, "day": day}).astype("float64")
+    ok = frame["year"].between(*_YEAR_RANGE) & frame["month"].between(1, 12) & frame["day"].between(1, 31)
+    out = pd.to_datetime(frame.where(ok, other=np.nan).fillna({"year": 2000, "month": 1, "day": 1}),
+                         errors="coerce")
+    return out.where(ok)
+
+
+def _extract_numbers(text: pd.Series, pattern: str, n_groups: int = 3) -> pd.DataFrame:
+    """Named groups ``g0..g{n-1}`` of ``pattern`` as float columns 0..n-1 (NaN where no match).
+
+    Runs pyarrow's RE2 over the whole column; pandas' ``str.extract`` calls Python's ``re``
+    once per cell.
+    """
+    arr = pa.array(text.astype("str").to_numpy(dtype=object, na_value=None), type=pa.string())
+    struct = pc.extract_regex(arr, pattern)
+    return pd.DataFrame(
+        {i: pd.to_numeric(pd.Series(struct.field(f"g{i}").to_numpy(zero_copy_only=False), index=text.index))
+         for i in range(n_groups)}
+    ).astype("float64")
+
+
+def parse_dates(values: pd.Series) -> ParsedDates:
+    """Dates: ``m/d/yyyy`` (the e-PPGBM CSV default), ``d/m/yyyy`` when some first part of the
+    column exceeds 12 and no second part does, ISO ``yyyy-mm-dd``, Excel serials (1900 system)
+    and XLSX datetimes. A time part is ignored; 2-digit years mean 20yy. Impossible dates
+    (``2/31/2024``) are bad.
+    """
+    index = values.index
+    result = pd.Series(pd.NaT, index=index, dtype="datetime64[us]")
+    if values.dtype == object:
+        is_dt = values.map(lambda v: isinstance(v, dt.date)).astype(bool)
+        if is_dt.any():
+            result[is_dt] = pd.to_datetime(values[is_dt].map(
+                lambda v: v.date() if isinstance(v, dt.datetime) else v)).astype("datetime64[us]")
+        values = values.where(~is_dt, None)
+    text, numbers = _split_native(values)
+    text = text.str.replace(r"^([^ T]+)[ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$", r"\1", regex=True)
+    serial_text = text.str.fullmatch(r"[0-9]{5}(\.[0-9]+)?").fillna(False).astype(bool)
+    numbers = numbers.where(~serial_text, pd.to_numeric(text.where(serial_text), errors="coerce"))
+    serial_ok = numbers.ge(_SERIAL_RANGE[0]) & numbers.lt(_SERIAL_RANGE[1])
+    if serial_ok.any():
+        days = np.floor(numbers[serial_ok].to_numpy()).astype("int64")
+        result[serial_ok] = pd.to_datetime(_EXCEL_EPOCH + days.astype("timedelta64[D]"))
+
+    iso = _extract_numbers(text, r"^(?P<g0>[0-9]{4})-(?P<g1>[0-9]{1,2})-(?P<g2>[0-9]{1,2})$")
+    has_iso = iso[0].notna()
+    if has_iso.any():
+        result[has_iso] = _from_parts(iso.loc[has_iso, 0], iso.loc[has_iso, 1], iso.loc[has_iso, 2])
+
+    parts = _extract_numbers(
+        text, r"^(?P<g0>[0-9]{1,2})[/.-](?P<g1>[0-9]{1,2})[/.-](?P<g2>[0-9]{4}|[0-9]{2})$")
+    has_parts = parts[0].notna()
+    order = "mdy"
+    if has_parts.any():
+        first_big = parts.loc[has_parts, 0].gt(12).any()
+        second_big = parts.loc[has_parts, 1].gt(12).any()
+        order = "dmy" if first_big and not second_big else ("mdy (mixed)" if first_big else "mdy")
+        month_col, day_col = (1, 0) if order == "dmy" else (0, 1)
+        year = parts.loc[has_parts, 2]
+        year = year.where(year.ge(100), year + 2000)
+        result[has_parts] = _from_parts(year, parts.loc[has_parts, month_col], parts.loc[has_parts, day_col])
+
+    present = text.notna() | numbers.notna()
+    bad = present & result.isna()
+    return ParsedDates(result.astype(DATE_DTYPE), bad.astype(bool), order)
+
+
+def _upper_text(values: pd.Series) -> pd.Series:
+    return as_text(values).str.upper().str.replace(r"[ \t\r\n]+", " ", regex=True)
+
+
+def parse_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``Ya``/``Tidak``, ``Y``/``T``, ``1``/``0``, true/false (case-insensitive) -> ``boolean``."""
+    if values.dtype == object:
+        values = values.map(lambda v: ("1" if v else "0") if isinstance(v, bool) else v)
+    text = _upper_text(values)
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[text.isin(TRUE_WORDS).astype(bool)] = True
+    out[text.isin(FALSE_WORDS).astype(bool)] = False
+    bad = text.notna() & out.isna()
+    return out, bad.astype(bool)
+
+
+def parse_enum(values: pd.Series, mapping: dict[str, object], dtype: str = "object") -> tuple[pd.Series, pd.Series]:
+    """Map upper-cased, space-collapsed text through ``mapping`` (keys upper case)."""
+    text = _upper_text(values)
+    out = text.map(mapping).astype(dtype)
+    bad = text.notna() & out.isna()
+    return out, bad.astype(bool)
+
+
+SEX_CODES = {"L": 1, "LAKI-LAKI": 1, "LAKI LAKI": 1, "1": 1, "P": 2, "PEREMPUAN": 2, "2": 2}
+MEASURE_CODES = {"TERLENTANG": "l", "BERBARING": "l", "BERDIRI": "h"}
+
+
+def parse_sex(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``L``/``P`` (or spelled out, or 1/2) -> 1/2 as ``Int64``."""
+    return parse_enum(values, SEX_CODES, "Int64")
+
+
+def parse_measure(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``Terlentang`` -> ``'l'`` (lying, length), ``Berdiri`` -> ``'h'`` (standing, height)."""
+    return parse_enum(values, MEASURE_CODES, "str")
+
+
+def clean_label(values: pd.Series) -> pd.Series:
+    """Free-text category/label: trimmed; empty and ``-`` -> NA."""
+    text = as_text(values).str.replace(r"[ \t\r\n]+", " ", regex=True)
+    return text.where(text.ne("-"))

@@ -1,0 +1,127 @@
+"""Bytes -> cells: format detection, encodings, delimiters, XLSX and JSON quirks
+(pipelines.sources.readers), exercised on the hand-made fixtures in tests/fixtures/sources."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pipelines.sources.layouts import CHILD_MEASUREMENTS, HOUSEHOLDS
+from pipelines.sources.readers import FileError, detect_format, read_table, sniff_delimiter
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "sources"
+
+
+def fixture(path: str) -> bytes:
+    return (FIX / path).read_bytes()
+
+
+def read_child(path: str):
+    return read_table(fixture(path), Path(path).name, CHILD_MEASUREMENTS)
+
+
+def test_utf8_bom_semicolon_crlf():
+    content = fixture("child_measurements/eppgbm_bom_semicolon.csv")
+    assert content.startswith(b"\xef\xbb\xbf") and b"\r\n" in content
+    table = read_child("child_measurements/eppgbm_bom_semicolon.csv")
+    assert "nik" in table.frame.columns and "row_no" in table.frame.columns  # BOM not glued to "No"
+    assert table.frame["weight_kg"].iloc[0] == "10,5"
+    assert table.row_numbers[:3].tolist() == [2, 3, 4]
+    assert table.warnings == []
+
+
+def test_cp1252_comma_and_quoted_delimiter():
+    table = read_child("child_measurements/eppgbm_cp1252_comma.csv")
+    assert "decoded as cp1252" in table.warnings
+    assert table.frame["child_name"].tolist() == ["ANAK CAFÉ \u2019CONTOH\u2019", "ANAK CONTOH, KOMA"]
+
+
+def test_xlsx_keeps_native_cells_finds_header_below_title_row():
+    table = read_child("child_measurements/eppgbm_serial_dates.xlsx")
+    assert table.file_format == "xlsx"
+    assert table.row_numbers.tolist() == [3, 4, 5, 6]  # title row 1, header row 2
+    assert table.frame["birth_date"].iloc[0] == 45505
+    assert any("first sheet" in w for w in table.warnings)
+
+
+def test_json_list_and_rows_object():
+    listed = read_child("child_measurements/eppgbm_list.json")
+    wrapped = read_child("child_measurements/eppgbm_rows.json")
+    assert listed.row_numbers.tolist() == [1, 2, 3]
+    assert listed.frame["nik"].tolist() == wrapped.frame["nik"].tolist()[::-1]
+
+
+def test_reordered_headers_and_alias_spellings():
+    table = read_table(fixture("households/p3ke_aliases.csv"), "p3ke.csv", HOUSEHOLDS)
+    assert {"village_code", "receives_bpnt", "family_id", "welfare_decile"} <= set(table.frame.columns)
+    assert table.frame["village_code"].iloc[0] == "36.04.15.2001"
+    assert table.frame["receives_bpnt"].iloc[0] == "Ya"
+    assert table.warnings == ["unknown columns dropped: Kolom Tambahan"]
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "code"),
+    [
+        (fixture("child_measurements/garbage.csv"), "x.csv", "undecodable"),
+        (b"NIK;Nama\r\n36\x0001;A\r\n", "x.csv", "undecodable"),
+        (fixture("child_measurements/csv_inside.xlsx"), "x.xlsx", "format_mismatch"),
+        (fixture("child_measurements/eppgbm_serial_dates.xlsx"), "x.csv", "format_mismatch"),
+        (fixture("child_measurements/eppgbm_list.json"), "x.csv", "format_mismatch"),
+        (b"[1, 2", "x.json", "bad_json"),
+        (b'{"data": []}', "x.json", "bad_json"),
+        (b"", "x.csv", "empty"),
+    ],
+)
+def test_unusable_files(content, name, code):
+    with pytest.raises(FileError) as err:
+        read_table(content, name, CHILD_MEASUREMENTS)
+    assert err.value.code == code
+
+
+def test_zip_that_is_not_a_workbook():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("data.csv", "a;b\n")
+    assert detect_format(buf.getvalue()) == "zip"
+    with pytest.raises(FileError) as err:
+        read_table(buf.getvalue(), "x.xlsx", CHILD_MEASUREMENTS)
+    assert err.value.code == "not_xlsx"
+
+
+def test_missing_columns_named_by_exported_header():
+    with pytest.raises(FileError) as err:
+        read_child("child_measurements/missing_columns.csv")
+    assert str(err.value) == "missing_columns: NIK, Berat"
+
+
+def test_headerless_file_does_not_echo_cells_in_errors():
+    content = b"1;3604015001230001;ANAK CONTOH;L\r\n"
+    with pytest.raises(FileError) as err:
+        read_table(content, "x.csv", CHILD_MEASUREMENTS)
+    assert err.value.code == "missing_columns" and "3604015001230001" not in str(err.value)
+
+
+def test_delimiter_sniffed_from_header_line():
+    assert sniff_delimiter('"Kab/Kota";"Kec";"a,b"') == ";"
+    assert sniff_delimiter("NIK\tNama\tJK") == "\t"
+    assert sniff_delimiter("NIK,Nama") == ","
+
+
+def test_tab_delimited_blank_lines_and_short_rows():
+    head = "\t".join(CHILD_MEASUREMENTS.headers)
+    row = "\t".join(["1", "3604015001230001", "ANAK", "L"])  # short row: the rest is empty
+    table = read_table(f"{head}\n{row}\n\n{row}\n\n".encode(), "x.csv", CHILD_MEASUREMENTS)
+    assert table.row_numbers.tolist() == [2, 4]
+    assert table.frame["weight_kg"].tolist() == ["", ""]
+
+
+def test_row_with_too_many_cells_is_reported_not_fatal():
+    head = ";".join(CHILD_MEASUREMENTS.headers)
+    ok = ";".join(["1"] + [""] * (len(CHILD_MEASUREMENTS.headers) - 1))
+    bad = ok + ";extra;cells"
+    table = read_table(f"{head}\n{ok}\n{bad}\n{ok}\n".encode(), "x.csv", CHILD_MEASUREMENTS)
+    assert table.row_numbers.tolist() == [2, 4]
+    assert [r for r, _ in table.bad_rows] == [3]
