@@ -60,7 +60,7 @@ def run_pipeline(period: str | None = None, quiet: bool = False):
     from pipelines.definitions import defs
     from pipelines.run_summary import RunSummary
 
-    job = defs.get_job_def("nightly")
+    job = defs.resolve_job_def("nightly")
     run_config = {"ops": {"ingest_submissions": {"config": {"period": period}}}} if period else {}
     started = time.perf_counter()
     with DagsterInstance.get() as instance:

@@ -11,6 +11,8 @@ from pipelines.assets.regions import raw_region_master
 from pipelines.assets.sql import build_sql_assets
 from pipelines.checks.lineage import every_source_row_accounted_for
 from pipelines.resources import build_resources
+from pipelines.schedules import nightly_schedule
+from pipelines.sensors import landing_folder_sensor, portal_sensor
 from pipelines.settings import SQL_DIR
 from pipelines.sql_models import discover_models
 
@@ -43,5 +45,7 @@ defs = Definitions(
     assets=[*_warehouse_assets, publish_warehouse],
     asset_checks=[*sql_checks, every_source_row_accounted_for],
     jobs=[nightly_job],
+    schedules=[nightly_schedule],
+    sensors=[landing_folder_sensor, portal_sensor],
     resources=build_resources(),
 )

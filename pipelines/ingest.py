@@ -167,7 +167,7 @@ def _insert_df(con, table: str, df: pd.DataFrame) -> None:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_schema || '.' || table_name = ?",
             [table],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if not exists:
             con.execute(f"create table {table} as select * from _incoming_df")
         else:
@@ -176,19 +176,46 @@ def _insert_df(con, table: str, df: pd.DataFrame) -> None:
         con.unregister("_incoming_df")
 
 
+def ensure_raw_table(con, stream: str, empty_rows: pd.DataFrame) -> None:
+    """Create ``raw.<stream>`` from the parser's typed (empty) frame when no file created it yet."""
+    frame = empty_rows.head(0).copy()
+    frame.insert(0, "submission_id", pd.Series([], dtype="str"))
+    con.register("_empty_rows", frame)
+    try:
+        con.execute(f"create table if not exists raw.{stream} as select * from _empty_rows")
+    finally:
+        con.unregister("_empty_rows")
+
+
+# Files parsed and landed together: the parser is vectorised across files, and one
+# transaction per batch keeps every submission whole (all of it lands, or none of it).
+BATCH_FILES = 400
+BATCH_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class _Pending:
+    inc: Incoming
+    content: bytes
+    sha: str
+    key: object
+    sid: str
+    name_error: str | None
+
+
 def land_submissions(
     con,
     incoming: Iterable[Incoming],
-    parse: Callable[[str, bytes, str], object],
+    parse_many: Callable[[str, list[tuple[str, bytes]]], list],
     run_id: str,
     period: str | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None),
 ) -> IngestReport:
     """Land every new submission offered; skip the ones already in ``raw.submissions``.
 
-    ``parse(stream, content, file_name)`` returns a ParseResult (rows, rejects, file_error,
-    n_source_rows). Errors fetching one submission are recorded and the others continue; the
-    caller decides whether a transport failure fails the run.
+    ``parse_many(stream, [(file_name, content), ...])`` returns one ParseResult (rows, rejects,
+    file_error, n_source_rows) per file. Errors fetching a submission are recorded and the
+    others continue; the caller decides whether a transport failure fails the run.
     """
     con.execute(DDL)
     known = {r[0] for r in con.execute("select submission_id from raw.submissions").fetchall()}
@@ -196,17 +223,27 @@ def land_submissions(
         (r[0], r[1]) for r in con.execute("select stream, content_sha256 from raw.submissions").fetchall()
     }
     report = IngestReport()
+    pending: list[_Pending] = []
+
+    def flush() -> None:
+        if pending:
+            _land_batch(con, pending, parse_many, run_id, now(), report)
+            pending.clear()
+
     for inc in incoming:
+        if pending and (inc.stream != pending[0].inc.stream or len(pending) >= BATCH_FILES
+                        or sum(len(p.content) for p in pending) >= BATCH_BYTES):
+            flush()
         if inc.sha256 and (inc.stream, inc.sha256) in known_sha:
             # Portal items carry their hash: an identical file already landed (on either
             # transport) needs no download at all.
-            key, sid, _ = _identity(inc, inc.sha256)
+            _, sid, _ = _identity(inc, inc.sha256)
             if sid in known:
                 report.skipped_known += 1
                 continue
         try:
             content = inc.fetch()
-        except Exception as exc:  # noqa: BLE001 - recorded and re-raised by the caller's policy
+        except Exception as exc:  # noqa: BLE001 - recorded; the caller fails the run after the rest landed
             report.errors.append(f"{inc.transport}:{inc.stream}/{inc.file_name}: {exc}")
             continue
         sha = sha256_hex(content)
@@ -216,72 +253,92 @@ def land_submissions(
             continue
         if key is not None and not period_matches(inc.stream, key.period, period):
             continue
-        _land_one(con, inc, content, sha, key, sid, name_error, parse, run_id, now(), report)
+        pending.append(_Pending(inc, content, sha, key, sid, name_error))
         known.add(sid)
         known_sha.add((inc.stream, sha))
+    flush()
     return report
 
 
-def _land_one(con, inc, content, sha, key, sid, name_error, parse, run_id, now, report) -> None:
-    result = None
-    error = name_error
-    if error is None:
-        try:
-            result = parse(inc.stream, content, inc.file_name)
-            error = result.file_error
-        except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the submission
-            error = f"parser_error: {type(exc).__name__}: {exc}"
-            log.exception("parser failed on %s/%s", inc.stream, inc.file_name)
-    con.execute("begin transaction")
+def _parse_safely(stream: str, batch: list[_Pending], parse_many) -> dict[str, object]:
+    """ParseResult per submission id; a parser crash on the batch falls back to one file at a
+    time so that one bad file cannot take the others down with it."""
+    todo = [p for p in batch if p.name_error is None]
+    if not todo:
+        return {}
     try:
+        results = parse_many(stream, [(p.inc.file_name, p.content) for p in todo])
+        return {p.sid: r for p, r in zip(todo, results, strict=True)}
+    except Exception:  # noqa: BLE001
+        log.exception("batch parse failed for %s; retrying file by file", stream)
+    out = {}
+    for p in todo:
+        try:
+            out[p.sid] = parse_many(stream, [(p.inc.file_name, p.content)])[0]
+        except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the submission
+            out[p.sid] = f"parser_error: {type(exc).__name__}"
+    return out
+
+
+def _land_batch(con, batch: list[_Pending], parse_many, run_id: str, now: dt.datetime, report) -> None:
+    stream = batch[0].inc.stream
+    results = _parse_safely(stream, batch, parse_many)
+    rows_parts, reject_parts, file_rejects, meta = [], [], [], []
+    versions: dict[tuple[str, str], int] = {}
+    for p in batch:
+        result = results.get(p.sid)
+        error = p.name_error
+        if error is None:
+            error = result if isinstance(result, str) else result.file_error
         version = None
-        if key is not None and error is None:
-            version = 1 + con.execute(
-                "select count(*) from raw.submissions where stream = ? and submitter_code = ? "
-                "and period = ? and status = 'accepted'",
-                [inc.stream, key.submitter_code, key.period],
-            ).fetchone()[0]
         n_acc = n_rej = n_src = 0
         if error is None:
-            rows = result.rows.copy()
-            rows.insert(0, "submission_id", sid)
-            _insert_df(con, f"raw.{inc.stream}", rows)
+            k = (p.key.submitter_code, p.key.period)
+            if k not in versions:
+                versions[k] = con.execute(
+                    "select count(*) from raw.submissions where stream = ? and submitter_code = ? "
+                    "and period = ? and status = 'accepted'",
+                    [stream, *k],
+                ).fetchall()[0][0]
+            versions[k] += 1
+            version = versions[k]
+            rows = result.rows
+            rows_parts.append(rows.assign(submission_id=p.sid))
             rej = result.rejects
-            n_acc = len(rows)
+            n_acc, n_src = len(rows), int(result.n_source_rows)
             n_rej = int(rej["row_number"].nunique()) if len(rej) else 0
-            n_src = int(result.n_source_rows)
             if len(rej):
-                rej = rej.rename(columns={"column": "column_name"})
-                rej = rej.assign(
-                    stream=inc.stream, submission_id=sid, file_name=inc.file_name, run_id=run_id, rejected_at=now
-                )
-                _insert_df(con, "quarantine.rejected_rows", rej)
+                reject_parts.append(rej.rename(columns={"column": "column_name"}).assign(
+                    stream=stream, submission_id=p.sid, file_name=p.inc.file_name, run_id=run_id, rejected_at=now
+                ))
             report.rows_accepted += n_acc
             report.rows_rejected += n_rej
-            report.add(inc.stream, "submissions")
-            report.add(inc.stream, "rows_accepted", n_acc)
-            report.add(inc.stream, "rows_rejected", n_rej)
+            report.add(stream, "submissions")
+            report.add(stream, "rows_accepted", n_acc)
+            report.add(stream, "rows_rejected", n_rej)
             report.landed += 1
         else:
-            reason = error.split(":", 1)[0] if ":" in error else "rejected_file"
-            if name_error is not None:
-                reason = "bad_file_name"
-            con.execute(
-                "insert into quarantine.rejected_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [inc.stream, sid, inc.file_name, inc.transport, reason, error, sha, run_id, now],
-            )
+            reason = "bad_file_name" if p.name_error else (error.split(":", 1)[0] if ":" in error else "rejected_file")
+            file_rejects.append([stream, p.sid, p.inc.file_name, p.inc.transport, reason, error, p.sha, run_id, now])
             report.rejected_files += 1
-            report.add(inc.stream, "files_rejected")
-        con.execute(
-            "insert into raw.submissions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                sid, inc.stream,
-                key.submitter_level if key else None, key.submitter_code if key else None,
-                key.period if key else None, version, inc.file_name,
-                key.file_format if key else None, inc.transport, inc.received_at, now, run_id, sha,
-                len(content), "accepted" if error is None else "rejected_file",
-                n_src, n_acc, n_rej, error,
-            ],
+            report.add(stream, "files_rejected")
+        k = p.key
+        meta.append([
+            p.sid, stream, k.submitter_level if k else None, k.submitter_code if k else None,
+            k.period if k else None, version, p.inc.file_name, k.file_format if k else None,
+            p.inc.transport, p.inc.received_at, now, run_id, p.sha, len(p.content),
+            "accepted" if error is None else "rejected_file", n_src, n_acc, n_rej, error,
+        ])
+    con.execute("begin transaction")
+    try:
+        if rows_parts:
+            _insert_df(con, f"raw.{stream}", pd.concat(rows_parts, ignore_index=True))
+        if reject_parts:
+            _insert_df(con, "quarantine.rejected_rows", pd.concat(reject_parts, ignore_index=True))
+        if file_rejects:
+            con.executemany("insert into quarantine.rejected_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)", file_rejects)
+        con.executemany(
+            "insert into raw.submissions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", meta
         )
         con.execute("commit")
     except Exception:

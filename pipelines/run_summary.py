@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import duckdb
@@ -32,7 +33,9 @@ class RunSummary:
         for ev in result.get_step_failure_events():
             err = ev.event_specific_data.error
             summary.failures.append(f"{ev.step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}")
-        warehouse = defs.resources["warehouse"]
+        from pipelines.resources import WarehouseResource
+
+        warehouse = WarehouseResource(path=os.environ.get("KONVERGENSI_WAREHOUSE", ""))
         path = warehouse.published_path if warehouse.published_path.exists() else warehouse.work_path
         summary.warehouse = str(path)
         if path.exists():
@@ -47,7 +50,7 @@ class RunSummary:
                 "where table_type = 'BASE TABLE' order by 1, 2"
             ).fetchall()
             for schema, table in names:
-                n = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+                n = con.execute(f'select count(*) from "{schema}"."{table}"').fetchall()[0][0]
                 self.tables.append((f"{schema}.{table}", n))
             if ("quarantine", "rejected_rows") in names:
                 self.quarantined_rows = dict(
@@ -56,7 +59,7 @@ class RunSummary:
                     ).fetchall()
                 )
             if ("quarantine", "rejected_files") in names:
-                self.quarantined_files = con.execute("select count(*) from quarantine.rejected_files").fetchone()[0]
+                self.quarantined_files = con.execute("select count(*) from quarantine.rejected_files").fetchall()[0][0]
         finally:
             con.close()
 

@@ -7,6 +7,7 @@ them through ``EnvVar``; an unset or empty variable means its default.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 from pathlib import Path
 
@@ -16,6 +17,9 @@ SQL_DIR = PROJECT_ROOT / "dbt_like_sql"
 
 # Warehouse layers, in build order. Asset key = [schema, table] = dbt_like_sql/<schema>/<table>.sql.
 SCHEMAS = ("raw", "quarantine", "reference", "staging", "marts")
+
+# How far before the last portal pull a new pull starts listing (updated_since).
+PORTAL_LOOKBACK = _dt.timedelta(days=7)
 
 # Concurrency pool shared by every asset that writes the warehouse (DuckDB: one writer).
 WAREHOUSE_POOL = "duckdb_warehouse"

@@ -190,4 +190,4 @@ def run_model(con, model: SqlModel) -> int:
     except Exception:
         con.execute("rollback")
         raise
-    return con.execute(f"select count(*) from {model.table}").fetchone()[0]
+    return con.execute(f"select count(*) from {model.table}").fetchall()[0][0]

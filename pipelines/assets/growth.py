@@ -53,7 +53,7 @@ def stg_child_zscores(warehouse: WarehouseResource) -> MaterializeResult:
         reader = con.execute(
             "select child_id, measured_on, age_days, sex, weight_kg, lenhei_cm, measure "
             "from staging.stg_child_measurements"
-        ).fetch_record_batch(BATCH_ROWS)
+        ).to_arrow_reader(BATCH_ROWS)
         out = con.cursor()
         out.execute("begin transaction")
         out.execute(ZSCORE_DDL)
@@ -71,7 +71,7 @@ def stg_child_zscores(warehouse: WarehouseResource) -> MaterializeResult:
         flagged = con.execute(
             "select count(*) filter (flag_haz), count(*) filter (flag_waz), count(*) filter (flag_whz), "
             "count(*) filter (flag_c9mo) from staging.stg_child_zscores"
-        ).fetchone()
+        ).fetchall()[0]
     return MaterializeResult(
         metadata={
             "row_count": n,

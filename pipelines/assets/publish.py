@@ -1,6 +1,5 @@
 """Publish: replace the BI-facing DuckDB file atomically once everything is built and checked."""
 
-from __future__ import annotations
 
 from collections.abc import Iterable
 

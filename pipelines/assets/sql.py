@@ -52,7 +52,7 @@ def _model_check(model: SqlModel, test: ModelTest):
     )
     def _check(warehouse: WarehouseResource) -> AssetCheckResult:
         with warehouse.connect() as con:
-            failing = con.execute(query).fetchone()[0]
+            failing = con.execute(query).fetchall()[0][0]
         return AssetCheckResult(
             passed=failing == 0,
             severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,

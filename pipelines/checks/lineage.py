@@ -24,7 +24,7 @@ def every_source_row_accounted_for(warehouse: WarehouseResource) -> AssetCheckRe
         totals = con.execute(
             "select coalesce(sum(n_source_rows), 0), coalesce(sum(n_rows_accepted), 0), "
             "coalesce(sum(n_rows_rejected), 0) from raw.submissions where status = 'accepted'"
-        ).fetchone()
+        ).fetchall()[0]
     return AssetCheckResult(
         passed=bad.empty,
         severity=AssetCheckSeverity.ERROR,

@@ -1,0 +1,80 @@
+"""Sensors: start the nightly job when new submissions appear in the landing folder or the portal.
+
+Run keys come from what arrived (path plus content hash; portal submission ids), so a re-delivered
+identical file never starts a run, and a corrected file (new hash) does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+
+from pipelines.resources import LandingFolderResource, PortalResource
+from pipelines.sources.layouts import STREAMS
+
+
+def landing_fingerprints(root: Path, previous: dict[str, list]) -> dict[str, list]:
+    """``relative path -> [size, mtime_ns, sha256[:16]]``; a file whose size and mtime did not
+    change keeps its previous hash instead of being read again."""
+    out = {}
+    for stream in STREAMS:
+        folder = root / stream
+        if not folder.is_dir():
+            continue
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            rel = path.relative_to(root).as_posix()
+            st = path.stat()
+            old = previous.get(rel)
+            if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+                out[rel] = old
+            else:
+                out[rel] = [st.st_size, st.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()[:16]]
+    return out
+
+
+def new_arrivals(previous: dict[str, list], current: dict[str, list]) -> list[str]:
+    """``path:hash`` of files that are new or whose content changed."""
+    return sorted(
+        f"{rel}:{fp[2]}" for rel, fp in current.items() if rel not in previous or previous[rel][2] != fp[2]
+    )
+
+
+def run_key_for(arrivals: list[str]) -> str:
+    return hashlib.sha256("\n".join(arrivals).encode()).hexdigest()[:32]
+
+
+@sensor(job_name="nightly", minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED)
+def landing_folder_sensor(context: SensorEvaluationContext, landing: LandingFolderResource):
+    """New or changed files under KONVERGENSI_LANDING_DIR start a run."""
+    if not landing.configured:
+        return SkipReason("KONVERGENSI_LANDING_DIR is not set")
+    previous = json.loads(context.cursor) if context.cursor else {}
+    current = landing_fingerprints(landing.root, previous)
+    arrivals = new_arrivals(previous, current)
+    if not arrivals:
+        return SensorResult(skip_reason="no new or changed files", cursor=json.dumps(current))
+    return SensorResult(
+        run_requests=[RunRequest(run_key=f"landing-{run_key_for(arrivals)}", tags={"arrivals": str(len(arrivals))})],
+        cursor=json.dumps(current),
+    )
+
+
+@sensor(job_name="nightly", minimum_interval_seconds=300, default_status=DefaultSensorStatus.STOPPED)
+def portal_sensor(context: SensorEvaluationContext, portal: PortalResource):
+    """Polls the portal for submissions updated since the last poll."""
+    if not portal.configured:
+        return SkipReason("KONVERGENSI_PORTAL_URL is not set")
+    state = json.loads(context.cursor) if context.cursor else {}
+    client = portal.client()
+    items = list(client.list_submissions(updated_since=state.get("updated_since")))
+    if not items:
+        return SkipReason("no new submissions on the portal")
+    ids = sorted(i["submission_id"] for i in items)
+    latest = max(i["updated_at"] for i in items)
+    return SensorResult(
+        run_requests=[RunRequest(run_key=f"portal-{run_key_for(ids)}", tags={"arrivals": str(len(ids))})],
+        cursor=json.dumps({"updated_since": latest}),
+    )
