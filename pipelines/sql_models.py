@@ -5,7 +5,7 @@
   excluded), so the graph in the UI is exactly the data flow.
 * The model is rebuilt with ``create or replace table`` inside one transaction; column and table
   descriptions from the YAML beside it become ``COMMENT ON`` (BI tools show them).
-* Tests declared in ``_models.yml`` (``unique``, ``not_null``, ``accepted_values``,
+* Tests declared in ``_*.yml`` files beside the SQL (``unique``, ``not_null``, ``accepted_values``,
   ``relationships``, ``expression_is_true``) become Dagster asset checks; ``severity: warn`` makes
   one advisory, otherwise it is blocking.
 
@@ -125,7 +125,7 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
         sql = path.read_text(encoding="utf-8")
         model = SqlModel(path.parent.name, path.stem, path, sql, description=_first_comment(sql))
         models[model.table] = model
-    for yml in sorted(sql_dir.glob("*/_models.yml")):
+    for yml in sorted(sql_dir.glob("*/_*.yml")):
         doc = yaml.safe_load(yml.read_text(encoding="utf-8")) or {}
         for entry in doc.get("models", []):
             table = f"{yml.parent.name}.{entry['name']}"

@@ -1,0 +1,116 @@
+-- One row per region (village, district, regency, province) x period x indicator (stunting, wasting, underweight).
+with measurements as (
+    select * from marts.fct_child_measurement
+    where age_days between 0 and 1826
+),
+
+latest_per_child as (
+    -- each child counts once per period: its latest measurement
+    select * from measurements
+    qualify row_number() over (partition by child_id, period order by measured_on desc, submission_id desc) = 1
+),
+
+scored as (
+    select
+        latest_per_child.period,
+        region.village_code,
+        region.district_code,
+        region.regency_code,
+        region.province_code,
+        indicator.indicator,
+        case indicator.indicator
+            when 'stunting' then latest_per_child.haz
+            when 'wasting' then latest_per_child.whz
+            else latest_per_child.waz
+        end as z,
+        case indicator.indicator
+            when 'stunting' then latest_per_child.flag_haz
+            when 'wasting' then latest_per_child.flag_whz
+            else latest_per_child.flag_waz
+        end as is_flagged
+    from latest_per_child
+    inner join marts.dim_region as region on region.region_code = latest_per_child.village_code
+    cross join (values ('stunting'), ('wasting'), ('underweight')) as indicator (indicator)
+),
+
+by_level as (
+    select
+        region_level,
+        case region_level
+            when 'village' then village_code
+            when 'district' then district_code
+            when 'regency' then regency_code
+            else province_code
+        end as region_code,
+        period,
+        indicator,
+        count(*) filter (where z is not null and not is_flagged) as n_children,
+        count(*) filter (where z < -2 and not is_flagged) as n_cases,
+        count(*) filter (where z < -3 and not is_flagged) as n_severe,
+        count(*) filter (where is_flagged) as n_flagged
+    from scored
+    cross join (values ('village'), ('district'), ('regency'), ('province')) as levels (region_level)
+    group by all
+),
+
+balita as (
+    select
+        survey.regency_code,
+        survey.year,
+        survey.balita_estimate
+    from staging.stg_survey_figures as survey
+    where survey.balita_estimate is not null
+),
+
+province_balita as (
+    -- the province estimate only when every regency submitted one
+    select
+        '36' as region_code,
+        year,
+        sum(balita_estimate) as balita_estimate
+    from balita
+    group by year
+    having count(*) = (select count(*) from marts.dim_region where region_level = 'regency')
+),
+
+wilson as (
+    select
+        *,
+        n_cases / nullif(n_children, 0) as p,
+        1.959963984540054 as z95
+    from by_level
+),
+
+final as (
+    select
+        wilson.region_code,
+        wilson.region_level,
+        wilson.period,
+        wilson.indicator,
+        wilson.n_children,
+        wilson.n_cases,
+        wilson.n_severe,
+        round(100 * wilson.p, 4) as pct_prevalence,
+        round(100 * (
+            (wilson.p + wilson.z95 ^ 2 / (2 * wilson.n_children))
+            - wilson.z95 * sqrt(wilson.p * (1 - wilson.p) / wilson.n_children + wilson.z95 ^ 2 / (4 * wilson.n_children ^ 2))
+        ) / (1 + wilson.z95 ^ 2 / wilson.n_children), 4) as ci_low,
+        round(100 * (
+            (wilson.p + wilson.z95 ^ 2 / (2 * wilson.n_children))
+            + wilson.z95 * sqrt(wilson.p * (1 - wilson.p) / wilson.n_children + wilson.z95 ^ 2 / (4 * wilson.n_children ^ 2))
+        ) / (1 + wilson.z95 ^ 2 / wilson.n_children), 4) as ci_high,
+        wilson.n_flagged,
+        round(100 * wilson.n_children / coalesce(regency_balita.balita_estimate, province_balita.balita_estimate), 4)
+            as pct_coverage
+    from wilson
+    left join balita as regency_balita
+        on wilson.region_level = 'regency'
+        and regency_balita.regency_code = wilson.region_code
+        and regency_balita.year = left(wilson.period, 4)::integer
+    left join province_balita
+        on wilson.region_level = 'province'
+        and province_balita.year = left(wilson.period, 4)::integer
+)
+
+select * from final
+order by period, region_level, region_code, indicator
