@@ -32,7 +32,10 @@ class RunSummary:
                 summary.checks_failed.append(f"{name} ({ev.severity.value})")
         for ev in result.get_step_failure_events():
             err = ev.event_specific_data.error
-            summary.failures.append(f"{ev.step_key}: {err.message.strip().splitlines()[0] if err else 'failed'}")
+            while err is not None and err.cause is not None:
+                err = err.cause  # the user's exception, not Dagster's wrapper
+            message = err.message.strip().splitlines()[0] if err else "failed"
+            summary.failures.append(f"{ev.step_key}: {message}")
         from pipelines.resources import WarehouseResource
 
         warehouse = WarehouseResource(path=os.environ.get("KONVERGENSI_WAREHOUSE", ""))

@@ -14,6 +14,7 @@ The parsing and SQL generation here are pure; :func:`build_sql_assets` is the Da
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,8 @@ class ModelTest:
         if self.kind == "unique" and self.column is None:
             return "unique_" + "_".join(self.args["columns"])
         if self.kind == "expression_is_true":
-            return self.args.get("name") or "expression_is_true"
+            digest = hashlib.sha256(self.args["expression"].encode()).hexdigest()[:8]
+            return self.args.get("name") or f"expression_is_true_{digest}"
         return f"{self.column}_{self.kind}"
 
 
