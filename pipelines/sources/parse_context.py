@@ -4,11 +4,17 @@ A parser reads raw cells, types them column by column (vectorised) and records e
 offending cell as one reject ``(position, column, reason_code, detail)``. A row with at least
 one reject is quarantined as a whole; the others are accepted. Details quote cell values only
 for non-personal columns: personal columns are never parsed for validity here, they are hashed.
+
+One :class:`Context` holds the rows of a whole batch of files (``file_index`` says which file
+each row came from), so every typed operation runs once per batch. Anything that is a decision
+about a whole file (the m/d vs d/m order of a date column, a warning and its counts) is taken
+per file through :meth:`Context.file_count`, so a file parses the same alone or in a batch.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,19 +38,45 @@ MAX_QUOTED = 40  # longest cell text quoted in a detail
 
 @dataclass
 class Context:
-    """One file being parsed: its raw cells, the tools, and what went wrong so far."""
+    """The rows of one batch of files being parsed, the tools, and what went wrong so far.
+
+    Args:
+        raw: cells of every file of the batch, one after the other (same columns in every file).
+        layout, pseudonymiser, regions: the stream's layout and the parsing tools.
+        warnings: one list per file (the reader's warnings), appended to per file.
+        file_index: file of each row (non-decreasing); ``None`` means one file.
+    """
 
     raw: pd.DataFrame
     layout: Layout
     pseudonymiser: Pseudonymiser
     regions: RegionIndex
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[list[str]] = field(default_factory=lambda: [[]])
+    file_index: np.ndarray | None = None
     _rejects: list[pd.DataFrame] = field(default_factory=list)
     _text: dict[str, pd.Series] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.file_index is None:
+            self.file_index = np.zeros(len(self.raw), dtype="int64")
 
     @property
     def n(self) -> int:
         return len(self.raw)
+
+    @property
+    def n_files(self) -> int:
+        return len(self.warnings)
+
+    def file_count(self, mask: pd.Series | np.ndarray) -> np.ndarray:
+        """Number of True rows per file."""
+        mask = np.asarray(mask.fillna(False) if isinstance(mask, pd.Series) else mask, dtype=bool)
+        return np.bincount(self.file_index[mask], minlength=self.n_files)
+
+    def warn(self, files: np.ndarray, message: str | Callable[[int], str]) -> None:
+        """Append ``message`` (or ``message(file)``) to the warnings of every file where ``files``."""
+        for f in np.flatnonzero(files):
+            self.warnings[f].append(message(f) if callable(message) else message)
 
     def cell(self, column: str) -> pd.Series:
         """Raw cells of a column; an absent optional column reads as all-empty."""
@@ -62,33 +94,49 @@ class Context:
         """Warn when an XLSX identifier column holds numbers: Excel keeps 15 significant digits,
         so the last digit of a 16-digit NIK typed as a number is already lost."""
         cells = self.cell(column)
-        if cells.dtype == object and cells.map(V.is_number).any():
-            self.warnings.append(f"{column}: stored as numbers in the spreadsheet; 16-digit values may be truncated")
+        if cells.dtype == object:
+            numeric = self.file_count(cells.map(V.is_number).to_numpy(dtype=bool)) > 0
+            self.warn(numeric, f"{column}: stored as numbers in the spreadsheet; 16-digit values may be truncated")
 
-    def reject(self, mask: pd.Series, column: str | None, reason: str, detail: str | pd.Series) -> None:
+    def reject(self, mask: pd.Series, column: str | None, reason: str,
+               detail: str | pd.Series | Callable[[np.ndarray], object]) -> None:
         """Record ``reason`` for every row where ``mask`` is True.
 
         Args:
             mask: bool Series over the raw rows.
             column: canonical column at fault (None for row-level problems).
             reason: one of :data:`REJECT_REASONS`.
-            detail: message, or a per-row Series of messages; never personal data.
+            detail: message, a per-row Series of messages, or a function of the rejected
+                positions returning their messages (built only for the rejected rows); never
+                personal data.
         """
         assert reason in REJECT_REASONS, reason
-        mask = mask.fillna(False).astype(bool) if mask.dtype != bool else mask
-        if not mask.any():
+        flags = np.asarray(mask.fillna(False) if mask.dtype != bool else mask, dtype=bool)
+        if not flags.any():
             return
-        positions = np.flatnonzero(mask.to_numpy())
-        details = detail[mask].astype("str").to_numpy() if isinstance(detail, pd.Series) else detail
+        positions = np.flatnonzero(flags)
+        if callable(detail):
+            details = np.asarray(detail(positions), dtype=object)
+        elif isinstance(detail, pd.Series):
+            details = detail.iloc[positions].astype("str").to_numpy()
+        else:
+            details = detail
         self._rejects.append(pd.DataFrame({
             "position": positions, "column": column, "reason_code": reason, "detail": details,
         }))
 
-    def reject_bad(self, bad: pd.Series, column: str, reason: str, what: str) -> None:
-        """Reject unparseable cells of a non-personal column, quoting the (shortened) value."""
+    def reject_bad(self, bad: pd.Series, column: str, reason: str, what: str | np.ndarray) -> None:
+        """Reject unparseable cells of a non-personal column, quoting the (shortened) value.
+
+        ``what`` is one prefix, or one prefix per file (indexed by file).
+        """
         if bad.any():
-            quoted = self.text(column).str.slice(0, MAX_QUOTED)
-            self.reject(bad, column, reason, f"{what}: '" + quoted.fillna("") + "'")
+            def quote(positions: np.ndarray) -> np.ndarray:
+                quoted = self.text(column).iloc[positions].str.slice(0, MAX_QUOTED).fillna("").to_numpy(object)
+                prefix = what[self.file_index[positions]] if isinstance(what, np.ndarray) else what
+                return prefix + ": '" + quoted + "'"
+
+            self.reject(bad, column, reason, quote)
 
     def rejects(self) -> pd.DataFrame:
         if not self._rejects:
@@ -118,14 +166,17 @@ class Context:
                  reason: str = "out_of_range") -> pd.Series:
         """Reject values outside [low, high]; returns the values with those set to NA."""
         outside = values.notna() & ~values.between(low, high)
-        self.reject(outside, column, reason, f"outside {low:g}..{high:g}: " + values.astype("str"))
+        self.reject(outside, column, reason,
+                    lambda pos: f"outside {low:g}..{high:g}: " + values.iloc[pos].astype("str").to_numpy(object))
         return values.mask(outside)
 
     def date(self, column: str) -> pd.Series:
-        parsed = V.parse_dates(self.cell(column))
-        self.reject_bad(parsed.bad, column, "invalid_date", f"not a date (column read as {parsed.order})")
-        if parsed.order != "mdy" and column in self.raw.columns and parsed.values.notna().any():
-            self.warnings.append(f"{column}: slash dates read as {parsed.order}")
+        parsed = V.parse_dates(self.cell(column), self.file_index, self.n_files)
+        what = np.array([f"not a date (column read as {o})" for o in parsed.orders], dtype=object)
+        self.reject_bad(parsed.bad, column, "invalid_date", what)
+        if column in self.raw.columns:
+            odd = (parsed.orders != "mdy") & (self.file_count(parsed.values.notna()) > 0)
+            self.warn(odd, lambda f: f"{column}: slash dates read as {parsed.orders[f]}")
         return parsed.values
 
     def boolean(self, column: str) -> pd.Series:
@@ -155,7 +206,8 @@ class Context:
         codes = normalise_codes(self.cell(column))
         unknown = codes.notna() & ~self.regions.validate_code(codes, level)
         self.reject(unknown, column, "unknown_region_code",
-                    f"code not in the region master at level {level}: " + codes.fillna(""))
+                    lambda pos: f"code not in the region master at level {level}: "
+                    + codes.iloc[pos].fillna("").to_numpy(object))
         return codes
 
 

@@ -1,6 +1,7 @@
-"""Parsers of the smaller streams: P3KE households, village scorecards, aksi reports, lokus
-villages, survey figures and OPD programmes. Each returns one typed row per source row (same
-index as the raw cells) and records its rejects on the :class:`Context`.
+"""Parsers of every stream: e-PPGBM child measurements, P3KE households, village scorecards,
+aksi reports, lokus villages, survey figures and OPD programmes. Each returns one typed row per
+source row (same index as the raw cells) and records its rejects and per-file warnings on the
+:class:`Context` (which may hold the rows of many files).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import pandas as pd
 
 from pipelines.sources import values as V
 from pipelines.sources.parse_context import Context
-from pipelines.sources.pseudonym import clean_nik, normalise_identity
+from pipelines.sources.pseudonym import child_ids, clean_nik, normalise_identity
 from pipelines.sources.regions import normalise_codes
 
 AKSI_STATUS = {
@@ -23,6 +24,14 @@ INTERVENTION_TYPE = {
     "SENSITIF": "sensitive", "SENSITIVE": "sensitive", "GIZI SENSITIF": "sensitive",
 }
 P3KE_FLAGS = ("receives_bpnt", "receives_bpum", "receives_bst", "receives_pkh", "receives_sembako")
+WEIGHT_RANGE_KG = (0.9, 58.0)  # WHO anthro clean-up bounds
+LENHEI_RANGE_CM = (38.0, 150.0)
+Z_SENTINEL = 999.99
+REGION_REASONS = (
+    ("unknown_regency", "regency_name"),
+    ("unknown_district", "district_name"),
+    ("unknown_village", "village_name"),
+)
 
 
 def token_with_scope(ctx: Context, kind: str, values: pd.Series, scope: pd.Series) -> pd.Series:
@@ -40,6 +49,79 @@ def _head_id(ctx: Context, village_code: pd.Series) -> tuple[pd.Series, pd.Serie
     by_nik = ctx.pseudonymiser.token("nik", digits.where(valid))
     by_name = token_with_scope(ctx, "head", ctx.cell("head_name").where(~valid), village_code)
     return by_nik.where(valid, by_name), valid
+
+
+def parse_child_measurements(ctx: Context) -> pd.DataFrame:
+    """e-PPGBM export -> one row per measurement (grain: child x measurement date, duplicates kept)."""
+    ctx.require()
+    ctx.warn_numeric_identifiers("nik")
+    birth = ctx.date("birth_date")
+    measured = ctx.date("measured_on")
+    after = (birth > measured).fillna(False).astype(bool)
+    ctx.reject(after, "birth_date", "birth_after_measurement", "birth date is after the measurement date")
+
+    weight = ctx.in_range("weight_kg", ctx.decimal("weight_kg"), *WEIGHT_RANGE_KG, reason="weight_out_of_range")
+    lenhei = ctx.decimal("lenhei_cm")
+    zero = lenhei.eq(0).fillna(False).astype(bool)
+    ctx.reject(zero, "lenhei_cm", "missing_value", "0 means not measured")
+    lenhei = ctx.in_range("lenhei_cm", lenhei.mask(zero), *LENHEI_RANGE_CM, reason="lenhei_out_of_range")
+
+    birth_weight = ctx.decimal("birth_weight_kg", zero_is_null=True)
+    birth_length = ctx.decimal("birth_length_cm", zero_is_null=True)
+    # Birth weight typed in grams (3800) and length in mm (500) are common (DOMAIN.md §4, §8.4).
+    grams, mm = birth_weight.gt(100), birth_length.gt(100)
+    n_grams, n_mm = ctx.file_count(grams), ctx.file_count(mm)
+    ctx.warn((n_grams > 0) | (n_mm > 0),
+             lambda f: f"birth values rescaled: {n_grams[f]} weights g->kg, {n_mm[f]} lengths mm->cm")
+    birth_weight = birth_weight.where(~grams, birth_weight / 1000)
+    birth_length = birth_length.where(~mm, birth_length / 10)
+
+    names = {c: ctx.text(c) for _, c in REGION_REASONS}
+    region = ctx.regions.resolve(names["regency_name"], names["district_name"], names["village_name"])
+    for reason, column in REGION_REASONS:
+        failed = region["reason"].eq(reason).fillna(False) & names[column].notna()
+        ctx.reject(failed.astype(bool), column, reason, region["detail"])
+    village_code = region["village_code"]
+
+    child_id, nik_valid = child_ids(
+        ctx.pseudonymiser, ctx.cell("nik"), ctx.cell("child_name"), birth.astype("str"), village_code
+    )
+    n_fallback = ctx.file_count(~nik_valid & ctx.text("child_name").notna())
+    ctx.warn(n_fallback > 0,
+             lambda f: f"{n_fallback[f]} rows without a 16-digit NIK: child_id from name, birth date, village")
+    address_key = (ctx.text("address").fillna("") + "|RT " + ctx.text("rt").fillna("")
+                   + "|RW " + ctx.text("rw").fillna(""))
+    has_address = ctx.text("address").notna() | ctx.text("rt").notna() | ctx.text("rw").notna()
+
+    gain = ctx.text("weight_gain_code").str.upper()
+    return pd.DataFrame({
+        "child_id": child_id,
+        "nik_valid": nik_valid,
+        "parent_id": token_with_scope(ctx, "parent", ctx.cell("parent_name"), village_code),
+        "address_id": token_with_scope(ctx, "address", address_key.where(has_address), village_code),
+        "sex": ctx.enum("sex", V.SEX_CODES, "invalid_sex", "Int64"),
+        "birth_date": birth,
+        "measured_on": measured,
+        "weight_kg": weight,
+        "lenhei_cm": lenhei,
+        "measure": ctx.enum("measure_position", V.MEASURE_CODES),
+        "muac_cm": ctx.decimal("muac_cm", zero_is_null=True),
+        "birth_weight_kg": birth_weight,
+        "birth_length_cm": birth_length,
+        "haz_export": ctx.decimal("haz_export", sentinels=(Z_SENTINEL,)),
+        "waz_export": ctx.decimal("waz_export", sentinels=(Z_SENTINEL,)),
+        "whz_export": ctx.decimal("whz_export", sentinels=(Z_SENTINEL,)),
+        "wfa_label": V.clean_label(ctx.cell("wfa_label")),
+        "hfa_label": V.clean_label(ctx.cell("hfa_label")),
+        "wfh_label": V.clean_label(ctx.cell("wfh_label")),
+        "weight_gain_code": gain.where(gain.isin(["N", "T", "O", "B"]).astype(bool)),
+        "regency_name": names["regency_name"],
+        "district_name": names["district_name"],
+        "village_name": names["village_name"],
+        "village_code": village_code,
+        "puskesmas": V.clean_label(ctx.cell("puskesmas")),
+        "posyandu": V.clean_label(ctx.cell("posyandu")),
+    }, index=ctx.raw.index)
 
 
 def parse_households(ctx: Context) -> pd.DataFrame:
@@ -197,6 +279,7 @@ def parse_opd_programmes(ctx: Context) -> pd.DataFrame:
 
 
 STREAM_PARSERS = {
+    "child_measurements": parse_child_measurements,
     "households": parse_households,
     "village_scorecard": parse_village_scorecard,
     "aksi_reports": parse_aksi_reports,

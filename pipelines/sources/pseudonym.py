@@ -15,10 +15,14 @@ here: spotting dummies is a data-quality check downstream, not an identity rule.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+
+from pipelines.sources.values import squeeze_whitespace
 
 TOKEN_HEX_CHARS = 32
 
@@ -32,7 +36,7 @@ def normalise_identity(values: pd.Series) -> pd.Series:
     if values.dtype == object:
         values = values.map(_cell_text, na_action="ignore")
     # A plain-string pattern (not a compiled one) keeps pandas on the pyarrow fast path.
-    text = values.astype("str").str.replace(r"[ \t\r\n]+", " ", regex=True).str.strip().str.upper()
+    text = squeeze_whitespace(values.astype("str")).str.strip().str.upper()
     return text.where(text.ne("") & values.notna())
 
 
@@ -51,12 +55,18 @@ class Pseudonymiser:
         key: secret key bytes (at least 16 bytes recommended; empty keys are refused).
     """
 
-    __slots__ = ("_key",)
+    __slots__ = ("_inner", "_key", "_outer")
 
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, bytes | bytearray) or not key:
             raise ValueError("pseudonym key must be non-empty bytes")
         self._key = bytes(key)
+        # HMAC (RFC 2104) with the padded-key blocks hashed once: each token then costs two
+        # short SHA-256 runs instead of four (about half the time of hmac.digest per value).
+        block = hashlib.sha256().block_size
+        padded = (hashlib.sha256(self._key).digest() if len(self._key) > block else self._key).ljust(block, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
 
     def __repr__(self) -> str:
         return "Pseudonymiser(key=<hidden>)"
@@ -80,16 +90,17 @@ class Pseudonymiser:
         """
         norm = normalise_identity(values)
         codes, uniques = pd.factorize(norm, use_na_sentinel=True)
-        digest, key, prefix = hmac.digest, self._key, f"{kind}:"
-        hashed = np.array(
-            [digest(key, (prefix + u).encode(), "sha256").hex()[:TOKEN_HEX_CHARS]
-             for u in uniques.to_numpy(dtype=object)],
-            dtype=object,
-        )
-        out = np.full(len(norm), None, dtype=object)
+        inner, outer, prefix = self._inner.copy, self._outer.copy, f"{kind}:"
+        hashed = []
+        for u in pa.array(uniques).to_pylist():
+            h = inner()
+            h.update((prefix + u).encode())
+            o = outer()
+            o.update(h.digest())
+            hashed.append(o.hexdigest()[:TOKEN_HEX_CHARS])
         present = codes >= 0
-        out[present] = hashed[codes[present]]
-        return pd.Series(out, index=values.index, dtype="str")
+        taken = pa.array(hashed, type=pa.large_string()).take(pa.array(np.where(present, codes, 0), mask=~present))
+        return pd.Series(taken, index=values.index, dtype="str")
 
 
 def clean_nik(values: pd.Series) -> tuple[pd.Series, pd.Series]:

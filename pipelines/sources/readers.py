@@ -5,8 +5,10 @@ first, anything else = delimited text), never trusted from the extension; a disa
 ``format_mismatch`` file error. Headers are mapped through the layout's alias table after
 :func:`~pipelines.sources.layouts.normalise_header`, never by position.
 
-CSV cells stay strings (``dtype=str``, no NA guessing). XLSX cells keep their native type so
-Excel serial dates and datetimes can be recognised later. JSON values keep their JSON type.
+CSV cells stay strings (no NA guessing). XLSX cells keep their native type so Excel serial
+dates and datetimes can be recognised later. JSON values keep their JSON type. Cells are kept
+as one object array per column: the parser concatenates the columns of many files and types
+them once, so a file costs no pandas work of its own.
 """
 
 from __future__ import annotations
@@ -21,12 +23,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
 
 from pipelines.sources.layouts import Layout, header_aliases, normalise_header
 
 MAX_ROWS = 1_048_576  # Excel's own sheet limit
 MAX_COLS = 256
-HEADER_SCAN_ROWS = 10  # XLSX exports sometimes carry a title row or two above the header
+HEADER_SCAN_ROWS = 10
+# Below this size pyarrow's fixed cost per call exceeds the csv module's whole read.
+ARROW_MIN_BYTES = 16_384  # XLSX exports sometimes carry a title row or two above the header
 DELIMITERS = (";", ",", "\t")
 _EXPECTED = {"csv": "text", "txt": "text", "tsv": "text", "xlsx": "xlsx", "json": "json"}
 _DIGIT_RUN = re.compile(r"\d{6,}")
@@ -46,11 +53,31 @@ class FileError(Exception):
 class RawTable:
     """Cells of one file under canonical column names (unknown columns dropped)."""
 
-    frame: pd.DataFrame
+    names: list[str]  # canonical column names, in file order
+    cells: list[np.ndarray | pa.Array]  # one array per name: CSV text as arrow strings, else objects
     row_numbers: np.ndarray  # spreadsheet row per frame row (header = 1); JSON: record index
     file_format: str
     warnings: list[str] = field(default_factory=list)
     bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (row_number, detail)
+
+    def __len__(self) -> int:
+        return len(self.row_numbers)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The cells as a frame (``object`` dtype)."""
+        cells = [c.to_numpy(zero_copy_only=False) if isinstance(c, pa.Array) else c for c in self.cells]
+        return pd.DataFrame(dict(zip(self.names, cells, strict=True)), columns=self.names, dtype=object,
+                            index=pd.RangeIndex(len(self)))
+
+
+def _columns(body: list[list[object]], positions: list[int]) -> list[np.ndarray]:
+    """Object array per chosen position of rectangular row lists."""
+    if not body:
+        return [np.empty(0, dtype=object) for _ in positions]
+    grid = np.empty((len(body), len(body[0])), dtype=object)
+    grid[:] = body
+    return [grid[:, p].copy() for p in positions]
 
 
 def detect_format(content: bytes) -> str:
@@ -114,11 +141,22 @@ def _safe_header(header: object) -> str:
     return _DIGIT_RUN.sub("<digits>", str(header))[:60]
 
 
+_ALIASES: dict[str, tuple[Layout, dict[str, str]]] = {}
+
+
+def _aliases(layout: Layout) -> dict[str, str]:
+    """The layout's alias table, built once per layout."""
+    cached = _ALIASES.get(layout.stream)
+    if cached is None or cached[0] is not layout:
+        cached = _ALIASES[layout.stream] = (layout, header_aliases(layout))
+    return cached[1]
+
+
 def _map_headers(
     headers: list[object], layout: Layout, warnings: list[str]
 ) -> tuple[list[int], list[str]]:
     """Positions and canonical names of the recognised headers; warns about the rest."""
-    aliases = header_aliases(layout)
+    aliases = _aliases(layout)
     positions, names, unknown = [], [], []
     for pos, header in enumerate(headers):
         if header is None or str(header).strip() == "":
@@ -147,41 +185,90 @@ def _read_csv(content: bytes, layout: Layout) -> RawTable:
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = sniff_delimiter(first_line)
     warnings = [] if encoding.startswith("utf-8") else [f"decoded as {encoding}"]
-    bad_rows: list[tuple[int, str]] = []
+    arrow = None
+    if len(content) >= ARROW_MIN_BYTES:
+        utf8 = content[len(codecs.BOM_UTF8):] if encoding == "utf-8-sig" else content
+        arrow = _read_csv_arrow(utf8 if encoding.startswith("utf-8") else text.encode("utf-8"), delimiter)
+    if arrow is not None:
+        headers, columns, row_numbers = arrow
+        positions, names = _map_headers(headers, layout, warnings)
+        return RawTable(names, [columns[p] for p in positions], row_numbers, "csv", warnings)
     try:
-        df = pd.read_csv(
-            io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-            skip_blank_lines=False, quotechar='"', engine="c", header=None,
-        )
-    except pd.errors.ParserError:
-        df, bad_rows = _read_csv_tolerant(text, delimiter)
-    except pd.errors.EmptyDataError as exc:
-        raise FileError("empty", "no header line") from exc
-    df = df.fillna("")
-    headers = list(df.iloc[0]) if len(df) else []
-    body = df.iloc[1:]
-    row_numbers = np.arange(2, len(body) + 2)
-    keep = (body != "").any(axis=1).to_numpy()
-    body, row_numbers = body[keep], row_numbers[keep]
-    positions, names = _map_headers(headers, layout, warnings)
-    frame = body.iloc[:, positions].astype("str")
-    frame.columns = names
-    return RawTable(frame.reset_index(drop=True), row_numbers, "csv", warnings, bad_rows)
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"'))
+    except csv.Error as exc:  # e.g. a cell beyond the csv module's field size limit
+        raise FileError("undecodable", f"not readable as delimited text ({type(exc).__name__})") from exc
+    if not rows:
+        raise FileError("empty", "no header line")
+    body, row_numbers, bad_rows = _rectangular(rows)
+    positions, names = _map_headers(rows[0], layout, warnings)
+    return RawTable(names, _columns(body, positions), row_numbers, "csv", warnings, bad_rows)
 
 
-def _read_csv_tolerant(text: str, delimiter: str) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
-    """Row-by-row fallback used only when pandas meets a row with too many cells: such rows
-    are blanked and reported as ``malformed_row`` instead of failing the whole file."""
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"'))
-    width = len(rows[0]) if rows else 0
+_ARROW_READ = pcsv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=1 << 30)
+_ARROW_CONVERT = pcsv.ConvertOptions(
+    column_types={f"f{i}": pa.large_string() for i in range(MAX_COLS)},
+    strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[],
+)
+
+
+def _read_csv_arrow(data: bytes, delimiter: str) -> tuple[list[str], list[pa.Array], np.ndarray] | None:
+    """Fast path for a well-formed file: pyarrow's C reader, cells straight into arrow strings.
+
+    Returns ``None`` (so the row-by-row reader decides) when any row has a different number of
+    cells than the header, or the file is wider than :data:`MAX_COLS`.
+    """
+    parse = pcsv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True, escape_char=False,
+                              newlines_in_values=True, ignore_empty_lines=False)
+    try:
+        table = pcsv.read_csv(io.BytesIO(data), read_options=_ARROW_READ, parse_options=parse,
+                              convert_options=_ARROW_CONVERT)
+    except pa.ArrowInvalid:
+        return None
+    if table.num_columns > MAX_COLS or table.num_rows == 0:
+        return None
+    columns = [c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for c in table.columns]
+    headers = [c[0].as_py() for c in columns]
+    # A row of empty cells only is dropped (its number is not reused): its cells' total length
+    # is 0, read off the string offsets without a compute call per column.
+    n = table.num_rows
+    length = np.zeros(n, dtype="int64")
+    for c in columns:
+        offsets = np.frombuffer(c.buffers()[1], dtype="int64")[c.offset:c.offset + n + 1]
+        length += np.diff(offsets)
+    keep = length[1:] > 0
+    numbers = np.arange(2, n + 1, dtype="int64")
+    body = [c.slice(1) for c in columns]
+    if not keep.all():
+        mask = pa.array(keep)
+        body = [pc.filter(c, mask) for c in body]
+        numbers = numbers[keep]
+    return headers, body, numbers
+
+
+def _rectangular(rows: list[list[str]]) -> tuple[list[list[str]], np.ndarray, list[tuple[int, str]]]:
+    """Data rows cut or padded to the header's width, blank rows dropped (their numbers kept).
+
+    A row with more non-empty cells than the header has is not guessed at: it is reported as
+    ``malformed_row`` (row_number, detail) instead of failing the whole file.
+    """
+    width = len(rows[0])
+    body: list[list[str]] = []
+    numbers: list[int] = []
     bad: list[tuple[int, str]] = []
-    fixed = []
-    for i, row in enumerate(rows):
-        if len(row) > width and any(cell.strip() for cell in row[width:]):
-            bad.append((i + 1, f"row has {len(row)} cells, header has {width}"))
-            row = [""] * width
-        fixed.append((row + [""] * width)[:width])
-    return pd.DataFrame(fixed, dtype="str"), bad
+    for number, row in enumerate(rows[1:], start=2):
+        n = len(row)
+        if n != width:
+            if n > width:
+                if any(cell.strip() for cell in row[width:]):
+                    bad.append((number, f"row has {n} cells, header has {width}"))
+                    continue
+                row = row[:width]
+            else:
+                row = row + [""] * (width - n)
+        if any(row):
+            body.append(row)
+            numbers.append(number)
+    return body, np.asarray(numbers, dtype="int64"), bad
 
 
 def _read_xlsx(content: bytes, layout: Layout) -> RawTable:
@@ -205,7 +292,7 @@ def _read_xlsx(content: bytes, layout: Layout) -> RawTable:
             rows.append(row)
     finally:
         wb.close()
-    aliases = header_aliases(layout)
+    aliases = _aliases(layout)
     header_idx = 0
     for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
         if sum(normalise_header(c) in aliases for c in row if c is not None) >= 2:
@@ -222,8 +309,7 @@ def _read_xlsx(content: bytes, layout: Layout) -> RawTable:
         if any(c is not None and str(c).strip() != "" for c in cells):
             body.append(cells)
             numbers.append(header_idx + offset + 2)
-    frame = pd.DataFrame(body, columns=names, dtype=object) if body else pd.DataFrame(columns=names, dtype=object)
-    return RawTable(frame, np.asarray(numbers, dtype=int), "xlsx", warnings)
+    return RawTable(names, _columns(body, range(len(names))), np.asarray(numbers, dtype="int64"), "xlsx", warnings)
 
 
 def _read_json(content: bytes, layout: Layout) -> RawTable:
@@ -249,8 +335,8 @@ def _read_json(content: bytes, layout: Layout) -> RawTable:
         return json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
 
     body = [[cell(rec.get(k)) for k in chosen] for rec in data]
-    frame = pd.DataFrame(body, columns=names, dtype=object) if body else pd.DataFrame(columns=names, dtype=object)
-    return RawTable(frame, np.arange(1, len(body) + 1), "json", warnings)
+    return RawTable(names, _columns(body, range(len(names))), np.arange(1, len(body) + 1, dtype="int64"), "json",
+                    warnings)
 
 
 def read_table(content: bytes, file_name: str, layout: Layout) -> RawTable:

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.sources.values import squeeze_whitespace
+
 LEVELS = ("province", "regency", "district", "village")
 _PUNCT = re.compile(r"[^0-9A-Z]+")
 _PREFIX = re.compile(r"^(KABUPATEN|KAB|KOTAMADYA|KOTA ADMINISTRASI|KOTA ADM|KOTA)\b ?")
@@ -81,7 +83,7 @@ def normalise_codes(codes: pd.Series) -> pd.Series:
     if codes.dtype == object:
         codes = codes.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v),
                           na_action="ignore")
-    text = codes.astype("str").str.strip().str.replace(r"[ \t\r\n]+", "", regex=True)
+    text = squeeze_whitespace(codes.astype("str").str.strip(), "")
     digits = text.str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
     out = text.copy()
     for n, parts in _UNDOTTED.items():

@@ -55,6 +55,22 @@ def as_text(values: pd.Series) -> pd.Series:
     return text.where(text.ne("") & text.notna())
 
 
+def squeeze_whitespace(text: pd.Series, repl: str = " ") -> pd.Series:
+    """``text.str.replace(r"[ \t\r\n]+", repl, regex=True)``, rewriting only the cells that need it.
+
+    A regex replace costs about ten regex matches and most cells hold single spaces only.
+    """
+    if text.dtype == object:
+        return text.str.replace(r"[ \t\r\n]+", repl, regex=True)
+    needs = text.str.contains(r"[\t\r\n]|  " if repl == " " else r"[ \t\r\n]", regex=True)
+    needs = needs.fillna(False).astype(bool)
+    if not needs.any():
+        return text
+    out = text.copy()
+    out[needs] = text[needs].str.replace(r"[ \t\r\n]+", repl, regex=True)
+    return out
+
+
 def _split_native(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(text cells, numeric cells as float); each NA where the other kind applies."""
     if values.dtype != object:
@@ -64,6 +80,18 @@ def _split_native(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     numbers = pd.to_numeric(values.where(is_num), errors="coerce").astype("float64")
     text = as_text(values.where(~is_num, None))
     return text, numbers
+
+
+def _plain_to_float(text: pd.Series) -> pd.Series:
+    """Text already matched as a plain decimal (``-12.5``, ``.5``) -> float64, NA -> NaN.
+
+    pyarrow's cast runs in C over the whole column; ``pd.to_numeric`` on strings loops in Python.
+    """
+    try:
+        parsed = pc.cast(pa.array(text.astype("str").array), pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:  # not expected after the pattern checks; keep the tolerant path
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+    return pd.Series(parsed + 0.0, index=text.index, dtype="float64")  # + 0.0: no -0.0 from "-0"
 
 
 def _text_to_float(text: pd.Series, *, amount: bool) -> pd.Series:
@@ -76,7 +104,7 @@ def _text_to_float(text: pd.Series, *, amount: bool) -> pd.Series:
     simple = text.str.fullmatch(simple_pattern).fillna(False).astype(bool)
     out = pd.Series(np.nan, index=text.index, dtype="float64")
     if simple.any():
-        out[simple] = pd.to_numeric(text[simple].str.replace(",", ".", regex=False), errors="coerce")
+        out[simple] = _plain_to_float(text[simple].str.replace(",", ".", regex=False))
     rest = text.notna() & ~simple
     if rest.any():
         out[rest] = _separated_to_float(text[rest], amount=amount)
@@ -107,7 +135,7 @@ def _separated_to_float(text: pd.Series, *, amount: bool) -> pd.Series:
     thousand_dots = only_dot & grouped & (n_dot.gt(1) | one_group_thousands)
     out[thousand_dots] = t[thousand_dots].str.replace(".", "", regex=False)
     ok = out.str.fullmatch(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)").fillna(False).astype(bool)
-    return pd.to_numeric(out.where(ok), errors="coerce").astype("float64")
+    return _plain_to_float(out.where(ok))
 
 
 def parse_decimal(
@@ -153,79 +181,110 @@ def parse_amount(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 class ParsedDates:
     values: pd.Series  # date32[pyarrow]
     bad: pd.Series  # bool
-    order: str  # "mdy", "dmy" or "mdy (mixed)" - how the slash dates of this column were read
+    # Per group (file): "mdy", "dmy" or "mdy (mixed)" - how the slash dates of that group were read.
+    orders: np.ndarray
+
+    @property
+    def order(self) -> str:
+        """Order of the first (for an ungrouped column: the only) group."""
+        return str(self.orders[0])
 
 
-def _from_parts(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
-    frame = pd.DataFrame({"year": year, "month": month, "day": day}).astype("float64")
-    ok = frame["year"].between(*_YEAR_RANGE) & frame["month"].between(1, 12) & frame["day"].between(1, 31)
-    out = pd.to_datetime(frame.where(ok, other=np.nan).fillna({"year": 2000, "month": 1, "day": 1}),
-                         errors="coerce")
-    return out.where(ok)
+def _from_parts(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """datetime64[us] from float parts, NaT where a part is missing or impossible (2/31)."""
+    ok = (year >= _YEAR_RANGE[0]) & (year <= _YEAR_RANGE[1]) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    y = np.where(ok, year, 2000).astype("int64")
+    m = np.where(ok, month, 1).astype("int64")
+    d = np.where(ok, day, 1).astype("int64")
+    first = (y - 1970) * 12 + (m - 1)
+    start = first.astype("datetime64[M]").astype("datetime64[D]")
+    out = start + (d - 1).astype("timedelta64[D]")
+    # Day beyond the month's end rolls into the next month: that is an impossible date.
+    ok &= out.astype("datetime64[M]") == start.astype("datetime64[M]")
+    return np.where(ok, out, np.datetime64("NaT")).astype("datetime64[us]")
 
 
-def _extract_numbers(text: pd.Series, pattern: str, n_groups: int = 3) -> pd.DataFrame:
-    """Named groups ``g0..g{n-1}`` of ``pattern`` as float columns 0..n-1 (NaN where no match).
+def _extract_numbers(text: pd.Series, pattern: str, n_groups: int = 3) -> list[np.ndarray]:
+    """Named groups ``g0..g{n-1}`` of ``pattern`` as float arrays (NaN where no match).
 
     Runs pyarrow's RE2 over the whole column; pandas' ``str.extract`` calls Python's ``re``
     once per cell.
     """
-    arr = pa.array(text.astype("str").to_numpy(dtype=object, na_value=None), type=pa.string())
+    arr = pa.array(text.astype("str").array)
     struct = pc.extract_regex(arr, pattern)
-    return pd.DataFrame(
-        {i: pd.to_numeric(pd.Series(struct.field(f"g{i}").to_numpy(zero_copy_only=False), index=text.index))
-         for i in range(n_groups)}
-    ).astype("float64")
+    return [pc.cast(pc.struct_field(struct, [i]), pa.float64()).to_numpy(zero_copy_only=False)
+            .astype("float64") for i in range(n_groups)]
 
 
-def parse_dates(values: pd.Series) -> ParsedDates:
+def _slash_orders(parts: list[np.ndarray], has_parts: np.ndarray, groups: np.ndarray,
+                  n_groups: int) -> np.ndarray:
+    """Per group: ``dmy`` when some first part exceeds 12 and no second part does."""
+    g = groups[has_parts]
+    first_big = np.bincount(g, weights=parts[0][has_parts] > 12, minlength=n_groups) > 0
+    second_big = np.bincount(g, weights=parts[1][has_parts] > 12, minlength=n_groups) > 0
+    return np.where(first_big & ~second_big, "dmy", np.where(first_big, "mdy (mixed)", "mdy")).astype(object)
+
+
+def parse_dates(values: pd.Series, groups: np.ndarray | None = None, n_groups: int = 1) -> ParsedDates:
     """Dates: ``m/d/yyyy`` (the e-PPGBM CSV default), ``d/m/yyyy`` when some first part of the
     column exceeds 12 and no second part does, ISO ``yyyy-mm-dd``, Excel serials (1900 system)
     and XLSX datetimes. A time part is ignored; 2-digit years mean 20yy. Impossible dates
     (``2/31/2024``) are bad.
+
+    Args:
+        values: the column as read.
+        groups: group (file) of each cell, in ``0..n_groups-1``; the slash order is decided
+            per group. ``None``: one group.
+        n_groups: number of groups.
     """
     index = values.index
-    result = pd.Series(pd.NaT, index=index, dtype="datetime64[us]")
+    groups = np.zeros(len(values), dtype="int64") if groups is None else groups
+    result = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
     if values.dtype == object:
         is_dt = values.map(lambda v: isinstance(v, dt.date)).astype(bool)
         if is_dt.any():
-            result[is_dt] = pd.to_datetime(values[is_dt].map(
-                lambda v: v.date() if isinstance(v, dt.datetime) else v)).astype("datetime64[us]")
+            result[is_dt.to_numpy()] = pd.to_datetime(values[is_dt].map(
+                lambda v: v.date() if isinstance(v, dt.datetime) else v)).astype("datetime64[us]").to_numpy()
         values = values.where(~is_dt, None)
     text, numbers = _split_native(values)
-    text = text.str.replace(r"^([^ T]+)[ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$", r"\1", regex=True)
+    timed = text.str.contains(r"[ T][0-9]{1,2}:[0-9]{2}", regex=True).fillna(False).astype(bool)
+    if timed.any():  # the regex replace is slow: run it on the cells with a time part only
+        text = text.copy()
+        text[timed] = text[timed].str.replace(
+            r"^([^ T]+)[ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$", r"\1", regex=True)
     serial_text = text.str.fullmatch(r"[0-9]{5}(\.[0-9]+)?").fillna(False).astype(bool)
-    numbers = numbers.where(~serial_text, pd.to_numeric(text.where(serial_text), errors="coerce"))
-    serial_ok = numbers.ge(_SERIAL_RANGE[0]) & numbers.lt(_SERIAL_RANGE[1])
+    numbers = numbers.where(~serial_text, _plain_to_float(text.where(serial_text))).to_numpy()
+    serial_ok = (numbers >= _SERIAL_RANGE[0]) & (numbers < _SERIAL_RANGE[1])
     if serial_ok.any():
-        days = np.floor(numbers[serial_ok].to_numpy()).astype("int64")
-        result[serial_ok] = pd.to_datetime(_EXCEL_EPOCH + days.astype("timedelta64[D]"))
+        days = np.floor(numbers[serial_ok]).astype("int64")
+        result[serial_ok] = (_EXCEL_EPOCH + days.astype("timedelta64[D]")).astype("datetime64[us]")
 
     iso = _extract_numbers(text, r"^(?P<g0>[0-9]{4})-(?P<g1>[0-9]{1,2})-(?P<g2>[0-9]{1,2})$")
-    has_iso = iso[0].notna()
+    has_iso = ~np.isnan(iso[0])
     if has_iso.any():
-        result[has_iso] = _from_parts(iso.loc[has_iso, 0], iso.loc[has_iso, 1], iso.loc[has_iso, 2])
+        result[has_iso] = _from_parts(iso[0][has_iso], iso[1][has_iso], iso[2][has_iso])
 
     parts = _extract_numbers(
         text, r"^(?P<g0>[0-9]{1,2})[/.-](?P<g1>[0-9]{1,2})[/.-](?P<g2>[0-9]{4}|[0-9]{2})$")
-    has_parts = parts[0].notna()
-    order = "mdy"
+    has_parts = ~np.isnan(parts[0])
+    orders = np.full(n_groups, "mdy", dtype=object)
     if has_parts.any():
-        first_big = parts.loc[has_parts, 0].gt(12).any()
-        second_big = parts.loc[has_parts, 1].gt(12).any()
-        order = "dmy" if first_big and not second_big else ("mdy (mixed)" if first_big else "mdy")
-        month_col, day_col = (1, 0) if order == "dmy" else (0, 1)
-        year = parts.loc[has_parts, 2]
-        year = year.where(year.ge(100), year + 2000)
-        result[has_parts] = _from_parts(year, parts.loc[has_parts, month_col], parts.loc[has_parts, day_col])
+        orders = _slash_orders(parts, has_parts, groups, n_groups)
+        dmy = (orders == "dmy")[groups][has_parts]
+        first, second = parts[0][has_parts], parts[1][has_parts]
+        year = parts[2][has_parts]
+        year = np.where(year >= 100, year, year + 2000)
+        result[has_parts] = _from_parts(year, np.where(dmy, second, first), np.where(dmy, first, second))
 
-    present = text.notna() | numbers.notna()
-    bad = present & result.isna()
-    return ParsedDates(result.astype(DATE_DTYPE), bad.astype(bool), order)
+    present = text.notna().to_numpy() | ~np.isnan(numbers)
+    bad = present & np.isnat(result)
+    dates = pd.Series(pa.array(result.astype("datetime64[D]"), type=pa.date32(), mask=np.isnat(result)),
+                      index=index, dtype=DATE_DTYPE)
+    return ParsedDates(dates, pd.Series(bad, index=index), orders)
 
 
 def _upper_text(values: pd.Series) -> pd.Series:
-    return as_text(values).str.upper().str.replace(r"[ \t\r\n]+", " ", regex=True)
+    return squeeze_whitespace(as_text(values).str.upper())
 
 
 def parse_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -264,5 +323,5 @@ def parse_measure(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def clean_label(values: pd.Series) -> pd.Series:
     """Free-text category/label: trimmed; empty and ``-`` -> NA."""
-    text = as_text(values).str.replace(r"[ \t\r\n]+", " ", regex=True)
+    text = squeeze_whitespace(as_text(values))
     return text.where(text.ne("-"))
