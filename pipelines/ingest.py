@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipelines.sources.layouts import PERIOD_GRAIN, STREAMS
@@ -176,6 +177,27 @@ def _insert_df(con, table: str, df: pd.DataFrame) -> None:
         con.unregister("_incoming_df")
 
 
+SUBMISSION_COLUMNS = (
+    "submission_id", "stream", "submitter_level", "submitter_code", "period", "version", "file_name",
+    "file_format", "transport", "received_at", "ingested_at", "run_id", "content_sha256", "size_bytes",
+    "status", "n_source_rows", "n_rows_accepted", "n_rows_rejected", "error",
+)
+REJECTED_FILE_COLUMNS = (
+    "stream", "submission_id", "file_name", "transport", "reason_code", "detail", "content_sha256", "run_id",
+    "rejected_at",
+)
+
+
+def _insert_rows(con, table: str, columns: tuple[str, ...], rows: list[list]) -> None:
+    """Insert Python rows through one DataFrame (executemany prepares once per row)."""
+    frame = pd.DataFrame(rows, columns=list(columns))
+    con.register("_rows", frame)
+    try:
+        con.execute(f"insert into {table} by name select * from _rows")
+    finally:
+        con.unregister("_rows")
+
+
 def ensure_raw_table(con, stream: str, empty_rows: pd.DataFrame) -> None:
     """Create ``raw.<stream>`` from the parser's typed (empty) frame when no file created it yet."""
     frame = empty_rows.head(0).copy()
@@ -222,17 +244,28 @@ def land_submissions(
     known_sha = {
         (r[0], r[1]) for r in con.execute("select stream, content_sha256 from raw.submissions").fetchall()
     }
+    # Accepted versions so far per (stream, submitter, period): the next one is +1.
+    versions = {
+        (r[0], r[1], r[2]): r[3]
+        for r in con.execute(
+            "select stream, submitter_code, period, count(*) from raw.submissions "
+            "where status = 'accepted' group by all"
+        ).fetchall()
+    }
     report = IngestReport()
     pending: list[_Pending] = []
+    pending_bytes = 0
 
     def flush() -> None:
+        nonlocal pending_bytes
         if pending:
-            _land_batch(con, pending, parse_many, run_id, now(), report)
+            _land_batch(con, pending, parse_many, run_id, now(), report, versions)
             pending.clear()
+            pending_bytes = 0
 
     for inc in incoming:
         if pending and (inc.stream != pending[0].inc.stream or len(pending) >= BATCH_FILES
-                        or sum(len(p.content) for p in pending) >= BATCH_BYTES):
+                        or pending_bytes >= BATCH_BYTES):
             flush()
         if inc.sha256 and (inc.stream, inc.sha256) in known_sha:
             # Portal items carry their hash: an identical file already landed (on either
@@ -254,6 +287,7 @@ def land_submissions(
         if key is not None and not period_matches(inc.stream, key.period, period):
             continue
         pending.append(_Pending(inc, content, sha, key, sid, name_error))
+        pending_bytes += len(content)
         known.add(sid)
         known_sha.add((inc.stream, sha))
     flush()
@@ -280,11 +314,10 @@ def _parse_safely(stream: str, batch: list[_Pending], parse_many) -> dict[str, o
     return out
 
 
-def _land_batch(con, batch: list[_Pending], parse_many, run_id: str, now: dt.datetime, report) -> None:
+def _land_batch(con, batch: list[_Pending], parse_many, run_id: str, now: dt.datetime, report, versions) -> None:
     stream = batch[0].inc.stream
     results = _parse_safely(stream, batch, parse_many)
-    rows_parts, reject_parts, file_rejects, meta = [], [], [], []
-    versions: dict[tuple[str, str], int] = {}
+    rows_parts, row_sids, reject_parts, file_rejects, meta = [], [], [], [], []
     for p in batch:
         result = results.get(p.sid)
         error = p.name_error
@@ -293,17 +326,11 @@ def _land_batch(con, batch: list[_Pending], parse_many, run_id: str, now: dt.dat
         version = None
         n_acc = n_rej = n_src = 0
         if error is None:
-            k = (p.key.submitter_code, p.key.period)
-            if k not in versions:
-                versions[k] = con.execute(
-                    "select count(*) from raw.submissions where stream = ? and submitter_code = ? "
-                    "and period = ? and status = 'accepted'",
-                    [stream, *k],
-                ).fetchall()[0][0]
-            versions[k] += 1
-            version = versions[k]
+            k = (stream, p.key.submitter_code, p.key.period)
+            versions[k] = version = versions.get(k, 0) + 1
             rows = result.rows
-            rows_parts.append(rows.assign(submission_id=p.sid))
+            rows_parts.append(rows)
+            row_sids.append(np.full(len(rows), p.sid, dtype=object))
             rej = result.rejects
             n_acc, n_src = len(rows), int(result.n_source_rows)
             n_rej = int(rej["row_number"].nunique()) if len(rej) else 0
@@ -332,14 +359,14 @@ def _land_batch(con, batch: list[_Pending], parse_many, run_id: str, now: dt.dat
     con.execute("begin transaction")
     try:
         if rows_parts:
-            _insert_df(con, f"raw.{stream}", pd.concat(rows_parts, ignore_index=True))
+            rows = pd.concat(rows_parts, ignore_index=True)
+            rows.insert(0, "submission_id", np.concatenate(row_sids))
+            _insert_df(con, f"raw.{stream}", rows)
         if reject_parts:
             _insert_df(con, "quarantine.rejected_rows", pd.concat(reject_parts, ignore_index=True))
         if file_rejects:
-            con.executemany("insert into quarantine.rejected_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)", file_rejects)
-        con.executemany(
-            "insert into raw.submissions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", meta
-        )
+            _insert_rows(con, "quarantine.rejected_files", REJECTED_FILE_COLUMNS, file_rejects)
+        _insert_rows(con, "raw.submissions", SUBMISSION_COLUMNS, meta)
         con.execute("commit")
     except Exception:
         con.execute("rollback")

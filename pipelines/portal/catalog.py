@@ -72,6 +72,7 @@ class Catalog:
     def __init__(self, data_dir: str | os.PathLike) -> None:
         self.root = Path(data_dir)
         self._sha: dict[str, tuple[int, int, str]] = {}
+        self._by_id: dict[str, Entry] = {}
         self._lock = threading.Lock()
 
     def _sha256(self, path: Path, size: int, mtime_ns: int) -> str:
@@ -134,4 +135,21 @@ class Catalog:
                     old = by_id.get(sid)
                     if old is None or (entry.micros, entry.path.name) < (old.micros, old.path.name):
                         by_id[sid] = entry
+        with self._lock:
+            self._by_id = dict(by_id)
         return sorted(by_id.values(), key=lambda e: e.key)
+
+    def find(self, sid: str) -> Entry | None:
+        """The entry for an id: from the last scan when its file is unchanged (a download must
+        not cost a scan of the whole folder), else after a fresh scan."""
+        with self._lock:
+            entry = self._by_id.get(sid)
+        if entry is not None:
+            try:
+                st = entry.path.stat()
+                cached = self._sha.get(str(entry.path))
+                if cached and cached[:2] == (st.st_size, st.st_mtime_ns):
+                    return entry
+            except FileNotFoundError:
+                pass
+        return next((e for e in self.scan() if e.item["submission_id"] == sid), None)

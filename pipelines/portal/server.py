@@ -259,10 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
         # traversal attempts an explicit 400 rather than a silent 404.
         if not SUBMISSION_ID_RE.match(sid):
             return 400, "bad_request", "malformed submission id"
-        for entry in self.server.catalog.scan():
-            if entry.item["submission_id"] == sid:
-                return entry
-        return 404, "not_found", "no such submission"
+        entry = self.server.catalog.find(sid)
+        return entry if entry is not None else (404, "not_found", "no such submission")
 
     def _transport_fault(self, fault: str) -> None:
         plan = self.server.faults
