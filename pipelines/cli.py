@@ -104,6 +104,23 @@ def cmd_zscores(args) -> int:
     return 0
 
 
+def cmd_rollback(args) -> int:
+    from pipelines.rollback import RollbackError, format_versions, rollback
+
+    published = settings.resolve_path(settings.env_value("KONVERGENSI_WAREHOUSE"))
+    if args.list:
+        print(format_versions(published))
+        return 0
+    try:
+        result = rollback(published, to=args.to)
+    except RollbackError as exc:
+        print(f"konvergensi rollback: {exc}", file=sys.stderr)
+        return 2
+    kept = f"; the replaced file is kept as {result.kept_as}" if result.kept_as else ""
+    print(f"published {result.restored} as {published}{kept}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="konvergensi", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -133,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     zs.add_argument("input")
     zs.add_argument("output")
     zs.set_defaults(func=cmd_zscores)
+
+    rb = sub.add_parser("rollback", help="list kept published warehouse files or put one back (default: newest)")
+    rb.add_argument("--to", default=None, help="kept file name to restore (see --list)")
+    rb.add_argument("--list", action="store_true", help="list kept versions (name, time, size) and exit")
+    rb.set_defaults(func=cmd_rollback)
     return parser
 
 

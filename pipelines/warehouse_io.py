@@ -2,22 +2,228 @@
 
 DuckDB allows one writing process or many readers. The pipeline writes only its working file;
 publishing copies that database into a new file written in the DuckDB 1.4 storage format (the
-line BI drivers embed), checkpoints and closes it, then renames it over the published path.
-Readers holding the old file keep their open handle; new readers see the new file; a crash
-before the rename leaves the previous file untouched.
+line BI drivers embed), checkpoints, fsyncs and closes it, then renames it over the published path.
+Readers holding the old file keep their open handle (the old inode); new readers see the new
+file; a crash before the rename leaves the previous file untouched.
+
+Before each rename the file being replaced is kept as
+``<dir>/published/<stem>.<YYYYmmddTHHMMSSffffffZ>.duckdb`` (a hard link when the filesystem
+allows, so keeping costs no copy); the newest :data:`KEEP_PUBLISHED` are kept and older ones
+pruned. :mod:`pipelines.rollback` puts a kept file back.
+
+Publishers (a publish, a rollback) take an exclusive ``flock`` on ``<dir>/.<name>.lock``, so the
+clean-up of a crashed publish's temp files never deletes the temp file of a running one. The
+kernel drops the lock when its holder dies, even by SIGKILL.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import fcntl
 import os
+import re
+import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 # Files written in this format open in DuckDB 1.4 and later.
 PUBLISH_STORAGE_VERSION = "v1.4.0"
+
+# How many previously published files are kept for rollback (0 disables keeping).
+KEEP_PUBLISHED = 3
+
+KEPT_DIR_NAME = "published"
+_STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
+_STAMP_RE = r"\d{8}T\d{12}Z"
+
+
+@dataclass(frozen=True)
+class KeptVersion:
+    """A previously published file kept for rollback."""
+
+    name: str
+    path: Path
+    kept_at: dt.datetime
+    size: int
+
+
+def kept_dir(published_path: Path) -> Path:
+    """Folder holding the kept versions of ``published_path``."""
+    return published_path.parent / KEPT_DIR_NAME
+
+
+def list_kept(published_path: Path) -> list[KeptVersion]:
+    """Kept versions of ``published_path``, newest first (by the UTC stamp in their name)."""
+    folder = kept_dir(published_path)
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(rf"{re.escape(published_path.stem)}\.({_STAMP_RE})\.duckdb")
+    found = []
+    for entry in folder.iterdir():
+        match = pattern.fullmatch(entry.name)
+        if not match:
+            continue
+        try:
+            size = entry.stat().st_size
+        except FileNotFoundError:  # pruned by a publish between listing and stat (--list takes no lock)
+            continue
+        stamp = dt.datetime.strptime(match.group(1), _STAMP_FORMAT).replace(tzinfo=dt.UTC)
+        found.append(KeptVersion(entry.name, entry, stamp, size))
+    return sorted(found, key=lambda kept: kept.kept_at, reverse=True)
+
+
+def prune_kept(published_path: Path, keep: int = KEEP_PUBLISHED) -> list[str]:
+    """Delete kept versions beyond the newest ``keep``; returns the names deleted."""
+    pruned = []
+    for old in list_kept(published_path)[max(keep, 0) :]:
+        old.path.unlink(missing_ok=True)
+        pruned.append(old.name)
+    return pruned
+
+
+def keep_current(
+    published_path: Path, keep: int = KEEP_PUBLISHED, now: dt.datetime | None = None
+) -> str | None:
+    """Preserve the currently published file in the kept folder, then prune to ``keep``.
+
+    A hard link when possible: no bytes copied, and the kept entry is the very inode readers
+    may hold open. Otherwise a copy, written under a temp name and renamed, so a crash never
+    leaves a half-copied kept version.
+
+    Returns:
+        The kept file's name, or None when nothing is published yet or keeping is disabled
+        (``keep`` 0, which also prunes every kept file).
+    """
+    if keep <= 0 or not published_path.is_file():
+        prune_kept(published_path, keep)
+        return None
+    folder = kept_dir(published_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    target = folder / f"{published_path.stem}.{stamp.strftime(_STAMP_FORMAT)}.duckdb"
+    while target.exists():  # two publishes within one microsecond (tests, clock steps)
+        stamp += dt.timedelta(microseconds=1)
+        target = folder / f"{published_path.stem}.{stamp.strftime(_STAMP_FORMAT)}.duckdb"
+    try:
+        os.link(published_path, target)
+    except OSError:
+        tmp = folder / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            shutil.copyfile(published_path, tmp)
+            _fsync_file(tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    _fsync_dir(folder)
+    prune_kept(published_path, keep)
+    return target.name
+
+
+def clean_leftovers(published_path: Path) -> list[str]:
+    """Delete temp files a crashed publish or rollback left (``.<name>.*.tmp`` and their WAL).
+
+    Call only while holding :func:`publish_lock`: a running publisher's temp file looks the same.
+    """
+    removed = []
+    patterns = [(published_path.parent, published_path.name)]
+    patterns.append((kept_dir(published_path), published_path.stem))
+    for folder, prefix in patterns:
+        if not folder.is_dir():
+            continue
+        pattern = re.compile(rf"\.{re.escape(prefix)}\..*\.tmp(\.wal)?")
+        for entry in folder.iterdir():
+            if pattern.fullmatch(entry.name):
+                entry.unlink(missing_ok=True)
+                removed.append(entry.name)
+    return removed
+
+
+@contextlib.contextmanager
+def publish_lock(published_path: Path) -> Iterator[None]:
+    """Exclusive lock for whoever replaces ``published_path`` (blocks until free)."""
+    published_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = published_path.parent / f".{published_path.name}.lock"
+    with open(lock_path, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def temp_path_for(published_path: Path) -> Path:
+    """A fresh temp name beside ``published_path`` (same filesystem, so the rename is atomic)."""
+    return published_path.parent / f".{published_path.name}.{uuid.uuid4().hex[:8]}.tmp"
+
+
+def install_file(tmp: Path, published_path: Path, keep: int = KEEP_PUBLISHED) -> str | None:
+    """Make the complete, fsynced ``tmp`` the published file in one rename.
+
+    The current published file is kept first (see :func:`keep_current`). Call while holding
+    :func:`publish_lock`.
+
+    Returns:
+        The name under which the replaced file was kept, or None.
+    """
+    _fsync_file(tmp)
+    kept = keep_current(published_path, keep)
+    # A WAL left by a crashed writer belongs to the old file; replayed onto the new one it
+    # would corrupt it, so it goes before the rename.
+    published_path.with_name(published_path.name + ".wal").unlink(missing_ok=True)
+    os.replace(tmp, published_path)
+    _fsync_dir(published_path.parent)
+    return kept
+
+
+def publish_database(work_path: Path, published_path: Path, keep: int = KEEP_PUBLISHED) -> dict:
+    """Copy ``work_path`` into a fresh file and atomically rename it onto ``published_path``.
+
+    Args:
+        work_path: The pipeline's working DuckDB file (only read).
+        published_path: The file BI tools open read-only.
+        keep: How many replaced files to keep for rollback.
+
+    Returns:
+        Figures for asset metadata: path, bytes written, seconds taken, the kept file's name
+        and the temp files of a crashed earlier publish that were cleaned.
+    """
+    started = time.perf_counter()
+    with publish_lock(published_path):
+        cleaned = clean_leftovers(published_path)
+        tmp = temp_path_for(published_path)
+        try:
+            con = duckdb.connect()
+            try:
+                con.execute(f"attach '{_sql_path(work_path)}' as src (read_only)")
+                con.execute(f"attach '{_sql_path(tmp)}' as pub (storage_version '{PUBLISH_STORAGE_VERSION}')")
+                con.execute("copy from database src to pub")
+                con.execute("checkpoint pub")
+                con.execute("detach pub")
+                con.execute("detach src")
+            finally:
+                con.close()
+            kept = install_file(tmp, published_path, keep)
+        finally:
+            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+    return {
+        "published_path": str(published_path),
+        "bytes": published_path.stat().st_size,
+        "seconds": round(time.perf_counter() - started, 3),
+        "kept_as": kept or "",
+        "cleaned_leftovers": len(cleaned),
+    }
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
 
 
 def _fsync_dir(path: Path) -> None:
@@ -26,47 +232,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def publish_database(work_path: Path, published_path: Path) -> dict:
-    """Copy ``work_path`` into a fresh file and atomically rename it onto ``published_path``.
-
-    Returns figures for asset metadata: bytes written and seconds taken.
-    """
-    started = time.perf_counter()
-    published_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = published_path.parent / f".{published_path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        con = duckdb.connect()
-        try:
-            con.execute(f"attach '{_sql_path(work_path)}' as src (read_only)")
-            con.execute(
-                f"attach '{_sql_path(tmp)}' as pub (storage_version '{PUBLISH_STORAGE_VERSION}')"
-            )
-            con.execute("copy from database src to pub")
-            con.execute("checkpoint pub")
-            con.execute("detach pub")
-            con.execute("detach src")
-        finally:
-            con.close()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        # A WAL left by a crashed writer belongs to the old file; replayed onto the new one it
-        # would corrupt it, so it goes before the rename.
-        stale_wal = published_path.with_name(published_path.name + ".wal")
-        if stale_wal.exists():
-            stale_wal.unlink()
-        os.replace(tmp, published_path)
-        _fsync_dir(published_path.parent)
-    finally:
-        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-            if leftover.exists():
-                leftover.unlink()
-    return {
-        "published_path": str(published_path),
-        "bytes": published_path.stat().st_size,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
 
 
 def _sql_path(path: Path) -> str:

@@ -125,20 +125,20 @@ final as (
         measures.region_code,
         measures.period,
         measures.n_measurements,
-        measures.sd_haz,
-        measures.sd_waz,
-        measures.sd_whz,
-        measures.pct_flagged,
-        height.dps as dps_height,
-        height.pct_digit_0 as pct_height_digit_0,
-        height.pct_digit_5 as pct_height_digit_5,
-        weight.dps as dps_weight,
-        weight.pct_digit_0 as pct_weight_digit_0,
-        weight.pct_digit_5 as pct_weight_digit_5,
-        measures.pct_wrong_position,
-        measures.pct_standing_under_9_months,
-        measures.sex_ratio,
-        measures.pct_export_haz_disagrees,
+        round(measures.sd_haz, 6) as sd_haz,
+        round(measures.sd_waz, 6) as sd_waz,
+        round(measures.sd_whz, 6) as sd_whz,
+        round(measures.pct_flagged, 6) as pct_flagged,
+        round(height.dps, 6) as dps_height,
+        round(height.pct_digit_0, 6) as pct_height_digit_0,
+        round(height.pct_digit_5, 6) as pct_height_digit_5,
+        round(weight.dps, 6) as dps_weight,
+        round(weight.pct_digit_0, 6) as pct_weight_digit_0,
+        round(weight.pct_digit_5, 6) as pct_weight_digit_5,
+        round(measures.pct_wrong_position, 6) as pct_wrong_position,
+        round(measures.pct_standing_under_9_months, 6) as pct_standing_under_9_months,
+        round(measures.sex_ratio, 6) as sex_ratio,
+        round(measures.pct_export_haz_disagrees, 6) as pct_export_haz_disagrees,
         case when measures.unit_level = 'village' then coalesce(rejected_dates.n_bad_dates, 0) end as n_bad_dates
     from measures
     left join digit_preference as height
@@ -152,5 +152,6 @@ final as (
         and rejected_dates.period = measures.period
 )
 
+-- rounded to 6 decimals: parallel aggregation must not make two identical runs differ in the last bit
 select * from final
 order by unit_level, unit_key, period

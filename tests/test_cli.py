@@ -1,0 +1,66 @@
+"""The konvergensi command line: real subprocesses on real files."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KONVERGENSI = Path(sys.executable).parent / "konvergensi"
+
+
+def _run(args, env_extra=None, cwd=ROOT, timeout=300):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KONVERGENSI_")}
+    env.update(env_extra or {})
+    return subprocess.run([str(KONVERGENSI), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_zscores_command_on_a_file(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("sex,age_days,weight_kg,lenhei_cm,measure\n1,1000,15.0,100.0,h\n2,1827,20,80,l\n1,44,,50.0,l\n")
+    proc = _run(["zscores", str(src), str(tmp_path / "out.csv")])
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert [r["sex"] for r in rows] == ["1", "2", "1"]
+    assert abs(float(rows[0]["haz"]) - 1.696078) < 1e-5  # WHO anthro README case
+    assert rows[1]["haz"] == "" and rows[1]["whz"] == ""  # 60 months and over: no score
+    assert abs(float(rows[2]["haz"]) - -3.287016) < 1e-5
+    assert rows[2]["waz"] == ""
+
+
+def test_zscores_command_names_a_missing_column(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("sex,age_days,weight_kg\n1,10,3\n")
+    proc = _run(["zscores", str(src), str(tmp_path / "out.csv")])
+    assert proc.returncode == 2
+    assert "lenhei_cm" in proc.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_run_without_pseudonym_key_fails_clearly(tmp_path):
+    home = tmp_path / "dh"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    landing = tmp_path / "landing" / "survey_figures"
+    landing.mkdir(parents=True)
+    (landing / "36.01_2024.csv").write_text("Kode Kab/Kota;Tahun\n36.01;2024\n")
+    proc = _run(["run"], {
+        "DAGSTER_HOME": str(home),
+        "KONVERGENSI_WAREHOUSE": str(tmp_path / "wh" / "banten.duckdb"),
+        "KONVERGENSI_LANDING_DIR": str(tmp_path / "landing"),
+    })
+    assert proc.returncode == 1
+    assert "KONVERGENSI_PSEUDONYM_KEY is not set" in proc.stdout + proc.stderr
+    assert "FAILED" in proc.stdout
+    # nothing was published
+    assert not (tmp_path / "wh" / "banten.duckdb").exists()
+
+
+def test_generate_command(tmp_path):
+    proc = _run(["generate", "--out", str(tmp_path / "g"), "--scale", "small", "--seed", "3"])
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "g" / "region_master.csv").exists()
+    assert "child_measurements" in proc.stdout

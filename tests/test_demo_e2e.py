@@ -1,0 +1,58 @@
+"""End to end: the small demo through Dagster (portal over loopback + landing folder), twice,
+gives identical table contents; the published file opens and holds the marts."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipelines import settings
+
+pytestmark = pytest.mark.slow
+
+VOLATILE = {"ingested_at", "run_id", "rejected_at"}
+
+
+def _snapshot(path) -> dict[str, list]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' order by 1, 2"
+        ).fetchall()
+        out = {}
+        for schema, table in tables:
+            cols = [c for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+                "order by ordinal_position", [schema, table]).fetchall() if c not in VOLATILE]
+            select = ", ".join(f'"{c}"' for c in cols)
+            out[f"{schema}.{table}"] = con.execute(f'select {select} from "{schema}"."{table}" order by all').fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def test_demo_twice_gives_identical_tables(tmp_path, monkeypatch, isolated_env):
+    from pipelines.demo import run_demo
+
+    for name in settings.ENV_DEFAULTS:
+        if name != "KONVERGENSI_WAREHOUSE":
+            monkeypatch.setenv(name, "")
+    published = tmp_path / "wh" / "banten.duckdb"
+
+    assert run_demo(tmp_path / "demo1")
+    first = _snapshot(published)
+    assert run_demo(tmp_path / "demo2")
+    second = _snapshot(published)
+
+    assert first.keys() == second.keys()
+    for table in first:
+        assert first[table] == second[table], f"{table} differs between two demo runs"
+
+    counts = {t: len(rows) for t, rows in first.items()}
+    assert counts["marts.dim_region"] == 1716
+    assert counts["marts.fct_child_measurement"] > 10_000
+    assert counts["raw.submissions"] > 1000
+    assert counts["quarantine.rejected_files"] == 2
+    assert counts["quarantine.rejected_rows"] > 0
+    transports = {r[8] for r in first["raw.submissions"]}
+    assert transports == {"portal", "landing"}
