@@ -5,6 +5,7 @@
     konvergensi demo [--dir DIR]
     konvergensi portal --data DIR --port N --token T [--host H]
     konvergensi zscores IN.csv OUT.csv
+    konvergensi rollback [--list] [--to NAME]
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def run_pipeline(period: str | None = None, quiet: bool = False):
     from pipelines.run_summary import RunSummary
 
     job = defs.resolve_job_def("nightly")
-    run_config = {"ops": {"ingest_submissions": {"config": {"period": period}}}} if period else {}
+    run_config: dict = {"ops": {"ingest_submissions": {"config": {"period": period}}}} if period else {}
+    # The console shows warnings and the summary; every event is still in the Dagster instance (UI).
+    run_config["loggers"] = {"console": {"config": {"log_level": os.environ.get("KONVERGENSI_LOG_LEVEL", "WARNING")}}}
     started = time.perf_counter()
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)

@@ -50,7 +50,7 @@ def stg_child_zscores(warehouse: WarehouseResource) -> MaterializeResult:
 
     n = 0
     with warehouse.connect() as con:
-        reader = con.execute(
+        reader = con.sql(
             "select child_id, measured_on, age_days, sex, weight_kg, lenhei_cm, measure "
             "from staging.stg_child_measurements"
         ).to_arrow_reader(BATCH_ROWS)
