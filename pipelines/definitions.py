@@ -9,6 +9,7 @@ from pipelines.assets.ingest import ingest_submissions
 from pipelines.assets.publish import build_publish_asset
 from pipelines.assets.regions import raw_region_master
 from pipelines.assets.sql import build_sql_assets
+from pipelines.checks.growth import export_zscores_agree_with_recomputed
 from pipelines.checks.lineage import every_source_row_accounted_for
 from pipelines.resources import build_resources
 from pipelines.schedules import nightly_schedule
@@ -43,7 +44,7 @@ publish_warehouse = build_publish_asset(key for a in _warehouse_assets for key i
 
 defs = Definitions(
     assets=[*_warehouse_assets, publish_warehouse],
-    asset_checks=[*sql_checks, every_source_row_accounted_for],
+    asset_checks=[*sql_checks, every_source_row_accounted_for, export_zscores_agree_with_recomputed],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     sensors=[landing_folder_sensor, portal_sensor],

@@ -56,3 +56,12 @@ def test_demo_twice_gives_identical_tables(tmp_path, monkeypatch, isolated_env):
     assert counts["quarantine.rejected_rows"] > 0
     transports = {r[8] for r in first["raw.submissions"]}
     assert transports == {"portal", "landing"}
+
+    # every mart column carries a description (COMMENT ON) for BI users
+    con = duckdb.connect(str(published), read_only=True)
+    undocumented = con.execute(
+        "select table_name || '.' || column_name from duckdb_columns() "
+        "where schema_name = 'marts' and coalesce(comment, '') = ''"
+    ).fetchall()
+    con.close()
+    assert not undocumented, undocumented
