@@ -11,6 +11,7 @@ from pipelines.assets.regions import raw_region_master
 from pipelines.assets.sql import build_sql_assets
 from pipelines.checks.growth import export_zscores_agree_with_recomputed
 from pipelines.checks.lineage import every_source_row_accounted_for
+from pipelines.checks.quality import QUALITY_CHECKS
 from pipelines.resources import build_resources
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import landing_folder_sensor, portal_sensor
@@ -44,7 +45,9 @@ publish_warehouse = build_publish_asset(key for a in _warehouse_assets for key i
 
 defs = Definitions(
     assets=[*_warehouse_assets, publish_warehouse],
-    asset_checks=[*sql_checks, every_source_row_accounted_for, export_zscores_agree_with_recomputed],
+    asset_checks=[
+        *sql_checks, every_source_row_accounted_for, export_zscores_agree_with_recomputed, *QUALITY_CHECKS,
+    ],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     sensors=[landing_folder_sensor, portal_sensor],

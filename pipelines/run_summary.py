@@ -66,14 +66,19 @@ class RunSummary:
         finally:
             con.close()
 
+    @property
+    def n_errors(self) -> int:
+        return sum(c.endswith("(ERROR)") for c in self.checks_failed)
+
     def render(self) -> str:
         lines = [
             f"run {self.run_id}: {'SUCCESS' if self.success else 'FAILED'} in {self.wall_seconds:.1f} s",
             f"warehouse: {self.warehouse}",
             "tables:",
             *[f"  {name:<48} {n:>10,} rows" for name, n in self.tables],
-            f"checks: {self.checks_passed} passed, {len(self.checks_failed)} failed",
-            *[f"  FAILED {c}" for c in self.checks_failed],
+            f"checks: {self.checks_passed} passed, {self.n_errors} failed (ERROR, blocking), "
+            f"{len(self.checks_failed) - self.n_errors} warnings",
+            *[f"  {'FAILED' if c.endswith('(ERROR)') else 'WARN  '} {c}" for c in self.checks_failed],
             f"quarantine: {sum(self.quarantined_rows.values()):,} row rejections, {self.quarantined_files} files",
             *[f"  {reason:<32} {n:>8,}" for reason, n in self.quarantined_rows.items()],
         ]

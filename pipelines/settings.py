@@ -21,6 +21,20 @@ SCHEMAS = ("raw", "quarantine", "reference", "staging", "marts")
 # How far before the last portal pull a new pull starts listing (updated_since).
 PORTAL_LOOKBACK = _dt.timedelta(days=7)
 
+# Quality thresholds (docs/quality.md). ERROR checks block the publish; WARN checks advise.
+QUALITY = {
+    # ERROR: an accepted submission with at least this many rows, more than this share of them rejected
+    "max_rejected_share": 0.5,
+    "min_rows_for_rejected_share": 10,
+    # WARN: share of villages whose height digit preference score exceeds the WHO "problematic" 20
+    "dps_problem_score": 20.0,
+    "max_villages_with_digit_preference_pct": 25.0,
+    # WARN: SD of unflagged HAZ per regency outside this band (surveys 1.35-1.95; routine data runs lower)
+    "haz_sd_band": (0.8, 2.2),
+    # WARN: share of expected submissions that arrived after their deadline
+    "max_late_pct": 10.0,
+}
+
 # Concurrency pool shared by every asset that writes the warehouse (DuckDB: one writer).
 WAREHOUSE_POOL = "duckdb_warehouse"
 
