@@ -64,3 +64,36 @@ def test_generate_command(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "g" / "region_master.csv").exists()
     assert "child_measurements" in proc.stdout
+
+
+def test_portal_command_serves_the_contract(tmp_path):
+    import socket
+    import time
+
+    import requests
+
+    (tmp_path / "survey_figures").mkdir()
+    (tmp_path / "survey_figures" / "36.01_2024.csv").write_text("Kode Kab/Kota;Tahun\n36.01;2024\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KONVERGENSI_")}
+    proc = subprocess.Popen(
+        [str(KONVERGENSI), "portal", "--data", str(tmp_path), "--port", str(port), "--token", "t0ken"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert requests.get(f"{base}/submissions", timeout=5).status_code == 401
+        items = requests.get(f"{base}/submissions", headers={"Authorization": "Bearer t0ken"}, timeout=5).json()["items"]
+        assert [(i["stream"], i["submitter_code"], i["period"]) for i in items] == [("survey_figures", "36.01", "2024")]
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert "t0ken" not in err
