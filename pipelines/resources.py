@@ -33,6 +33,11 @@ class WarehouseResource(ConfigurableResource):
         published = self.published_path
         return published.parent / "work" / published.name
 
+    @property
+    def parquet_dir(self) -> Path:
+        """Parquet copies of the marts, beside the published file (warehouse/parquet/)."""
+        return self.published_path.parent / "parquet"
+
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         path = self.work_path

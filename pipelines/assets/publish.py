@@ -5,6 +5,7 @@ from collections.abc import Iterable
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
 
+from pipelines.exports import export_marts_parquet
 from pipelines.resources import WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
 
@@ -20,6 +21,7 @@ def build_publish_asset(upstream: Iterable[AssetKey]) -> AssetsDefinition:
         """The published warehouse file (KONVERGENSI_WAREHOUSE) that BI tools read: a copy of the
         working database in the DuckDB 1.4 storage format, swapped in by one atomic rename."""
         figures = warehouse.publish()
+        figures.update(export_marts_parquet(warehouse.published_path, warehouse.parquet_dir))
         context.log.info(f"published {figures['published_path']} ({figures['bytes']} bytes, {figures['seconds']} s)")
         return MaterializeResult(metadata=figures)
 
