@@ -8,6 +8,7 @@ from pipelines.assets.growth import stg_child_zscores, who_growth_lms
 from pipelines.assets.ingest import ingest_submissions
 from pipelines.assets.publish import build_publish_asset
 from pipelines.assets.regions import raw_region_master
+from pipelines.assets.report import build_report_asset
 from pipelines.assets.sql import build_sql_assets
 from pipelines.checks.growth import export_zscores_agree_with_recomputed
 from pipelines.checks.lineage import every_source_row_accounted_for
@@ -41,10 +42,12 @@ nightly_job = define_asset_job(
 )
 
 _warehouse_assets = [*PYTHON_ASSETS, *sql_assets]
-publish_warehouse = build_publish_asset(key for a in _warehouse_assets for key in a.keys)
+_warehouse_keys = [key for a in _warehouse_assets for key in a.keys]
+publish_warehouse = build_publish_asset(_warehouse_keys)
+quality_report = build_report_asset([k for k in _warehouse_keys if k.path[0] in ("marts", "quarantine")])
 
 defs = Definitions(
-    assets=[*_warehouse_assets, publish_warehouse],
+    assets=[*_warehouse_assets, publish_warehouse, quality_report],
     asset_checks=[
         *sql_checks, every_source_row_accounted_for, export_zscores_agree_with_recomputed, *QUALITY_CHECKS,
     ],

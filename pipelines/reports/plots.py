@@ -76,18 +76,24 @@ def haz_small_multiples(
         sd = "n/a" if st["sd"] is None else f"{st['sd']:.2f}"
         ax.set_title(short_regency(names.get(st["regency_code"], st["regency_code"])), fontsize=10)
         ax.text(
-            0.03, 0.95, f"n={st['n']:,}\nmean {st['mean']:+.2f}\nSD {sd}",
-            transform=ax.transAxes, va="top", fontsize=8,
+            0.03,
+            0.95,
+            f"n={st['n']:,}\nmean {st['mean']:+.2f}\nSD {sd}",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=8,
         )
         ax.set_xlim(-5, 5)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(stats):]:
+    for ax in list(axes.flat)[len(stats) :]:
         ax.set_visible(False)
     fig.suptitle(
-        f"HAZ of unflagged children, {period} (bars) vs WHO standard N(0,1) (dashed); line = mean", fontsize=11
+        f"HAZ of unflagged children, {period} (bars) vs WHO standard N(0,1) (dashed); line = mean",
+        fontsize=11,
     )
     fig.supxlabel("height-for-age z-score", fontsize=9)
+    fig.supylabel("density", fontsize=9)
     fig.tight_layout()
     return _png(fig)
 
@@ -133,13 +139,20 @@ def prevalence_ci_bars(rows: list[dict], names: dict[str, str], period: str) -> 
     ax.barh(ys, values, xerr=err, color=BAR_COLOR, alpha=0.8, capsize=3, ecolor="black")
     ax.set_yticks(ys)
     ax.set_yticklabels(
-        [f"{short_regency(names.get(r['region_code'], r['region_code']))} (n={r['n_children']:,})"
-         for r in regencies],
+        [
+            f"{short_regency(names.get(r['region_code'], r['region_code']))} (n={r['n_children']:,})"
+            for r in regencies
+        ],
         fontsize=9,
     )
     if province is not None:
-        ax.axvline(province["pct_prevalence"], color=EXPECTED_COLOR, linestyle="--", linewidth=1.2,
-                   label=f"Banten {province['pct_prevalence']:.1f} %")
+        ax.axvline(
+            province["pct_prevalence"],
+            color=EXPECTED_COLOR,
+            linestyle="--",
+            linewidth=1.2,
+            label=f"Banten {province['pct_prevalence']:.1f} %",
+        )
         ax.legend(fontsize=8, loc="lower right")
     ax.set_xlabel("stunting (HAZ < -2), % of measured children with 95 % CI", fontsize=9)
     ax.set_title(f"Routine (e-PPGBM) stunting prevalence by regency, {period}", fontsize=11)

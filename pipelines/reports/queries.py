@@ -96,8 +96,9 @@ def reconciliation(con, run_id: str | None, has_quarantine: bool) -> list[dict]:
         {"run": run_id},
     )
     for row in rows:
-        read, landed, recorded, found = (row[k] for k in ("n_read", "n_landed", "n_quarantined_recorded",
-                                                          "n_quarantined"))
+        read, landed, recorded, found = (
+            row[k] for k in ("n_read", "n_landed", "n_quarantined_recorded", "n_quarantined")
+        )
         row["ok"] = read is not None and landed is not None and read == landed + found and recorded == found
     return rows
 
@@ -126,8 +127,16 @@ def quarantine_by_submitter(con, run_id: str | None, tables: set[str], limit: in
     has_region = "marts.dim_region" in tables
     submitter = "coalesce(s.submitter_code, '(unknown)')" if has_subs else "'(unknown)'"
     join_subs = "left join raw.submissions as s using (submission_id)" if has_subs else ""
-    region_cols = "region.region_name, region.regency_name" if has_region else "null as region_name, null as regency_name"
-    join_region = "left join marts.dim_region as region on region.region_code = top.submitter_code" if has_region else ""
+    region_cols = (
+        "region.region_name, region.regency_name"
+        if has_region
+        else "null as region_name, null as regency_name"
+    )
+    join_region = (
+        "left join marts.dim_region as region on region.region_code = top.submitter_code"
+        if has_region
+        else ""
+    )
     return _dicts(
         con,
         f"""
@@ -254,7 +263,8 @@ def regency_stunting(con) -> tuple[str | None, list[dict]]:
 def _unit_flags(con, tables: set[str], where: str, order: str, limit: int = 10) -> list[dict]:
     region = (
         "left join marts.dim_region as region on region.region_code = q.region_code"
-        if "marts.dim_region" in tables else ""
+        if "marts.dim_region" in tables
+        else ""
     )
     region_name = "coalesce(region.region_name, q.region_code)" if region else "q.region_code"
     return _dicts(
@@ -293,11 +303,15 @@ def growth_quality_flags(con, tables: set[str]) -> dict:
         "n_dps": counts[3],
         "n_wrong_position": counts[4],
         "sd_haz": _unit_flags(
-            con, tables, f"q.sd_haz < {low} or q.sd_haz > {high}",
+            con,
+            tables,
+            f"q.sd_haz < {low} or q.sd_haz > {high}",
             f"greatest({low} - q.sd_haz, q.sd_haz - {high}) desc",
         ),
         "dps": _unit_flags(
-            con, tables, f"greatest(q.dps_height, q.dps_weight) > {DPS_LIMIT}",
+            con,
+            tables,
+            f"greatest(q.dps_height, q.dps_weight) > {DPS_LIMIT}",
             "greatest(q.dps_height, q.dps_weight) desc",
         ),
         "wrong_position": _unit_flags(
@@ -333,8 +347,9 @@ def completeness(con) -> list[dict]:
 def validation_suites(con, run_id: str | None, tables: set[str]) -> tuple[list[dict], list[dict]]:
     """Validation results per stream x suite, and the most often failed expectations by name.
 
-    Only expectation names and column names are read out of ``failed_expectations``: validation results
-    can carry sample values (``partial_unexpected_list``) that must not reach the report.
+    ``failed_expectations`` is a JSON list of ``{expectation, check, column, n_unexpected, ...}``
+    (``pipelines.checks.gx_runner``). Only names and counts are read out of it: raw GX results can carry
+    sample values (``partial_unexpected_list``) that must not reach the report.
     """
     join = "left join raw.submissions as s using (submission_id)" if "raw.submissions" in tables else ""
     in_run = "s.run_id = $run" if join else "false"
@@ -369,8 +384,10 @@ def validation_suites(con, run_id: str | None, tables: set[str]) -> tuple[list[d
                     item ->> '$.expectation_type', item ->> '$.type', item ->> '$.expectation',
                     case when json_type(item) = 'VARCHAR' then item ->> '$' end, '(unnamed)'
                 ) as expectation,
+                item ->> '$.check' as check_name,
                 item ->> '$.column' as column_name,
-                count(*) as n
+                count(*) as n,
+                sum(try_cast(item ->> '$.n_unexpected' as bigint)) as n_unexpected
             from items
             group by all
             order by n desc, stream, suite_name, expectation

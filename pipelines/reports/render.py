@@ -79,10 +79,13 @@ class Num(Cell):
 
 
 def num(value: object, digits: int = 0) -> Num:
+    """A right-aligned, formatted number cell."""
     return Num(number(value, digits))
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]], row_classes: Sequence[str] | None = None) -> str:
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], row_classes: Sequence[str] | None = None
+) -> str:
     """A scrollable HTML table; plain values are escaped and redacted, :class:`Cell` values are trusted."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = []
@@ -108,7 +111,15 @@ def image(png: bytes, alt: str) -> str:
     return f'<p><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"></p>'
 
 
+def missing_table(*names: str) -> str:
+    """The note a section shows when the table it reads is not in the warehouse."""
+    return (
+        f'<p class="note">Not available: table {html.escape(", ".join(names))} is not in the warehouse.</p>'
+    )
+
+
 def section(anchor: str, title: str, body: str) -> str:
+    """A titled section with an anchor for the navigation bar."""
     return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>\n{body}\n</section>'
 
 
@@ -119,7 +130,7 @@ def page(title: str, meta: str, nav: Sequence[tuple[str, str]], sections: Sequen
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body><main>"
-        f"<h1>{html.escape(title)}</h1><p class=\"meta\">{meta}</p><nav>{links}</nav>\n"
+        f'<h1>{html.escape(title)}</h1><p class="meta">{meta}</p><nav>{links}</nav>\n'
         + "\n".join(sections)
         + "\n</main></body></html>\n"
     )
