@@ -10,6 +10,7 @@ from pipelines.assets.publish import build_publish_asset
 from pipelines.assets.regions import raw_region_master
 from pipelines.assets.report import build_report_asset
 from pipelines.assets.sql import build_sql_assets
+from pipelines.checks.expectations import submissions_meet_expectations
 from pipelines.checks.growth import export_zscores_agree_with_recomputed
 from pipelines.checks.lineage import every_source_row_accounted_for
 from pipelines.checks.quality import QUALITY_CHECKS
@@ -50,6 +51,7 @@ defs = Definitions(
     assets=[*_warehouse_assets, publish_warehouse, quality_report],
     asset_checks=[
         *sql_checks, every_source_row_accounted_for, export_zscores_agree_with_recomputed, *QUALITY_CHECKS,
+        submissions_meet_expectations,
     ],
     jobs=[nightly_job],
     schedules=[nightly_schedule],

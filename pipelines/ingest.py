@@ -65,6 +65,19 @@ create table if not exists quarantine.rejected_rows (
     run_id varchar,
     rejected_at timestamp
 );
+create table if not exists raw.submission_validation (
+    submission_id varchar not null,
+    stream varchar not null,
+    suite_name varchar,
+    success boolean not null,
+    n_rows integer,
+    n_expectations integer,
+    n_failed integer,
+    failed_expectations varchar,
+    gx_version varchar,
+    run_id varchar,
+    validated_at timestamp
+);
 create table if not exists quarantine.rejected_files (
     stream varchar not null,
     submission_id varchar not null,
@@ -232,12 +245,15 @@ def land_submissions(
     run_id: str,
     period: str | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None),
+    validate: Callable[[str, pd.DataFrame, list[str]], pd.DataFrame] | None = None,
 ) -> IngestReport:
     """Land every new submission offered; skip the ones already in ``raw.submissions``.
 
     ``parse_many(stream, [(file_name, content), ...])`` returns one ParseResult (rows, rejects,
-    file_error, n_source_rows) per file. Errors fetching a submission are recorded and the
-    others continue; the caller decides whether a transport failure fails the run.
+    file_error, n_source_rows) per file. ``validate(stream, rows, submission_ids)`` (the Great
+    Expectations suites) returns one outcome per submission for ``raw.submission_validation``.
+    Errors fetching a submission are recorded and the others continue; the caller decides
+    whether a transport failure fails the run.
     """
     con.execute(DDL)
     known = {r[0] for r in con.execute("select submission_id from raw.submissions").fetchall()}
@@ -259,7 +275,7 @@ def land_submissions(
     def flush() -> None:
         nonlocal pending_bytes
         if pending:
-            _land_batch(con, pending, parse_many, run_id, now(), report, versions)
+            _land_batch(con, pending, parse_many, run_id, now(), report, versions, validate)
             pending.clear()
             pending_bytes = 0
 
@@ -314,7 +330,9 @@ def _parse_safely(stream: str, batch: list[_Pending], parse_many) -> dict[str, o
     return out
 
 
-def _land_batch(con, batch: list[_Pending], parse_many, run_id: str, now: dt.datetime, report, versions) -> None:
+def _land_batch(
+    con, batch: list[_Pending], parse_many, run_id: str, now: dt.datetime, report, versions, validate=None
+) -> None:
     stream = batch[0].inc.stream
     results = _parse_safely(stream, batch, parse_many)
     rows_parts, row_sids, reject_parts, file_rejects, meta = [], [], [], [], []
@@ -356,12 +374,21 @@ def _land_batch(con, batch: list[_Pending], parse_many, run_id: str, now: dt.dat
             p.inc.transport, p.inc.received_at, now, run_id, p.sha, len(p.content),
             "accepted" if error is None else "rejected_file", n_src, n_acc, n_rej, error,
         ])
+    rows = None
+    if rows_parts:
+        rows = pd.concat(rows_parts, ignore_index=True)
+        rows.insert(0, "submission_id", np.concatenate(row_sids))
+    validation = None
+    accepted_ids = [m[0] for m in meta if m[14] == "accepted"]
+    if validate is not None and accepted_ids:
+        frame = rows if rows is not None else pd.DataFrame({"submission_id": [], "row_number": []})
+        validation = validate(stream, frame, accepted_ids).assign(run_id=run_id, validated_at=now)
     con.execute("begin transaction")
     try:
-        if rows_parts:
-            rows = pd.concat(rows_parts, ignore_index=True)
-            rows.insert(0, "submission_id", np.concatenate(row_sids))
+        if rows is not None:
             _insert_df(con, f"raw.{stream}", rows)
+        if validation is not None and len(validation):
+            _insert_df(con, "raw.submission_validation", validation)
         if reject_parts:
             _insert_df(con, "quarantine.rejected_rows", pd.concat(reject_parts, ignore_index=True))
         if file_rejects:

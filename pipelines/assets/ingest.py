@@ -4,6 +4,7 @@
 import dagster as dg
 from dagster import AssetKey, AssetSpec, Config, MaterializeResult, multi_asset
 
+from pipelines.ingest import DDL as INGEST_DDL
 from pipelines.ingest import ensure_raw_table, land_submissions, landing_incoming, portal_incoming
 from pipelines.resources import (
     LandingFolderResource,
@@ -16,6 +17,7 @@ from pipelines.sources.layouts import STREAMS
 
 RAW_STREAM_KEYS = {s: AssetKey(["raw", s]) for s in STREAMS}
 SUBMISSIONS_KEY = AssetKey(["raw", "submissions"])
+VALIDATION_KEY = AssetKey(["raw", "submission_validation"])
 REJECTED_ROWS_KEY = AssetKey(["quarantine", "rejected_rows"])
 REJECTED_FILES_KEY = AssetKey(["quarantine", "rejected_files"])
 REGION_MASTER_KEY = AssetKey(["raw", "region_master"])
@@ -23,6 +25,8 @@ REGION_MASTER_KEY = AssetKey(["raw", "region_master"])
 _DESCRIPTIONS = {
     SUBMISSIONS_KEY: "One row per submission received (any stream, any transport): submitter, period, "
     "version, content sha256, status and row counts. Append-only.",
+    VALIDATION_KEY: "One row per submission landed: the outcome of its Great Expectations suite (failed "
+    "expectations with counts, never values).",
     REJECTED_ROWS_KEY: "One row per rejected cell/row: stream, submission, row number, column, reason code "
     "and the pseudonymised row payload.",
     REJECTED_FILES_KEY: "One row per rejected file (undecodable, wrong format, required columns missing, "
@@ -62,10 +66,13 @@ def ingest_submissions(
 
     pseudonymiser = pseudonym.pseudonymiser()
     with warehouse.connect() as con:
+        con.execute(INGEST_DDL)
         regions = RegionIndex.from_frame(con.execute("select * from raw.region_master").df())
 
         def parse(stream, files):
             return parse_batch(stream, files, pseudonymiser=pseudonymiser, regions=regions)
+
+        from pipelines.checks.gx_suites import validate_submissions as validate
 
         reports = {}
         errors = []
@@ -81,13 +88,13 @@ def ingest_submissions(
             try:
                 reports["portal"] = land_submissions(
                     con, portal_incoming(portal.client(), updated_since=updated_since), parse,
-                    context.run_id, config.period,
+                    context.run_id, config.period, validate=validate,
                 )
             except PortalError as exc:
                 errors.append(f"portal: {exc}")
         if landing.configured:
             reports["landing"] = land_submissions(
-                con, landing_incoming(landing.root), parse, context.run_id, config.period
+                con, landing_incoming(landing.root), parse, context.run_id, config.period, validate=validate
             )
         if not reports:
             context.log.warning("Neither KONVERGENSI_PORTAL_URL nor KONVERGENSI_LANDING_DIR is set: nothing to pull.")
@@ -96,6 +103,9 @@ def ingest_submissions(
         )
         n_rej_rows = con.execute("select count(*) from quarantine.rejected_rows").fetchall()[0][0]
         n_rej_files = con.execute("select count(*) from quarantine.rejected_files").fetchall()[0][0]
+        n_validated = con.execute(
+            "select count(*) from raw.submission_validation where run_id = ?", [context.run_id]
+        ).fetchall()[0][0]
         for stream in STREAMS:
             # Streams nobody has submitted yet still get an (empty) typed table so SQL models build.
             ensure_raw_table(con, stream, parse(stream, [("empty.csv", b"")])[0].rows)
@@ -120,6 +130,7 @@ def ingest_submissions(
             },
         )
     yield MaterializeResult(asset_key=SUBMISSIONS_KEY, metadata={"row_count": int(sum(counts.values()))})
+    yield MaterializeResult(asset_key=VALIDATION_KEY, metadata={"validated_this_run": int(n_validated)})
     yield MaterializeResult(asset_key=REJECTED_ROWS_KEY, metadata={"row_count": int(n_rej_rows)})
     yield MaterializeResult(asset_key=REJECTED_FILES_KEY, metadata={"row_count": int(n_rej_files)})
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.checks.gx_suites import build_suite, derive_columns, suite_columns, suite_name
+from pipelines.checks.gx_suites import build_suite, derive_columns, numpy_backed, suite_columns, suite_name
 from pipelines.sources.layouts import STREAMS
 
 INDEX_COLUMNS = ["submission_id", "row_number"]
@@ -49,7 +49,7 @@ RESULT_FORMAT: dict[str, Any] = {
 }
 OUTCOME_COLUMNS = ("submission_id", "stream", "suite_name", "success", "n_rows", "n_expectations",
                    "n_failed", "failed_expectations", "gx_version")
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 
 
 @dataclass
@@ -59,8 +59,13 @@ class _Runtime:
     suites: dict[str, Any]
 
 
-@lru_cache(maxsize=1)
 def _runtime() -> _Runtime:
+    with _LOCK:
+        return _build_runtime()
+
+
+@lru_cache(maxsize=1)
+def _build_runtime() -> _Runtime:
     """Ephemeral GX context with one pandas dataframe asset and one suite per stream."""
     import great_expectations as gx  # noqa: PLC0415 - ~5-10 s import, paid once, on first use
     from great_expectations.data_context.types.base import (  # noqa: PLC0415
@@ -96,15 +101,29 @@ def _prepare(stream: str, frame: pd.DataFrame) -> pd.DataFrame:
     """
     frame = derive_columns(stream, frame.reset_index(drop=True))
     keep = INDEX_COLUMNS + [c for c in suite_columns(stream) if c in frame.columns and c not in INDEX_COLUMNS]
-    return frame[keep]
+    return pd.DataFrame({c: numpy_backed(frame[c]) for c in keep}, index=frame.index)
+
+
+def _exception_infos(item: dict) -> list[dict]:
+    """The exception records of one result: GX gives one record, or (when a metric failed to
+    resolve) a dict of records keyed by metric id."""
+    info = item.get("exception_info") or {}
+    if "raised_exception" in info:
+        return [info]
+    return [v for v in info.values() if isinstance(v, dict)]
+
+
+def _raised(item: dict) -> bool:
+    return any(info.get("raised_exception") for info in _exception_infos(item))
 
 
 def _scrub(result: dict) -> dict:
+    """Withhold exception texts: a message or traceback may quote a cell."""
     for item in result.get("results", []):
-        info = item.get("exception_info") or {}
-        if info.get("raised_exception"):
-            info["exception_message"] = "withheld (may quote data)"
-            info["exception_traceback"] = None
+        for info in _exception_infos(item):
+            if info.get("raised_exception"):
+                info["exception_message"] = "withheld (may quote data)"
+                info["exception_traceback"] = None
     return result
 
 
@@ -135,7 +154,9 @@ def _run_prepared(stream: str, data: pd.DataFrame) -> dict:
     runtime = _runtime()
     with _LOCK:
         batch = runtime.batch_definitions[stream].get_batch(batch_parameters={"dataframe": data})
-        result = batch.validate(runtime.suites[stream], result_format=RESULT_FORMAT)
+        # A fresh copy: GX adds its defaults to the dict it is given.
+        result_format = {**RESULT_FORMAT, "unexpected_index_column_names": list(INDEX_COLUMNS)}
+        result = batch.validate(runtime.suites[stream], result_format=result_format)
     return _scrub(result.to_json_dict())
 
 
@@ -167,7 +188,7 @@ def _attribute(frame: pd.DataFrame, result: dict, sizes: pd.Series) -> dict[str,
         kind, kwargs = config["type"], config["kwargs"]
         column = kwargs.get("column")
         base = {"expectation": kind, "check": (config.get("meta") or {}).get("check"), "column": column}
-        raised = (item.get("exception_info") or {}).get("raised_exception", False)
+        raised = _raised(item)
         counts = None if raised else _unexpected_by_submission(item)
         if counts is None:  # table-level or raised: one outcome for the whole frame
             if not item["success"]:

@@ -1,0 +1,200 @@
+"""GX suites per submission format: they build, clean data passes, failures land on the right
+submissions, and no result carries a cell value. Real generated files, real parser, real GX."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.checks.gx_suites import DERIVED_COLUMNS, build_suite, suite_columns
+from pipelines.sources.layouts import STREAMS
+from pipelines.sources.submission import sha256_hex
+
+WEIRD_WEIGHT = 249.75
+BAD_TOKEN = "NIK3601999988887777"
+
+
+@pytest.fixture(scope="module")
+def runner():
+    """gx_runner with its GX context built (the ~5-10 s import is paid here, once)."""
+    from pipelines.checks import gx_runner
+
+    gx_runner.gx_version()
+    return gx_runner
+
+
+@pytest.fixture(scope="module")
+def batches(tmp_path_factory) -> dict[str, pd.DataFrame]:
+    """Accepted rows of every generated submission per stream, with a submission_id column."""
+    from pipelines.sources.generate import generate
+    from pipelines.sources.parse import parse_batch
+    from pipelines.sources.pseudonym import Pseudonymiser
+    from pipelines.sources.regions import RegionIndex
+
+    root = tmp_path_factory.mktemp("landing")
+    generate(root, "small", 7)
+    regions = RegionIndex.from_frame(pd.read_csv(root / "region_master.csv", dtype=str, keep_default_na=False))
+    out = {}
+    for stream in STREAMS:
+        files = [(p.name, p.read_bytes()) for p in sorted((root / stream).iterdir())]
+        results = parse_batch(stream, files, pseudonymiser=Pseudonymiser(b"k"), regions=regions)
+        frames = [r.rows.assign(submission_id=f"{stream[:3]}-{sha256_hex(content)[:20]}")
+                  for (_, content), r in zip(files, results, strict=True) if len(r.rows)]
+        out[stream] = pd.concat(frames, ignore_index=True)
+    return out
+
+
+def _failed(outcome: pd.DataFrame, sid: str) -> list[dict]:
+    return json.loads(outcome.set_index("submission_id").loc[sid, "failed_expectations"])
+
+
+def _first_ids(frame: pd.DataFrame, n: int) -> list[str]:
+    return list(dict.fromkeys(frame["submission_id"]))[:n]
+
+
+def test_importing_the_modules_does_not_import_gx():
+    code = ("import sys, pipelines.checks.gx_suites, pipelines.checks.gx_runner; "
+            "sys.exit(1 if 'great_expectations' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_every_stream_suite_builds_on_parsed_columns(runner, batches, stream):
+    suite = build_suite(stream)
+    checks = [e.meta["check"] for e in suite.expectations]
+    assert suite.name == f"{stream}_submission" and len(checks) >= 8
+    assert len(set(checks)) == len(checks), "every expectation names a distinct property"
+    assert checks[0] == "parsed_columns_present"
+    known = set(batches[stream].columns) | set(DERIVED_COLUMNS.get(stream, ()))
+    assert set(suite_columns(stream)) <= known, "the suite reads only columns the parser produces"
+
+
+def test_unknown_stream_is_refused():
+    with pytest.raises(ValueError, match="unknown stream"):
+        build_suite("nope")
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_clean_generated_batch_passes(runner, batches, stream):
+    frame = batches[stream]
+    outcome = runner.validate_submissions(stream, frame)
+    assert outcome["submission_id"].tolist() == list(dict.fromkeys(frame["submission_id"]))
+    assert outcome["n_rows"].sum() == len(frame)
+    failing = outcome.loc[~outcome["success"], ["submission_id", "failed_expectations"]]
+    assert failing.empty, failing.to_dict("records")
+    assert set(outcome["suite_name"]) == {f"{stream}_submission"}
+    assert (outcome["n_expectations"] == len(build_suite(stream).expectations)).all()
+
+
+def _bad_child_batch(batches) -> tuple[pd.DataFrame, str, str, list[str]]:
+    frame = batches["child_measurements"]
+    ids = _first_ids(frame, 6)
+    frame = frame[frame["submission_id"].isin(ids)].sample(frac=1.0, random_state=3).copy()  # shuffled
+    a, b = ids[1], ids[4]
+    rows_a = frame.index[frame["submission_id"] == a][:2]
+    frame.loc[rows_a, "weight_kg"] = WEIRD_WEIGHT
+    frame.loc[frame.index[frame["submission_id"] == b][0], "sex"] = 3
+    return frame, a, b, ids
+
+
+def test_bad_rows_fail_exactly_their_submissions(runner, batches):
+    frame, a, b, ids = _bad_child_batch(batches)
+    outcome = runner.validate_submissions("child_measurements", frame)
+    assert set(outcome["submission_id"]) == set(ids)
+    assert set(outcome.loc[~outcome["success"], "submission_id"]) == {a, b}
+
+    n_a = int((frame["submission_id"] == a).sum())
+    (fail_a,) = _failed(outcome, a)
+    assert fail_a == {"expectation": "expect_column_values_to_be_between", "check": "weight_kg_in_who_cleaning_range",
+                      "column": "weight_kg", "n_unexpected": 2, "pct_unexpected": round(200 / n_a, 4)}
+    (fail_b,) = _failed(outcome, b)
+    assert (fail_b["expectation"], fail_b["check"], fail_b["column"], fail_b["n_unexpected"]) == (
+        "expect_column_values_to_be_in_set", "sex_is_1_or_2", "sex", 1)
+    assert outcome.set_index("submission_id").loc[[a, b], "n_failed"].tolist() == [1, 1]
+
+
+def test_results_carry_no_cell_values(runner, batches):
+    frame, a, _, _ = _bad_child_batch(batches)
+    victim = frame.index[frame["submission_id"] == a][0]
+    planted = frame.loc[victim, ["child_id", "parent_id", "address_id"]].dropna().tolist()
+    frame.loc[frame.index[frame["submission_id"] == a][3], "child_id"] = BAD_TOKEN
+    raw = json.dumps(runner.run_suite("child_measurements", frame))
+    outcome = runner.validate_submissions("child_measurements", frame)
+    stored = outcome.to_json(orient="records")
+    assert "child_id_is_token" in stored and "weight_kg_in_who_cleaning_range" in raw
+    for text in (raw, stored):
+        for value in [str(WEIRD_WEIGHT), BAD_TOKEN, *planted]:
+            assert value not in text
+    # Row indices are there, as submission id + row number only.
+    results = json.loads(raw)["results"]
+    weight = next(r for r in results if r["expectation_config"]["meta"]["check"] == "weight_kg_in_who_cleaning_range")
+    (index_block,) = weight["result"]["unexpected_index_list"]
+    assert set(index_block) == {"submission_id", "row_number"} and index_block["submission_id"] == [a, a]
+    assert not {"partial_unexpected_list", "unexpected_list", "unexpected_rows"} & set(weight["result"])
+
+
+def test_mostly_is_judged_per_submission(runner, batches):
+    frame = batches["households"].copy()
+    target = _first_ids(frame, 3)[2]
+    rows = frame.index[frame["submission_id"] == target]
+    frame.loc[rows[: max(2, len(rows) // 4)], "n_members"] = 40  # >5 % of one submission, <1 % of the batch
+    raw = runner.run_suite("households", frame)
+    overall = next(r for r in raw["results"] if r["expectation_config"]["meta"]["check"] == "n_members_1_to_30")
+    assert overall["success"], "over the whole batch the mostly threshold still holds"
+    outcome = runner.validate_submissions("households", frame)
+    assert outcome.loc[~outcome["success"], "submission_id"].tolist() == [target]
+    assert [f["check"] for f in _failed(outcome, target)] == ["n_members_1_to_30"]
+
+
+def test_cross_column_property_uses_helper_column(runner, batches):
+    frame = batches["opd_programmes"].copy()
+    target = _first_ids(frame, 2)[1]
+    rows = frame["submission_id"] == target
+    frame.loc[rows, "realisation_rp"] = frame.loc[rows, "budget_rp"] * 2
+    outcome = runner.validate_submissions("opd_programmes", frame)
+    assert outcome.loc[~outcome["success"], "submission_id"].tolist() == [target]
+    (fail,) = _failed(outcome, target)
+    assert fail["check"] == "realisation_at_most_150pct_of_budget" and fail["pct_unexpected"] == 100.0
+
+
+def test_submissions_without_rows_pass(runner, batches):
+    frame = batches["aksi_reports"]
+    outcome = runner.validate_submissions("aksi_reports", frame, submission_ids=["aks-empty", _first_ids(frame, 1)[0]])
+    empty = outcome.set_index("submission_id").loc["aks-empty"]
+    assert bool(empty["success"]) and empty["n_rows"] == 0 and empty["n_failed"] == 0
+    assert len(outcome) == frame["submission_id"].nunique() + 1
+
+    only_empty = runner.validate_submissions("aksi_reports", frame.iloc[:0], submission_ids=["x", "y"])
+    assert only_empty["submission_id"].tolist() == ["x", "y"] and only_empty["success"].all()
+    assert only_empty["gx_version"].iloc[0] == runner.gx_version()
+
+
+def test_missing_column_fails_every_submission_without_exception_text(runner, batches):
+    frame = batches["survey_figures"].drop(columns=["stunting_ssgi_pct"])
+    outcome = runner.validate_submissions("survey_figures", frame)
+    assert not outcome["success"].any()
+    failed = _failed(outcome, outcome["submission_id"].iloc[0])
+    assert {(f["check"], f["error"]) for f in failed} == {
+        ("parsed_columns_present", False), ("stunting_ssgi_pct_0_to_100", True)}
+    raw = json.dumps(runner.run_suite("survey_figures", frame))
+    assert "does not exist" not in raw and "Traceback" not in raw
+
+
+def test_frame_index_and_dtypes_do_not_matter(runner, batches):
+    """A caller may concatenate without ignore_index; object-typed columns still validate."""
+    frame = batches["lokus_villages"]
+    ids = _first_ids(frame, 2)
+    parts = [frame[frame["submission_id"] == s] for s in ids]
+    doubled = pd.concat(parts)  # duplicate index labels across the parts
+    doubled.index = np.zeros(len(doubled), dtype=int)
+    doubled = doubled.astype({"village_code": object})
+    bad = doubled["submission_id"].eq(ids[1]).to_numpy().nonzero()[0][0]
+    doubled.iloc[bad, doubled.columns.get_loc("village_code")] = "36.01.01.3001"  # not desa/kelurahan
+    outcome = runner.validate_submissions("lokus_villages", doubled)
+    assert outcome.loc[~outcome["success"], "submission_id"].tolist() == [ids[1]]
+    assert {f["check"] for f in _failed(outcome, ids[1])} >= {"village_code_is_kemendagri"}
