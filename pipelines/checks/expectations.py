@@ -3,7 +3,13 @@
 import json
 from collections import Counter
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    MetadataValue,
+    asset_check,
+)
 
 from pipelines.assets.ingest import VALIDATION_KEY
 from pipelines.resources import WarehouseResource
