@@ -11,7 +11,7 @@ from pipelines.assets.regions import raw_region_master
 from pipelines.assets.report import build_report_asset
 from pipelines.assets.sql import build_sql_assets
 from pipelines.checks.expectations import submissions_meet_expectations
-from pipelines.checks.growth import export_zscores_agree_with_recomputed
+from pipelines.checks.growth import export_zscores_agree_with_recomputed, who_tables_complete
 from pipelines.checks.lineage import every_source_row_accounted_for
 from pipelines.checks.quality import QUALITY_CHECKS
 from pipelines.resources import build_resources
@@ -51,7 +51,7 @@ defs = Definitions(
     assets=[*_warehouse_assets, publish_warehouse, quality_report],
     asset_checks=[
         *sql_checks, every_source_row_accounted_for, export_zscores_agree_with_recomputed, *QUALITY_CHECKS,
-        submissions_meet_expectations,
+        submissions_meet_expectations, who_tables_complete,
     ],
     jobs=[nightly_job],
     schedules=[nightly_schedule],

@@ -45,3 +45,32 @@ def export_zscores_agree_with_recomputed(warehouse: WarehouseResource) -> AssetC
             "tolerance": EXPORT_TOLERANCE,
         },
     )
+
+
+WHO_LMS = AssetKey(["reference", "who_growth_lms"])
+# lfa and wfa by day 0-1856, wfl 45-110 cm and wfh 65-120 cm by 0.1 cm, for both sexes.
+EXPECTED_WHO_ROWS = {"lfa": 1857, "wfa": 1857, "wfl": 651, "wfh": 551}
+
+
+@asset_check(asset=WHO_LMS, name="who_tables_complete", blocking=True)
+def who_tables_complete(warehouse: WarehouseResource) -> AssetCheckResult:
+    """ERROR: the WHO 2006 LMS reference is present for all four indicators and both sexes; without
+    it no z-score, and so no prevalence, can be trusted."""
+    with warehouse.connect() as con:
+        found = {
+            (ind, int(sex)): n
+            for ind, sex, n in con.execute(
+                "select indicator, sex, count(*) from reference.who_growth_lms group by 1, 2"
+            ).fetchall()
+        }
+    missing = [
+        f"{ind}/sex {sex}: {found.get((ind, sex), 0)} of {n} rows"
+        for ind, n in EXPECTED_WHO_ROWS.items()
+        for sex in (1, 2)
+        if found.get((ind, sex), 0) < n
+    ]
+    return AssetCheckResult(
+        passed=not missing,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"rows": sum(found.values()), "incomplete": "; ".join(missing) or "none"},
+    )
