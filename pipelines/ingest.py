@@ -102,7 +102,6 @@ class Incoming:
     received_at: dt.datetime | None
     fetch: Callable[[], bytes]
     sha256: str | None = None
-    key_error: str | None = None
 
 
 @dataclass
