@@ -62,3 +62,20 @@ def test_distinct_values_hashed_once_on_a_large_column():
     s = pd.Series(["A", "B", "C"] * 100_000)
     out = p.token("x", s)
     assert out.nunique() == 3 and len(out) == 300_000
+
+
+def test_placeholder_niks_are_not_identities():
+    values = pd.Series(["1111111111111111", "3600000000000000", "1234567890123456", "3604015001230001", "3604010000000000"])
+    _, valid = clean_nik(values)
+    assert valid.tolist() == [False, False, False, True, False]
+    # two different children with the same placeholder NIK keep different ids
+    p = Pseudonymiser(b"k")
+    ids, nik_valid = child_ids(
+        p,
+        pd.Series(["1111111111111111", "1111111111111111"]),
+        pd.Series(["ANAK SATU", "ANAK DUA"]),
+        pd.Series(["2022-01-01", "2021-05-05"]),
+        pd.Series(["36.01.01.2001", "36.01.01.2001"]),
+    )
+    assert not nik_valid.any()
+    assert ids.iloc[0] != ids.iloc[1]

@@ -103,15 +103,24 @@ class Pseudonymiser:
         return pd.Series(taken, index=values.index, dtype="str")
 
 
+# Placeholder NIKs typed when the real one is unknown: one digit repeated, the digits in
+# sequence, or a code followed by a run of zeros. Shared by many children, they would merge
+# them under one pseudonymous id, so they count as invalid (the id falls back to name, birth
+# date and village) while the row is kept.
+DUMMY_NIK = r"([0-9])\1{15}|0123456789012345|1234567890123456|[0-9]{6}0{10}"
+
+
 def clean_nik(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """NIK digits with white space removed, and whether each is exactly 16 digits.
+    """NIK digits with white space removed, and whether each is a usable NIK: exactly 16 digits
+    and not an obvious placeholder (:data:`DUMMY_NIK`).
 
     Returns:
         (digits, is_valid): digits is NA for an empty cell; is_valid is a bool Series.
     """
     text = normalise_identity(values).str.replace(" ", "", regex=False)
-    valid = text.str.fullmatch(r"[0-9]{16}").fillna(False).astype(bool)
-    return text, valid
+    sixteen = text.str.fullmatch(r"[0-9]{16}").fillna(False).astype(bool)
+    dummy = text.str.fullmatch(DUMMY_NIK).fillna(False).astype(bool)
+    return text, sixteen & ~dummy
 
 
 def child_ids(
