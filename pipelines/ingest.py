@@ -135,15 +135,21 @@ def period_matches(stream: str, period: str | None, wanted: str | None) -> bool:
     return period == year
 
 
-def landing_incoming(root: Path, streams: Iterable[str] = STREAMS) -> Iterator[Incoming]:
-    """Files under ``root/<stream>/`` in a stable order; the mtime is when it was received."""
+def landing_files(root: Path, streams: Iterable[str] = STREAMS) -> Iterator[tuple[str, Path]]:
+    """``(stream, path)`` of every file under ``root/<stream>/`` in a stable order; dotfiles are
+    uploads in progress and are left alone."""
     for stream in streams:
         folder = root / stream
-        if not folder.is_dir():
-            continue
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            received = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC).replace(tzinfo=None)
-            yield Incoming(stream, path.name, "landing", received, path.read_bytes)
+        if folder.is_dir():
+            for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+                yield stream, path
+
+
+def landing_incoming(root: Path, streams: Iterable[str] = STREAMS) -> Iterator[Incoming]:
+    """Landing-folder files as submissions; the mtime is when it was received."""
+    for stream, path in landing_files(root, streams):
+        received = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC).replace(tzinfo=None)
+        yield Incoming(stream, path.name, "landing", received, path.read_bytes)
 
 
 def portal_incoming(client, streams: Iterable[str] = STREAMS, updated_since: str | None = None) -> Iterator[Incoming]:

@@ -6,7 +6,6 @@ An unset or empty variable means its documented default (:data:`pipelines.settin
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,13 +121,3 @@ def build_resources() -> dict[str, ConfigurableResource]:
         "pseudonym": PseudonymResource(key=EnvVar("KONVERGENSI_PSEUDONYM_KEY")),
         "region_master": RegionMasterResource(path=EnvVar("KONVERGENSI_REGION_MASTER")),
     }
-
-
-def env_summary() -> dict[str, str]:
-    """Effective configuration for printing: secrets shown only as set/unset."""
-    secret = {"KONVERGENSI_PORTAL_TOKEN", "KONVERGENSI_PSEUDONYM_KEY"}
-    out = {}
-    for name in settings.ENV_DEFAULTS:
-        value = os.environ.get(name) or ""
-        out[name] = ("(set)" if value else "(unset)") if name in secret else settings.env_value(name)
-    return out

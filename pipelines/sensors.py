@@ -12,26 +12,22 @@ from pathlib import Path
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
+from pipelines.ingest import landing_files
 from pipelines.resources import LandingFolderResource, PortalResource
-from pipelines.sources.layouts import STREAMS
 
 
 def landing_fingerprints(root: Path, previous: dict[str, list]) -> dict[str, list]:
     """``relative path -> [size, mtime_ns, sha256[:16]]``; a file whose size and mtime did not
     change keeps its previous hash instead of being read again."""
     out = {}
-    for stream in STREAMS:
-        folder = root / stream
-        if not folder.is_dir():
-            continue
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            rel = path.relative_to(root).as_posix()
-            st = path.stat()
-            old = previous.get(rel)
-            if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
-                out[rel] = old
-            else:
-                out[rel] = [st.st_size, st.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()[:16]]
+    for _, path in landing_files(root):
+        rel = path.relative_to(root).as_posix()
+        st = path.stat()
+        old = previous.get(rel)
+        if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+            out[rel] = old
+        else:
+            out[rel] = [st.st_size, st.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()[:16]]
     return out
 
 

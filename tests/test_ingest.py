@@ -203,3 +203,32 @@ def test_no_personal_data_in_the_duckdb_file(generated, tmp_path, parse):
     assert not re.search(r"(?<![0-9a-f])\d{16}(?![0-9a-f])", everything)
     leaked = [n for n in names if n in everything]
     assert not leaked, f"{len(leaked)} generated names found in the warehouse"
+
+
+@pytest.mark.parametrize(
+    ("stream", "period", "wanted", "expected"),
+    [
+        ("child_measurements", "2024-08", "2024-08", True),
+        ("child_measurements", "2024-07", "2024-08", False),
+        ("opd_programmes", "2024-Q3", "2024-08", True),
+        ("opd_programmes", "2024-Q2", "2024-08", False),
+        ("aksi_reports", "2024", "2024-08", True),
+        ("aksi_reports", "2023", "2024-08", False),
+        ("aksi_reports", "2023", None, True),
+    ],
+)
+def test_run_period_selects_the_month_its_quarter_and_its_year(stream, period, wanted, expected):
+    from pipelines.ingest import period_matches
+
+    assert period_matches(stream, period, wanted) is expected
+
+
+def test_period_filter_lands_only_that_month(generated, tmp_path, parse):
+    out, _ = generated
+    landing = _subset(out, tmp_path / "landing", {"child_measurements": 400, "aksi_reports": 10})
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    for schema in ("raw", "quarantine"):
+        con.execute(f"create schema {schema}")
+    land_submissions(con, landing_incoming(landing), parse, "run", period="2024-08")
+    periods = {p for (p,) in con.execute("select distinct period from raw.submissions").fetchall()}
+    assert periods == {"2024-08", "2024"}
