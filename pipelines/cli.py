@@ -1,7 +1,7 @@
 """``konvergensi``: a thin command line over the same Dagster definitions (never a second path).
 
     konvergensi generate --out DIR --scale {small,banten} --seed N
-    konvergensi run [--period YYYY-MM]
+    konvergensi run [--period YYYY-MM | --from YYYY-MM --to YYYY-MM]
     konvergensi demo [--dir DIR]
     konvergensi portal --data DIR --port N --token T [--host H]
     konvergensi zscores IN.csv OUT.csv
@@ -52,22 +52,30 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def run_pipeline(period: str | None = None, quiet: bool = False):
-    """Materialise the nightly job in-process with the environment's configuration."""
+def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool = False):
+    """Materialise the nightly job in-process, as one run over the months ``start``..``end``
+    (default: every month from the first partition to this one, i.e. catch up on everything)."""
     _ensure_dagster_home()
     settings.apply_env_defaults()
     from dagster import DagsterInstance
 
     from pipelines.definitions import defs
+    from pipelines.partitions import latest_month
+    from pipelines.periods import FIRST_MONTH, range_tags
     from pipelines.run_summary import RunSummary
 
     job = defs.resolve_job_def("nightly")
-    run_config: dict = {"ops": {"ingest_submissions": {"config": {"period": period}}}} if period else {}
+    start, end = start or FIRST_MONTH, end or latest_month()
+    if start > end:
+        raise ValueError(f"--from {start} is after --to {end}")
+    run_config: dict = {}
     # The console shows warnings and the summary; every event is still in the Dagster instance (UI).
     run_config["loggers"] = {"console": {"config": {"log_level": os.environ.get("KONVERGENSI_LOG_LEVEL", "WARNING")}}}
     started = time.perf_counter()
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance, run_config=run_config, raise_on_error=False, tags=range_tags(start, end)
+        )
     summary = RunSummary.from_result(result, defs, time.perf_counter() - started)
     if not quiet:
         print(summary.render())
@@ -75,7 +83,16 @@ def run_pipeline(period: str | None = None, quiet: bool = False):
 
 
 def cmd_run(args) -> int:
-    return 0 if run_pipeline(args.period).success else 1
+    start, end = args.start, args.end
+    if args.period:
+        if start or end:
+            print("konvergensi run: give --period or --from/--to, not both", file=sys.stderr)
+            return 2
+        start = end = args.period
+    if start and end and start > end:
+        print(f"konvergensi run: --from {start} is after --to {end}", file=sys.stderr)
+        return 2
+    return 0 if run_pipeline(start, end).success else 1
 
 
 def cmd_demo(args) -> int:
@@ -134,8 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=7)
     gen.set_defaults(func=cmd_generate)
 
-    run = sub.add_parser("run", help="materialise the nightly job in-process and print a summary")
-    run.add_argument("--period", type=_period, default=None, help="only land submissions of this month")
+    run = sub.add_parser(
+        "run", help="materialise the nightly job in-process for a range of months (default: all) and print a summary"
+    )
+    run.add_argument("--period", type=_period, default=None,
+                     help="one month partition: land its submissions (and its quarter's and year's), rebuild it")
+    run.add_argument("--from", dest="start", type=_period, default=None, help="first month (default: the first partition)")
+    run.add_argument("--to", dest="end", type=_period, default=None, help="last month (default: this month)")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="generate small demo data, serve part of it on a local portal, run")

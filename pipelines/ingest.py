@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.sources.layouts import PERIOD_GRAIN, STREAMS
+from pipelines.periods import wants
+from pipelines.sources.layouts import STREAMS
 from pipelines.sources.submission import (
     SubmissionNameError,
     parse_submission_name,
@@ -119,20 +120,6 @@ class IngestReport:
             stream, {"submissions": 0, "rows_accepted": 0, "rows_rejected": 0, "files_rejected": 0}
         )
         counts[key] += n
-
-
-def period_matches(stream: str, period: str | None, wanted: str | None) -> bool:
-    """Whether a submission's period falls in the run's month (``YYYY-MM``): the month itself
-    for monthly streams, its quarter for quarterly ones, its year for yearly ones."""
-    if not wanted or period is None:
-        return True
-    year, month = wanted.split("-")
-    grain = PERIOD_GRAIN[stream]
-    if grain == "month":
-        return period == wanted
-    if grain == "quarter":
-        return period == f"{year}-Q{(int(month) - 1) // 3 + 1}"
-    return period == year
 
 
 def landing_files(root: Path, streams: Iterable[str] = STREAMS) -> Iterator[tuple[str, Path]]:
@@ -248,7 +235,7 @@ def land_submissions(
     incoming: Iterable[Incoming],
     parse_many: Callable[[str, list[tuple[str, bytes]]], list],
     run_id: str,
-    period: str | None = None,
+    months: set[str] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None),
     validate: Callable[[str, pd.DataFrame, list[str]], pd.DataFrame] | None = None,
 ) -> IngestReport:
@@ -285,6 +272,15 @@ def land_submissions(
             pending_bytes = 0
 
     for inc in incoming:
+        # A partitioned run lands only the submissions whose period covers its months; the
+        # name tells the period, so the others are not even downloaded.
+        if months is not None:
+            try:
+                named = parse_submission_name(inc.stream, inc.file_name)
+            except SubmissionNameError:
+                named = None
+            if named is not None and not wants(named.period, months):
+                continue
         if pending and (inc.stream != pending[0].inc.stream or len(pending) >= BATCH_FILES
                         or pending_bytes >= BATCH_BYTES):
             flush()
@@ -304,8 +300,6 @@ def land_submissions(
         key, sid, name_error = _identity(inc, sha)
         if sid in known:
             report.skipped_known += 1
-            continue
-        if key is not None and not period_matches(inc.stream, key.period, period):
             continue
         pending.append(_Pending(inc, content, sha, key, sid, name_error))
         pending_bytes += len(content)

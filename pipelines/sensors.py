@@ -1,7 +1,9 @@
 """Sensors: start the nightly job when new submissions appear in the landing folder or the portal.
 
 Run keys come from what arrived (path plus content hash; portal submission ids), so a re-delivered
-identical file never starts a run, and a corrected file (new hash) does.
+identical file never starts a run, and a corrected file (new hash) does. Each run covers exactly the
+months the arrivals report on (a late July file arriving in September reruns July), as one run over
+that range of month partitions.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from pathlib import Path
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from pipelines.ingest import landing_files
+from pipelines.partitions import latest_month
+from pipelines.periods import partition_for_period, range_tags
 from pipelines.resources import LandingFolderResource, PortalResource
+from pipelines.sources.submission import SubmissionNameError, parse_submission_name
 
 
 def landing_fingerprints(root: Path, previous: dict[str, list]) -> dict[str, list]:
@@ -42,6 +47,23 @@ def run_key_for(arrivals: list[str]) -> str:
     return hashlib.sha256("\n".join(arrivals).encode()).hexdigest()[:32]
 
 
+def arrival_month(stream: str, file_name: str) -> str | None:
+    """The month partition that lands a file, from its name (None: no usable period)."""
+    try:
+        return partition_for_period(parse_submission_name(stream, file_name).period)
+    except SubmissionNameError:
+        return None
+
+
+def run_request(prefix: str, arrivals: list[str], months: list[str | None]) -> RunRequest:
+    """One run over the months that arrived. A file with no usable period (it will be quarantined
+    as bad_file_name, or its period precedes the first partition) is landed by any run, so it
+    takes the latest month."""
+    known = sorted({m for m in months if m}) or [latest_month()]
+    tags = {"arrivals": str(len(arrivals)), **range_tags(known[0], known[-1])}
+    return RunRequest(run_key=f"{prefix}-{run_key_for(arrivals)}", tags=tags)
+
+
 @sensor(job_name="nightly", minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED)
 def landing_folder_sensor(context: SensorEvaluationContext, landing: LandingFolderResource):
     """New or changed files under KONVERGENSI_LANDING_DIR start a run."""
@@ -52,10 +74,9 @@ def landing_folder_sensor(context: SensorEvaluationContext, landing: LandingFold
     arrivals = new_arrivals(previous, current)
     if not arrivals:
         return SensorResult(skip_reason="no new or changed files", cursor=json.dumps(current))
-    return SensorResult(
-        run_requests=[RunRequest(run_key=f"landing-{run_key_for(arrivals)}", tags={"arrivals": str(len(arrivals))})],
-        cursor=json.dumps(current),
-    )
+    months = [arrival_month(rel.split("/")[0], rel.rsplit("/", 1)[-1])
+              for rel in (a.rsplit(":", 1)[0] for a in arrivals)]
+    return SensorResult(run_requests=[run_request("landing", arrivals, months)], cursor=json.dumps(current))
 
 
 @sensor(job_name="nightly", minimum_interval_seconds=300, default_status=DefaultSensorStatus.STOPPED)
@@ -70,7 +91,5 @@ def portal_sensor(context: SensorEvaluationContext, portal: PortalResource):
         return SkipReason("no new submissions on the portal")
     ids = sorted(i["submission_id"] for i in items)
     latest = max(i["updated_at"] for i in items)
-    return SensorResult(
-        run_requests=[RunRequest(run_key=f"portal-{run_key_for(ids)}", tags={"arrivals": str(len(ids))})],
-        cursor=json.dumps({"updated_since": latest}),
-    )
+    months = [arrival_month(i["stream"], i["file_name"]) for i in items]
+    return SensorResult(run_requests=[run_request("portal", ids, months)], cursor=json.dumps({"updated_since": latest}))

@@ -5,6 +5,9 @@
   excluded), so the graph in the UI is exactly the data flow.
 * The model is rebuilt with ``create or replace table`` inside one transaction; column and table
   descriptions from the YAML beside it become ``COMMENT ON`` (BI tools show them).
+* A model whose YAML says ``config: {partition_by: period}`` is a monthly-partitioned asset: a run
+  over some months deletes and re-inserts exactly those months' rows (the full table is built
+  only when it does not exist yet or its columns changed), and its tests look at those months.
 * Tests declared in ``_*.yml`` files beside the SQL (``unique``, ``not_null``, ``accepted_values``,
   ``relationships``, ``expression_is_true``) become Dagster asset checks; ``severity: warn`` makes
   one advisory, otherwise it is blocking.
@@ -53,6 +56,7 @@ class SqlModel:
     description: str = ""
     columns: dict[str, str] = field(default_factory=dict)
     tests: list[ModelTest] = field(default_factory=list)
+    partition_by: str | None = None
 
     @property
     def table(self) -> str:
@@ -135,6 +139,7 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
                 raise SqlModelError(f"{yml}: model {entry['name']!r} has no SQL file")
             model = models[table]
             model.description = entry.get("description", model.description).strip()
+            model.partition_by = (entry.get("config") or {}).get("partition_by")
             model.tests.extend(_parse_tests(table, None, entry.get("tests")))
             for col in entry.get("columns", []):
                 if col.get("description"):
@@ -147,9 +152,26 @@ def _q(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def build_statements(model: SqlModel) -> list[str]:
-    """Statements that rebuild one model (run inside one transaction)."""
-    body = model.sql.strip().rstrip(";")
+def _body(model: SqlModel) -> str:
+    return model.sql.strip().rstrip(";")
+
+
+def partition_filter(model: SqlModel, months) -> str:
+    from pipelines.periods import period_filter_sql
+
+    return period_filter_sql(model.partition_by, months)
+
+
+def build_statements(model: SqlModel, months=None) -> list[str]:
+    """Statements that rebuild one model (run inside one transaction): the whole table, or for a
+    partitioned model given ``months``, only those months' rows."""
+    body = _body(model)
+    if model.partition_by and months is not None:
+        where = partition_filter(model, months)
+        return [
+            f"delete from {model.table} where {where}",
+            f"insert into {model.table} by name\nselect * from (\n{body}\n) as _model where {where}",
+        ]
     stmts = [f"create or replace table {model.table} as\n{body}"]
     if model.description:
         stmts.append(f"comment on table {model.table} is {_q(model.description)}")
@@ -158,9 +180,12 @@ def build_statements(model: SqlModel) -> list[str]:
     return stmts
 
 
-def check_sql(model: SqlModel, test: ModelTest) -> str:
-    """A query returning the number of offending rows (0 = pass)."""
+def check_sql(model: SqlModel, test: ModelTest, months=None) -> str:
+    """A query returning the number of offending rows (0 = pass); for a partitioned model given
+    ``months``, over those months' rows only."""
     t, c, a = model.table, test.column, test.args
+    if model.partition_by and months is not None:
+        t = f"(select * from {model.table} where {partition_filter(model, months)})"
     if test.kind == "not_null":
         return f"select count(*) from {t} where {c} is null"
     if test.kind == "unique":
@@ -182,14 +207,33 @@ def check_sql(model: SqlModel, test: ModelTest) -> str:
     raise SqlModelError(f"unknown test {test.kind}")
 
 
-def run_model(con, model: SqlModel) -> int:
-    """Rebuild one model in a single transaction and return its row count."""
+def _columns(con, relation: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.execute(f"describe {relation}").fetchall()]
+
+
+def needs_full_build(con, model: SqlModel) -> bool:
+    """A partitioned model is built whole when its table is missing or its columns changed."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [model.layer, model.name],
+    ).fetchall()[0][0]
+    if not exists:
+        return True
+    return _columns(con, model.table) != _columns(con, f"select * from (\n{_body(model)}\n) limit 0")
+
+
+def run_model(con, model: SqlModel, months=None) -> int:
+    """Rebuild one model (or the given months of a partitioned one) in a single transaction and
+    return the number of rows it now holds for what was rebuilt."""
+    if model.partition_by and months is not None and needs_full_build(con, model):
+        months = None
     con.execute("begin transaction")
     try:
-        for stmt in build_statements(model):
+        for stmt in build_statements(model, months):
             con.execute(stmt)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    return con.execute(f"select count(*) from {model.table}").fetchall()[0][0]
+    where = f" where {partition_filter(model, months)}" if model.partition_by and months is not None else ""
+    return con.execute(f"select count(*) from {model.table}{where}").fetchall()[0][0]

@@ -33,7 +33,8 @@ final as (
         measurements.submission_id
     from measurements
     left join zscores
-        on zscores.child_id = measurements.child_id
+        on zscores.period = measurements.period
+        and zscores.child_id = measurements.child_id
         and zscores.measured_on = measurements.measured_on
 )
 

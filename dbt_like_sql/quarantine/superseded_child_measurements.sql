@@ -9,6 +9,7 @@ landed as (
         rows.row_number,
         rows.child_id,
         rows.measured_on,
+        submissions.period,
         submissions.is_latest_version
     from raw.child_measurements as rows
     inner join staging.stg_submissions as submissions using (submission_id)
@@ -20,6 +21,7 @@ final as (
         landed.row_number,
         landed.child_id,
         landed.measured_on,
+        landed.period,
         case
             when landed.is_latest_version then 'duplicate_child_date'
             else 'superseded_version'

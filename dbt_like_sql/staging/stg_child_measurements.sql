@@ -1,4 +1,4 @@
--- One row per pseudonymous child per measurement date: the latest submission version wins, then the last row.
+-- One row per pseudonymous child per measurement date within a reporting month: the latest submission version wins, then the last row.
 with submissions as (
     select * from staging.stg_submissions
     where stream = 'child_measurements' and is_latest_version
@@ -18,7 +18,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by child_id, measured_on
+            partition by period, child_id, measured_on
             order by received_at desc, version desc, submission_id desc, row_number desc
         ) as duplicate_rank
     from measurements

@@ -1,10 +1,11 @@
 """WHO growth reference and z-scores for every staged measurement (thin glue over pipelines.growth)."""
 
-from __future__ import annotations
 
 import pyarrow as pa
-from dagster import AssetKey, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
+from pipelines.periods import period_filter_sql
 from pipelines.resources import WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
 
@@ -15,13 +16,11 @@ STG_MEASUREMENTS_KEY = AssetKey(["staging", "stg_child_measurements"])
 # Streamed in batches so a national month never sits whole in memory.
 BATCH_ROWS = 1_000_000
 
-ZSCORE_DDL = """
-create or replace table staging.stg_child_zscores (
-    child_id varchar, measured_on date, age_days integer,
+ZSCORE_COLUMNS = """(
+    period varchar, child_id varchar, measured_on date, age_days integer,
     haz double, waz double, whz double,
     flag_haz boolean, flag_waz boolean, flag_whz boolean, flag_c9mo boolean
-)
-"""
+)"""
 
 
 @asset(key=WHO_LMS_KEY, group_name="reference", kinds={"duckdb"}, pool=WAREHOUSE_POOL)
@@ -41,27 +40,39 @@ def who_growth_lms(warehouse: WarehouseResource) -> MaterializeResult:
     group_name="staging",
     kinds={"duckdb", "numpy"},
     pool=WAREHOUSE_POOL,
+    partitions_def=MONTHLY,
+    backfill_policy=SINGLE_RUN,
 )
-def stg_child_zscores(warehouse: WarehouseResource) -> MaterializeResult:
-    """HAZ, WAZ and WHZ with WHO implausibility flags, one row per child per measurement date,
-    recomputed from sex, age, weight, length/height and position exactly as WHO anthro 1.1.0
-    does (never copied from the export's ZS columns)."""
+def stg_child_zscores(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    """HAZ, WAZ and WHZ with WHO implausibility flags, one row per child per measurement date
+    within a reporting month, recomputed from sex, age, weight, length/height and position exactly
+    as WHO anthro 1.1.0 does (never copied from the export's ZS columns). A run replaces exactly
+    its months."""
     from pipelines.growth import compute_zscores
 
+    months = context_months(context)
     n = 0
     with warehouse.connect() as con:
-        reader = con.sql(
-            "select child_id, measured_on, age_days, sex, weight_kg, lenhei_cm, measure "
-            "from staging.stg_child_measurements"
-        ).to_arrow_reader(BATCH_ROWS)
         out = con.cursor()
         out.execute("begin transaction")
-        out.execute(ZSCORE_DDL)
+        has_period = out.execute(
+            "select count(*) from information_schema.columns where table_schema = 'staging' "
+            "and table_name = 'stg_child_zscores' and column_name = 'period'"
+        ).fetchall()[0][0]
+        if not has_period:  # first build, or a table from before partitioning: build it whole
+            months = []
+            out.execute(f"create or replace table staging.stg_child_zscores {ZSCORE_COLUMNS}")
+        where = period_filter_sql("period", months) if months else "true"
+        out.execute(f"delete from staging.stg_child_zscores where {where}")
+        reader = con.sql(
+            "select period, child_id, measured_on, age_days, sex, weight_kg, lenhei_cm, measure "
+            f"from staging.stg_child_measurements where {where}"
+        ).to_arrow_reader(BATCH_ROWS)
         for batch in reader:
             df = batch.to_pandas()
             z = compute_zscores(df["sex"], df["age_days"], df["weight_kg"], df["lenhei_cm"], df["measure"])
             table = pa.Table.from_pandas(
-                df[["child_id", "measured_on", "age_days"]].join(z), preserve_index=False
+                df[["period", "child_id", "measured_on", "age_days"]].join(z), preserve_index=False
             )
             out.register("_z", table)
             out.execute("insert into staging.stg_child_zscores by name select * from _z")
@@ -70,7 +81,7 @@ def stg_child_zscores(warehouse: WarehouseResource) -> MaterializeResult:
         out.execute("commit")
         flagged = con.execute(
             "select count(*) filter (flag_haz), count(*) filter (flag_waz), count(*) filter (flag_whz), "
-            "count(*) filter (flag_c9mo) from staging.stg_child_zscores"
+            f"count(*) filter (flag_c9mo) from staging.stg_child_zscores where {where}"
         ).fetchall()[0]
     return MaterializeResult(
         metadata={
@@ -79,5 +90,6 @@ def stg_child_zscores(warehouse: WarehouseResource) -> MaterializeResult:
             "n_flag_waz": flagged[1],
             "n_flag_whz": flagged[2],
             "n_flag_c9mo": flagged[3],
+            **({"months": f"{months[0]}..{months[-1]}"} if months else {}),
         }
     )

@@ -2,10 +2,11 @@
 
 
 import dagster as dg
-from dagster import AssetKey, AssetSpec, Config, MaterializeResult, multi_asset
+from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
 
 from pipelines.ingest import DDL as INGEST_DDL
 from pipelines.ingest import ensure_raw_table, land_submissions, landing_incoming, portal_incoming
+from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.resources import (
     LandingFolderResource,
     PortalResource,
@@ -34,11 +35,6 @@ _DESCRIPTIONS = {
 }
 
 
-class IngestConfig(Config):
-    period: str | None = None
-    """Only land submissions of this month (YYYY-MM, or its quarter/year for coarser streams)."""
-
-
 @multi_asset(
     specs=[
         *[
@@ -51,20 +47,24 @@ class IngestConfig(Config):
     ],
     pool=WAREHOUSE_POOL,
     name="ingest_submissions",
+    partitions_def=MONTHLY,
+    backfill_policy=SINGLE_RUN,
 )
 def ingest_submissions(
     context: dg.AssetExecutionContext,
-    config: IngestConfig,
     warehouse: WarehouseResource,
     landing: LandingFolderResource,
     portal: PortalResource,
     pseudonym: PseudonymResource,
 ):
-    """Pull new submissions from the portal and the landing folder and land them in raw."""
+    """Pull new submissions from the portal and the landing folder and land them in raw: those
+    whose reporting period covers the run's months (see pipelines/periods.py)."""
     from pipelines.sources.parse import parse_batch
     from pipelines.sources.regions import RegionIndex
 
     pseudonymiser = pseudonym.pseudonymiser()
+    months = context_months(context)
+    months = set(months) if months is not None else None
     with warehouse.connect() as con:
         con.execute(INGEST_DDL)
         regions = RegionIndex.from_frame(con.execute("select * from raw.region_master").df())
@@ -88,13 +88,13 @@ def ingest_submissions(
             try:
                 reports["portal"] = land_submissions(
                     con, portal_incoming(portal.client(), updated_since=updated_since), parse,
-                    context.run_id, config.period, validate=validate,
+                    context.run_id, months, validate=validate,
                 )
             except PortalError as exc:
                 errors.append(f"portal: {exc}")
         if landing.configured:
             reports["landing"] = land_submissions(
-                con, landing_incoming(landing.root), parse, context.run_id, config.period, validate=validate
+                con, landing_incoming(landing.root), parse, context.run_id, months, validate=validate
             )
         if not reports:
             context.log.warning("Neither KONVERGENSI_PORTAL_URL nor KONVERGENSI_LANDING_DIR is set: nothing to pull.")

@@ -1,12 +1,13 @@
 """Dagster glue for the dbt-like SQL runner (:mod:`pipelines.sql_models`)."""
 
-from __future__ import annotations
 
 import hashlib
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
+    AssetExecutionContext,
     AssetKey,
     MaterializeResult,
     MetadataValue,
@@ -15,12 +16,15 @@ from dagster import (
 )
 
 from pipelines.assets._meta import markdown_table
+from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.resources import WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
 from pipelines.sql_models import ModelTest, SqlModel, SqlModelError, check_sql, run_model
 
 
 def _model_asset(model: SqlModel, deps: list[AssetKey]):
+    partitioned = bool(model.partition_by)
+
     @asset(
         key=AssetKey([model.layer, model.name]),
         deps=deps,
@@ -30,27 +34,35 @@ def _model_asset(model: SqlModel, deps: list[AssetKey]):
         pool=WAREHOUSE_POOL,
         metadata={"sql_file": MetadataValue.path(str(model.path)), "table": model.table},
         code_version=hashlib.sha256(model.sql.encode()).hexdigest()[:12],
+        partitions_def=MONTHLY if partitioned else None,
+        backfill_policy=SINGLE_RUN if partitioned else None,
     )
-    def _build(warehouse: WarehouseResource) -> MaterializeResult:
+    def _build(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        months = context_months(context) if partitioned else None
         with warehouse.connect() as con:
-            n = run_model(con, model)
+            n = run_model(con, model, months)
             preview = con.execute(f"select * from {model.table} limit 5").df()
-        return MaterializeResult(metadata={"row_count": n, "preview": markdown_table(preview)})
+        meta = {"row_count": n, "preview": markdown_table(preview)}
+        if months:
+            meta["months"] = f"{months[0]}..{months[-1]}"
+        return MaterializeResult(metadata=meta)
 
     return _build
 
 
 def _model_check(model: SqlModel, test: ModelTest):
     blocking = test.severity == "error"
-    query = check_sql(model, test)
+    partitioned = bool(model.partition_by)
 
     @asset_check(
         asset=AssetKey([model.layer, model.name]),
         name=test.name,
         blocking=blocking,
         description=f"{test.kind} ({test.severity}) on {model.table}" + (f".{test.column}" if test.column else ""),
+        partitions_def=MONTHLY if partitioned else None,
     )
-    def _check(warehouse: WarehouseResource) -> AssetCheckResult:
+    def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+        query = check_sql(model, test, context_months(context) if partitioned else None)
         with warehouse.connect() as con:
             failing = con.execute(query).fetchall()[0][0]
         return AssetCheckResult(

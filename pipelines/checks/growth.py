@@ -1,9 +1,10 @@
 """Growth checks: the export's own z-scores against ours (advisory)."""
 
-from __future__ import annotations
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
 
+from pipelines.partitions import MONTHLY, context_months
+from pipelines.periods import period_filter_sql
 from pipelines.resources import WarehouseResource
 
 FCT_CHILD_MEASUREMENT = AssetKey(["marts", "fct_child_measurement"])
@@ -12,26 +13,33 @@ EXPORT_TOLERANCE = 0.05
 # Share of rows allowed to disagree before the check warns.
 MAX_DISAGREEING_PCT = 5.0
 
-DISAGREEMENT_SQL = f"""
+DISAGREEMENT_SQL = """
 select
     count(*) filter (where haz_export is not null and haz is not null) as n_haz,
-    count(*) filter (where abs(haz - haz_export) > {EXPORT_TOLERANCE}) as haz_disagree,
+    count(*) filter (where abs(haz - haz_export) > {tolerance}) as haz_disagree,
     count(*) filter (where waz_export is not null and waz is not null) as n_waz,
-    count(*) filter (where abs(waz - waz_export) > {EXPORT_TOLERANCE}) as waz_disagree,
+    count(*) filter (where abs(waz - waz_export) > {tolerance}) as waz_disagree,
     count(*) filter (where whz_export is not null and whz is not null) as n_whz,
-    count(*) filter (where abs(whz - whz_export) > {EXPORT_TOLERANCE}) as whz_disagree,
+    count(*) filter (where abs(whz - whz_export) > {tolerance}) as whz_disagree,
     count(*) filter (where haz_export is not null and haz is null) as export_only_haz
 from marts.fct_child_measurement
+where {scope}
 """
 
 
-@asset_check(asset=FCT_CHILD_MEASUREMENT, name="export_zscores_agree_with_recomputed", blocking=False)
-def export_zscores_agree_with_recomputed(warehouse: WarehouseResource) -> AssetCheckResult:
+@asset_check(
+    asset=FCT_CHILD_MEASUREMENT, name="export_zscores_agree_with_recomputed", blocking=False, partitions_def=MONTHLY
+)
+def export_zscores_agree_with_recomputed(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
     """How many exported ZS values (ZS TB/U, ZS BB/U, ZS BB/TB) differ from the recomputed WHO
     z-score by more than 0.05. We never use the exported values; this measures how far the
     source's own calculator can be trusted."""
     with warehouse.connect() as con:
-        row = con.execute(DISAGREEMENT_SQL).fetchall()[0]
+        row = con.execute(DISAGREEMENT_SQL.format(
+            tolerance=EXPORT_TOLERANCE, scope=period_filter_sql("period", context_months(context))
+        )).fetchall()[0]
     n_haz, haz_d, n_waz, waz_d, n_whz, whz_d, export_only = (int(v) for v in row)
     shares = [100 * d / n for d, n in ((haz_d, n_haz), (waz_d, n_waz), (whz_d, n_whz)) if n]
     return AssetCheckResult(

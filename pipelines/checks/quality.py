@@ -1,10 +1,18 @@
 """Quality gates in Python: one property per check. ERROR checks are blocking (they stop the
 publish); WARN checks advise. Thresholds live in :data:`pipelines.settings.QUALITY`."""
 
-from __future__ import annotations
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue, asset_check
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
 
+from pipelines.partitions import MONTHLY, context_months
+from pipelines.periods import covering_filter_sql, period_filter_sql
 from pipelines.resources import WarehouseResource
 from pipelines.settings import QUALITY
 
@@ -21,17 +29,21 @@ def _rows(warehouse: WarehouseResource, sql: str, params=None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
 
 
-@asset_check(asset=SUBMISSIONS, name="no_submission_mostly_unparseable", blocking=True)
-def no_submission_mostly_unparseable(warehouse: WarehouseResource) -> AssetCheckResult:
-    """ERROR: an accepted submission (latest version) with more than the set share of its rows
-    rejected is probably a wrong or garbled export; publishing its village's figures would mislead."""
+@asset_check(asset=SUBMISSIONS, name="no_submission_mostly_unparseable", blocking=True, partitions_def=MONTHLY)
+def no_submission_mostly_unparseable(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    """ERROR: an accepted submission (latest version, of a period covering the run's months) with
+    more than the set share of its rows rejected is probably a wrong or garbled export; publishing
+    its village's figures would mislead."""
+    scope = covering_filter_sql("period", context_months(context))
     rows = _rows(
         warehouse,
-        """
+        f"""
         with latest as (
             select *
             from raw.submissions
-            where status = 'accepted'
+            where status = 'accepted' and {scope}
             qualify row_number() over (
                 partition by stream, submitter_code, period order by version desc, received_at desc
             ) = 1
@@ -56,14 +68,21 @@ def no_submission_mostly_unparseable(warehouse: WarehouseResource) -> AssetCheck
     )
 
 
-@asset_check(asset=SUPERSEDED, name="landed_rows_equal_staged_plus_superseded", blocking=True)
-def landed_rows_equal_staged_plus_superseded(warehouse: WarehouseResource) -> AssetCheckResult:
-    """ERROR: every landed measurement row is either staged or kept as superseded; none vanish."""
+@asset_check(
+    asset=SUPERSEDED, name="landed_rows_equal_staged_plus_superseded", blocking=True, partitions_def=MONTHLY
+)
+def landed_rows_equal_staged_plus_superseded(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    """ERROR: every landed measurement row of the run's months is either staged or kept as
+    superseded; none vanish."""
+    scope = period_filter_sql("period", context_months(context))
     landed, staged, superseded = _rows(
         warehouse,
-        "select (select count(*) from raw.child_measurements), "
-        "(select count(*) from staging.stg_child_measurements), "
-        "(select count(*) from quarantine.superseded_child_measurements)",
+        "select (select count(*) from raw.child_measurements join raw.submissions using (submission_id) "
+        f"where status = 'accepted' and {scope}), "
+        f"(select count(*) from staging.stg_child_measurements where {scope}), "
+        f"(select count(*) from quarantine.superseded_child_measurements where {scope})",
     )[0]
     return AssetCheckResult(
         passed=landed == staged + superseded,
@@ -90,14 +109,18 @@ def height_digit_preference_acceptable(warehouse: WarehouseResource) -> AssetChe
     )
 
 
-@asset_check(asset=FCT_CHILD, name="haz_sd_per_regency_plausible", blocking=False)
-def haz_sd_per_regency_plausible(warehouse: WarehouseResource) -> AssetCheckResult:
-    """WARN: the SD of unflagged HAZ of a regency in its latest period is outside the plausible band."""
+@asset_check(asset=FCT_CHILD, name="haz_sd_per_regency_plausible", blocking=False, partitions_def=MONTHLY)
+def haz_sd_per_regency_plausible(
+    context: AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> AssetCheckResult:
+    """WARN: the SD of unflagged HAZ of a regency in the latest month of the run is outside the
+    plausible band."""
     low, high = QUALITY["haz_sd_band"]
+    scope = period_filter_sql("period", context_months(context))
     rows = _rows(
         warehouse,
-        """
-        with latest as (select max(period) as period from marts.fct_child_measurement)
+        f"""
+        with latest as (select max(period) as period from marts.fct_child_measurement where {scope})
         select left(village_code, 5) as regency_code, round(stddev_samp(haz), 3) as sd, count(*) as n
         from marts.fct_child_measurement, latest
         where fct_child_measurement.period = latest.period and not flag_haz and haz is not null
