@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,8 +217,8 @@ def ensure_raw_table(con, stream: str, empty_rows: pd.DataFrame) -> None:
 
 # Files parsed and landed together: the parser is vectorised across files, and one
 # transaction per batch keeps every submission whole (all of it lands, or none of it).
-BATCH_FILES = 400
-BATCH_BYTES = 64 * 1024 * 1024
+BATCH_FILES = 100
+BATCH_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -230,6 +231,66 @@ class _Pending:
     name_error: str | None
 
 
+@dataclass
+class _Prepared:
+    """What parsing and validating a batch produced (picklable: it may come from a worker)."""
+
+    errors: dict[str, str | None]  # sid -> file error, None when the file was read
+    results: dict[str, tuple[int, int, pd.DataFrame]]  # sid -> (rows accepted, rows read, rejects)
+    rows: pd.DataFrame | None
+    validation: pd.DataFrame | None
+
+
+def _parse_safely(stream: str, todo: list[tuple[str, str, bytes]], parse_many) -> dict[str, object]:
+    """ParseResult per submission id; a parser crash on the batch falls back to one file at a
+    time so that one bad file cannot take the others down with it."""
+    if not todo:
+        return {}
+    try:
+        results = parse_many(stream, [(name, content) for _, name, content in todo])
+        return {sid: r for (sid, _, _), r in zip(todo, results, strict=True)}
+    except Exception:  # noqa: BLE001
+        log.exception("batch parse failed for %s; retrying file by file", stream)
+    out = {}
+    for sid, name, content in todo:
+        try:
+            out[sid] = parse_many(stream, [(name, content)])[0]
+        except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the submission
+            out[sid] = f"parser_error: {type(exc).__name__}"
+    return out
+
+
+def _prepare_batch(stream: str, items: list[tuple[str, str, bytes, str | None]], parse_many, validate) -> _Prepared:
+    """Parse and validate one batch: pure CPU work, run in a worker process when there is a pool.
+
+    ``items`` are ``(submission_id, file_name, content, name_error)``.
+    """
+    parsed = _parse_safely(stream, [(sid, name, c) for sid, name, c, err in items if err is None], parse_many)
+    errors: dict[str, str | None] = {}
+    results: dict[str, object] = {}
+    parts, sids = [], []
+    for sid, _, _, name_error in items:
+        result = parsed.get(sid)
+        error = name_error
+        if error is None:
+            error = result if isinstance(result, str) else result.file_error
+        errors[sid] = error
+        if error is None:
+            results[sid] = (len(result.rows), int(result.n_source_rows), result.rejects)
+            parts.append(result.rows)
+            sids.append(np.full(len(result.rows), sid, dtype=object))
+    rows = None
+    if parts:
+        rows = pd.concat(parts, ignore_index=True)
+        rows.insert(0, "submission_id", np.concatenate(sids))
+    validation = None
+    accepted = [sid for sid, err in errors.items() if err is None]
+    if validate is not None and accepted:
+        frame = rows if rows is not None else pd.DataFrame({"submission_id": [], "row_number": []})
+        validation = validate(stream, frame, accepted)
+    return _Prepared(errors, results, rows, validation)
+
+
 def land_submissions(
     con,
     incoming: Iterable[Incoming],
@@ -238,6 +299,7 @@ def land_submissions(
     months: set[str] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None),
     validate: Callable[[str, pd.DataFrame, list[str]], pd.DataFrame] | None = None,
+    workers: int = 0,
 ) -> IngestReport:
     """Land every new submission offered; skip the ones already in ``raw.submissions``.
 
@@ -246,6 +308,11 @@ def land_submissions(
     Expectations suites) returns one outcome per submission for ``raw.submission_validation``.
     Errors fetching a submission are recorded and the others continue; the caller decides
     whether a transport failure fails the run.
+
+    With ``workers`` > 0, batches are parsed and validated in that many forked worker processes
+    while this process reads files and writes DuckDB (``parse_many`` and ``validate`` must then
+    be picklable). Batches still commit one at a time in arrival order, so versions and results
+    are the same as without workers.
     """
     con.execute(DDL)
     known = {r[0] for r in con.execute("select submission_id from raw.submissions").fetchall()}
@@ -263,93 +330,125 @@ def land_submissions(
     report = IngestReport()
     pending: list[_Pending] = []
     pending_bytes = 0
+    in_flight: deque = deque()
+    pool = _Pool(workers) if workers > 0 else None
+
+    def commit_oldest() -> None:
+        batch, job = in_flight.popleft()
+        prepared = job.result() if pool is not None else job
+        _commit_batch(con, batch, prepared, run_id, now(), report, versions)
 
     def flush() -> None:
         nonlocal pending_bytes
-        if pending:
-            _land_batch(con, pending, parse_many, run_id, now(), report, versions, validate)
-            pending.clear()
-            pending_bytes = 0
+        if not pending:
+            return
+        batch = list(pending)
+        pending.clear()
+        pending_bytes = 0
+        stream = batch[0].inc.stream
+        items = [(p.sid, p.inc.file_name, p.content, p.name_error) for p in batch]
+        if pool is None:
+            in_flight.append((batch, _prepare_batch(stream, items, parse_many, validate)))
+        else:
+            in_flight.append((batch, pool.submit(stream, items, parse_many, validate)))
+        while len(in_flight) > (workers if pool is not None else 0):
+            commit_oldest()
 
-    for inc in incoming:
-        # A partitioned run lands only the submissions whose period covers its months; the
-        # name tells the period, so the others are not even downloaded.
-        if months is not None:
+    try:
+        for inc in incoming:
+            # A partitioned run lands only the submissions whose period covers its months; the
+            # name tells the period, so the others are not even downloaded.
+            if months is not None:
+                try:
+                    named = parse_submission_name(inc.stream, inc.file_name)
+                except SubmissionNameError:
+                    named = None
+                if named is not None and not wants(named.period, months):
+                    continue
+            if pending and (inc.stream != pending[0].inc.stream or len(pending) >= BATCH_FILES
+                            or pending_bytes >= BATCH_BYTES):
+                flush()
+            if inc.sha256 and (inc.stream, inc.sha256) in known_sha:
+                # Portal items carry their hash: an identical file already landed (on either
+                # transport) needs no download at all.
+                _, sid, _ = _identity(inc, inc.sha256)
+                if sid in known:
+                    report.skipped_known += 1
+                    continue
             try:
-                named = parse_submission_name(inc.stream, inc.file_name)
-            except SubmissionNameError:
-                named = None
-            if named is not None and not wants(named.period, months):
+                content = inc.fetch()
+            except Exception as exc:  # noqa: BLE001 - recorded; the caller fails the run after the rest landed
+                report.errors.append(f"{inc.transport}:{inc.stream}/{inc.file_name}: {exc}")
                 continue
-        if pending and (inc.stream != pending[0].inc.stream or len(pending) >= BATCH_FILES
-                        or pending_bytes >= BATCH_BYTES):
-            flush()
-        if inc.sha256 and (inc.stream, inc.sha256) in known_sha:
-            # Portal items carry their hash: an identical file already landed (on either
-            # transport) needs no download at all.
-            _, sid, _ = _identity(inc, inc.sha256)
+            sha = sha256_hex(content)
+            key, sid, name_error = _identity(inc, sha)
             if sid in known:
                 report.skipped_known += 1
                 continue
-        try:
-            content = inc.fetch()
-        except Exception as exc:  # noqa: BLE001 - recorded; the caller fails the run after the rest landed
-            report.errors.append(f"{inc.transport}:{inc.stream}/{inc.file_name}: {exc}")
-            continue
-        sha = sha256_hex(content)
-        key, sid, name_error = _identity(inc, sha)
-        if sid in known:
-            report.skipped_known += 1
-            continue
-        pending.append(_Pending(inc, content, sha, key, sid, name_error))
-        pending_bytes += len(content)
-        known.add(sid)
-        known_sha.add((inc.stream, sha))
-    flush()
+            pending.append(_Pending(inc, content, sha, key, sid, name_error))
+            pending_bytes += len(content)
+            known.add(sid)
+            known_sha.add((inc.stream, sha))
+        flush()
+        while in_flight:
+            commit_oldest()
+    finally:
+        if pool is not None:
+            pool.close()
     return report
 
 
-def _parse_safely(stream: str, batch: list[_Pending], parse_many) -> dict[str, object]:
-    """ParseResult per submission id; a parser crash on the batch falls back to one file at a
-    time so that one bad file cannot take the others down with it."""
-    todo = [p for p in batch if p.name_error is None]
-    if not todo:
-        return {}
-    try:
-        results = parse_many(stream, [(p.inc.file_name, p.content) for p in todo])
-        return {p.sid: r for p, r in zip(todo, results, strict=True)}
-    except Exception:  # noqa: BLE001
-        log.exception("batch parse failed for %s; retrying file by file", stream)
-    out = {}
-    for p in todo:
+class _Pool:
+    """Forked worker processes for :func:`_prepare_batch`. Fork (not spawn) so workers start in
+    milliseconds with the parent's imports (Great Expectations takes seconds to import); they
+    never touch DuckDB. A broken worker falls back to preparing the batch in this process."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+
+    def submit(self, stream, items, parse_many, validate):
+        future = self._executor.submit(_prepare_batch, stream, items, parse_many, validate)
+        return _Fallback(future, stream, items, parse_many, validate)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _Fallback:
+    future: object
+    stream: str
+    items: list
+    parse_many: object
+    validate: object
+
+    def result(self) -> _Prepared:
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
-            out[p.sid] = parse_many(stream, [(p.inc.file_name, p.content)])[0]
-        except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the submission
-            out[p.sid] = f"parser_error: {type(exc).__name__}"
-    return out
+            return self.future.result()
+        except BrokenProcessPool:
+            log.warning("a parser worker died; preparing %d %s files in the main process", len(self.items),
+                        self.stream)
+            return _prepare_batch(self.stream, self.items, self.parse_many, self.validate)
 
 
-def _land_batch(
-    con, batch: list[_Pending], parse_many, run_id: str, now: dt.datetime, report, versions, validate=None
+def _commit_batch(
+    con, batch: list[_Pending], prepared: _Prepared, run_id: str, now: dt.datetime, report, versions
 ) -> None:
     stream = batch[0].inc.stream
-    results = _parse_safely(stream, batch, parse_many)
-    rows_parts, row_sids, reject_parts, file_rejects, meta = [], [], [], [], []
+    reject_parts, file_rejects, meta = [], [], []
     for p in batch:
-        result = results.get(p.sid)
-        error = p.name_error
-        if error is None:
-            error = result if isinstance(result, str) else result.file_error
+        error = prepared.errors[p.sid]
         version = None
         n_acc = n_rej = n_src = 0
         if error is None:
+            n_acc, n_src, rej = prepared.results[p.sid]
             k = (stream, p.key.submitter_code, p.key.period)
             versions[k] = version = versions.get(k, 0) + 1
-            rows = result.rows
-            rows_parts.append(rows)
-            row_sids.append(np.full(len(rows), p.sid, dtype=object))
-            rej = result.rejects
-            n_acc, n_src = len(rows), int(result.n_source_rows)
             n_rej = int(rej["row_number"].nunique()) if len(rej) else 0
             if len(rej):
                 reject_parts.append(rej.rename(columns={"column": "column_name"}).assign(
@@ -373,20 +472,14 @@ def _land_batch(
             p.inc.transport, p.inc.received_at, now, run_id, p.sha, len(p.content),
             "accepted" if error is None else "rejected_file", n_src, n_acc, n_rej, error,
         ])
-    rows = None
-    if rows_parts:
-        rows = pd.concat(rows_parts, ignore_index=True)
-        rows.insert(0, "submission_id", np.concatenate(row_sids))
     validation = None
-    accepted_ids = [m[0] for m in meta if m[14] == "accepted"]
-    if validate is not None and accepted_ids:
-        frame = rows if rows is not None else pd.DataFrame({"submission_id": [], "row_number": []})
-        validation = validate(stream, frame, accepted_ids).assign(run_id=run_id, validated_at=now)
+    if prepared.validation is not None and len(prepared.validation):
+        validation = prepared.validation.assign(run_id=run_id, validated_at=now)
     con.execute("begin transaction")
     try:
-        if rows is not None:
-            _insert_df(con, f"raw.{stream}", rows)
-        if validation is not None and len(validation):
+        if prepared.rows is not None:
+            _insert_df(con, f"raw.{stream}", prepared.rows)
+        if validation is not None:
             _insert_df(con, "raw.submission_validation", validation)
         if reject_parts:
             _insert_df(con, "quarantine.rejected_rows", pd.concat(reject_parts, ignore_index=True))

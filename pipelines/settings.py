@@ -82,3 +82,13 @@ def env_value(name: str) -> str:
 def resolve_path(value: str) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def ingest_workers() -> int:
+    """Worker processes that parse and validate submissions while the main process writes DuckDB:
+    ``KONVERGENSI_INGEST_WORKERS`` if set, else one per core (none on a single core)."""
+    raw = os.environ.get("KONVERGENSI_INGEST_WORKERS", "").strip()
+    if raw:
+        return max(0, int(raw))
+    cores = os.cpu_count() or 1
+    return min(cores, 8) if cores > 1 else 0

@@ -59,6 +59,9 @@ def ingest_submissions(
 ):
     """Pull new submissions from the portal and the landing folder and land them in raw: those
     whose reporting period covers the run's months (see pipelines/periods.py)."""
+    import functools
+
+    from pipelines.settings import ingest_workers
     from pipelines.sources.parse import parse_batch
     from pipelines.sources.regions import RegionIndex
 
@@ -69,10 +72,14 @@ def ingest_submissions(
         con.execute(INGEST_DDL)
         regions = RegionIndex.from_frame(con.execute("select * from raw.region_master").df())
 
-        def parse(stream, files):
-            return parse_batch(stream, files, pseudonymiser=pseudonymiser, regions=regions)
+        parse = functools.partial(parse_batch, pseudonymiser=pseudonymiser, regions=regions)
 
+        from pipelines.checks.gx_suites import preload
         from pipelines.checks.gx_suites import validate_submissions as validate
+
+        workers = ingest_workers()
+        if workers:
+            preload()  # forked workers inherit GX instead of importing it each
 
         reports = {}
         errors = []
@@ -88,13 +95,14 @@ def ingest_submissions(
             try:
                 reports["portal"] = land_submissions(
                     con, portal_incoming(portal.client(), updated_since=updated_since), parse,
-                    context.run_id, months, validate=validate,
+                    context.run_id, months, validate=validate, workers=workers,
                 )
             except PortalError as exc:
                 errors.append(f"portal: {exc}")
         if landing.configured:
             reports["landing"] = land_submissions(
-                con, landing_incoming(landing.root), parse, context.run_id, months, validate=validate
+                con, landing_incoming(landing.root), parse, context.run_id, months, validate=validate,
+                workers=workers,
             )
         if not reports:
             context.log.warning("Neither KONVERGENSI_PORTAL_URL nor KONVERGENSI_LANDING_DIR is set: nothing to pull.")

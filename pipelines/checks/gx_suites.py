@@ -327,3 +327,11 @@ def validate_submissions(stream: str, frame: pd.DataFrame, submission_ids=None) 
     from pipelines.checks.gx_runner import validate_submissions as run  # noqa: PLC0415 - import cycle
 
     return run(stream, frame, submission_ids)
+
+
+def preload() -> None:
+    """Import Great Expectations and build the suites now (seconds, once), e.g. before forking
+    ingestion workers so that they inherit them instead of each importing GX again."""
+    from pipelines.checks.gx_runner import _runtime  # noqa: PLC0415 - import cycle
+
+    _runtime()

@@ -68,6 +68,10 @@ class Pseudonymiser:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
 
+    def __reduce__(self):
+        # Picklable for the ingestion worker processes (a local pipe); hashlib states are not.
+        return (Pseudonymiser, (self._key,))
+
     def __repr__(self) -> str:
         return "Pseudonymiser(key=<hidden>)"
 
