@@ -80,6 +80,13 @@ create table if not exists raw.submission_validation (
     run_id varchar,
     validated_at timestamp
 );
+create table if not exists raw.landing_fingerprints (
+    path varchar primary key,
+    size_bytes bigint not null,
+    mtime_ns bigint not null,
+    content_sha256 varchar not null,
+    seen_at timestamp
+);
 create table if not exists quarantine.rejected_files (
     stream varchar not null,
     submission_id varchar not null,
@@ -104,6 +111,9 @@ class Incoming:
     received_at: dt.datetime | None
     fetch: Callable[[], bytes]
     sha256: str | None = None
+    # Landing files: (relative path, size, mtime_ns). A file whose size and mtime match the
+    # last run's is not read again; its recorded hash stands in (a no-op run reads nothing).
+    fingerprint: tuple[str, int, int] | None = None
 
 
 @dataclass
@@ -136,8 +146,10 @@ def landing_files(root: Path, streams: Iterable[str] = STREAMS) -> Iterator[tupl
 def landing_incoming(root: Path, streams: Iterable[str] = STREAMS) -> Iterator[Incoming]:
     """Landing-folder files as submissions; the mtime is when it was received."""
     for stream, path in landing_files(root, streams):
-        received = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC).replace(tzinfo=None)
-        yield Incoming(stream, path.name, "landing", received, path.read_bytes)
+        st = path.stat()
+        received = dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC).replace(tzinfo=None)
+        fingerprint = (path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns)
+        yield Incoming(stream, path.name, "landing", received, path.read_bytes, fingerprint=fingerprint)
 
 
 def portal_incoming(client, streams: Iterable[str] = STREAMS, updated_since: str | None = None) -> Iterator[Incoming]:
@@ -327,6 +339,11 @@ def land_submissions(
             "where status = 'accepted' group by all"
         ).fetchall()
     }
+    cached = {
+        r[0]: (r[1], r[2], r[3])
+        for r in con.execute("select path, size_bytes, mtime_ns, content_sha256 from raw.landing_fingerprints").fetchall()
+    }
+    seen: list[list] = []
     report = IngestReport()
     pending: list[_Pending] = []
     pending_bytes = 0
@@ -368,6 +385,10 @@ def land_submissions(
             if pending and (inc.stream != pending[0].inc.stream or len(pending) >= BATCH_FILES
                             or pending_bytes >= BATCH_BYTES):
                 flush()
+            if inc.fingerprint is not None and inc.sha256 is None:
+                hit = cached.get(inc.fingerprint[0])
+                if hit and hit[:2] == inc.fingerprint[1:]:
+                    inc.sha256 = hit[2]
             if inc.sha256 and (inc.stream, inc.sha256) in known_sha:
                 # Portal items carry their hash: an identical file already landed (on either
                 # transport) needs no download at all.
@@ -381,6 +402,8 @@ def land_submissions(
                 report.errors.append(f"{inc.transport}:{inc.stream}/{inc.file_name}: {exc}")
                 continue
             sha = sha256_hex(content)
+            if inc.fingerprint is not None:
+                seen.append([*inc.fingerprint, sha])
             key, sid, name_error = _identity(inc, sha)
             if sid in known:
                 report.skipped_known += 1
@@ -392,10 +415,31 @@ def land_submissions(
         flush()
         while in_flight:
             commit_oldest()
+        _remember_fingerprints(con, seen, now())
     finally:
         if pool is not None:
             pool.close()
     return report
+
+
+def _remember_fingerprints(con, seen: list[list], when: dt.datetime) -> None:
+    """Record (path, size, mtime, sha) of landing files read in this run. Written after their
+    submissions committed, so a crash costs at most a re-read next time, never a skipped file."""
+    if not seen:
+        return
+    frame = pd.DataFrame(seen, columns=["path", "size_bytes", "mtime_ns", "content_sha256"]).assign(seen_at=when)
+    frame = frame.drop_duplicates("path", keep="last")
+    con.register("_fingerprints", frame)
+    try:
+        con.execute("begin transaction")
+        con.execute("delete from raw.landing_fingerprints where path in (select path from _fingerprints)")
+        con.execute("insert into raw.landing_fingerprints by name select * from _fingerprints")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("_fingerprints")
 
 
 class _Pool:

@@ -269,3 +269,29 @@ def test_worker_processes_land_exactly_what_one_process_lands(generated, tmp_pat
         con.close()
     for t in tables:
         assert contents[0][t] == contents[1][t], t
+
+
+def test_a_second_run_reads_no_unchanged_landing_file(generated, tmp_path, parse):
+    out, _ = generated
+    landing = _subset(out, tmp_path / "landing", {"child_measurements": 30, "opd_programmes": 6})
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    for schema in ("raw", "quarantine"):
+        con.execute(f"create schema {schema}")
+    reads = []
+
+    def counted():
+        for inc in landing_incoming(landing):
+            fetch = inc.fetch
+            inc.fetch = lambda f=fetch, n=inc.file_name: reads.append(n) or f()
+            yield inc
+
+    first = land_submissions(con, counted(), parse, "r1")
+    assert first.landed == 36 and len(reads) == 36
+    reads.clear()
+    second = land_submissions(con, counted(), parse, "r2")
+    assert second.landed == 0 and second.skipped_known == 36 and reads == []
+    # a changed file (new mtime) is read and lands as a new version
+    target = sorted((landing / "child_measurements").glob("*.csv"))[0]
+    target.write_bytes(target.read_bytes() + b"\r\n")
+    third = land_submissions(con, counted(), parse, "r3")
+    assert reads == [target.name] and third.landed == 1

@@ -55,7 +55,9 @@ def test_asset_graph_derives_deps():
     fct = AssetKey(["marts", "fct_order_totals"])
     assert graph.get(fct).parent_keys == {AssetKey(["staging", "stg_orders"]), AssetKey(["marts", "dim_customer"])}
     assert graph.get(AssetKey(["staging", "stg_orders"])).parent_keys == set(_raw_tables().values())
-    assert len(checks) == 6
+    # one multi-check (one step) per model, one check per YAML test
+    assert len(checks) == 2
+    assert sum(len(c.check_keys) for c in checks) == 6
 
 
 def test_unknown_upstream_table_fails_at_load():
@@ -77,9 +79,20 @@ def test_models_build_and_checks_run(tmp_path):
         with warehouse.connect() as con:
             con.execute("create or replace table raw.customers as select * from (values (1, 'a'), (2, 'b')) t(customer_id, name)")
 
+    @asset(key=AssetKey(["publish", "after_totals"]), deps=[AssetKey(["marts", "fct_order_totals"])])
+    def after_totals():
+        return None
+
     assets, checks = build_sql_assets(discover_models(FIXTURES), _raw_tables())
-    result = materialize([orders, customers, *assets, *checks], resources={"warehouse": warehouse}, raise_on_error=False)
+    result = materialize([orders, customers, *assets, *checks, after_totals], resources={"warehouse": warehouse},
+                         raise_on_error=False)
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    # amount_positive is blocking (no severity: warn) and fails: nothing downstream runs,
+    # although the other tests of the same multi-check passed
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert AssetKey(["marts", "fct_order_totals"]) in materialized
+    assert AssetKey(["publish", "after_totals"]) not in materialized
+    assert evaluations["n_orders_accepted_values"].severity.value == "WARN"
     assert evaluations["customer_id_unique"].passed
     assert evaluations["customer_id_relationships"].passed
     # customer 2 totals -1: the expression check must fail and report one row

@@ -22,6 +22,7 @@ VALIDATION_KEY = AssetKey(["raw", "submission_validation"])
 REJECTED_ROWS_KEY = AssetKey(["quarantine", "rejected_rows"])
 REJECTED_FILES_KEY = AssetKey(["quarantine", "rejected_files"])
 REGION_MASTER_KEY = AssetKey(["raw", "region_master"])
+FINGERPRINTS_KEY = AssetKey(["raw", "landing_fingerprints"])
 
 _DESCRIPTIONS = {
     SUBMISSIONS_KEY: "One row per submission received (any stream, any transport): submitter, period, "
@@ -30,6 +31,8 @@ _DESCRIPTIONS = {
     "expectations with counts, never values).",
     REJECTED_ROWS_KEY: "One row per rejected cell/row: stream, submission, row number, column, reason code "
     "and the pseudonymised row payload.",
+    FINGERPRINTS_KEY: "One row per landing-folder file read: relative path, size, mtime and sha256. A file "
+    "with the same size and mtime is not read again (a run with nothing new reads no file).",
     REJECTED_FILES_KEY: "One row per rejected file (undecodable, wrong format, required columns missing, "
     "bad file name), with the reason.",
 }
@@ -141,6 +144,7 @@ def ingest_submissions(
     yield MaterializeResult(asset_key=VALIDATION_KEY, metadata={"validated_this_run": int(n_validated)})
     yield MaterializeResult(asset_key=REJECTED_ROWS_KEY, metadata={"row_count": int(n_rej_rows)})
     yield MaterializeResult(asset_key=REJECTED_FILES_KEY, metadata={"row_count": int(n_rej_files)})
+    yield MaterializeResult(asset_key=FINGERPRINTS_KEY)
 
 
 def _has_submissions(con) -> bool:
