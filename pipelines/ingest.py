@@ -312,6 +312,7 @@ def land_submissions(
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None),
     validate: Callable[[str, pd.DataFrame, list[str]], pd.DataFrame] | None = None,
     workers: int = 0,
+    before_fork: Callable[[], None] | None = None,
 ) -> IngestReport:
     """Land every new submission offered; skip the ones already in ``raw.submissions``.
 
@@ -324,7 +325,9 @@ def land_submissions(
     With ``workers`` > 0, batches are parsed and validated in that many forked worker processes
     while this process reads files and writes DuckDB (``parse_many`` and ``validate`` must then
     be picklable). Batches still commit one at a time in arrival order, so versions and results
-    are the same as without workers.
+    are the same as without workers. ``before_fork`` runs once before the first worker starts
+    (e.g. importing Great Expectations so that workers inherit it); a run with nothing new
+    starts no worker and pays for neither.
     """
     con.execute(DDL)
     known = {r[0] for r in con.execute("select submission_id from raw.submissions").fetchall()}
@@ -348,17 +351,21 @@ def land_submissions(
     pending: list[_Pending] = []
     pending_bytes = 0
     in_flight: deque = deque()
-    pool = _Pool(workers) if workers > 0 else None
+    pool: _Pool | None = None
 
     def commit_oldest() -> None:
         batch, job = in_flight.popleft()
-        prepared = job.result() if pool is not None else job
+        prepared = job.result() if isinstance(job, _Fallback) else job
         _commit_batch(con, batch, prepared, run_id, now(), report, versions)
 
     def flush() -> None:
-        nonlocal pending_bytes
+        nonlocal pending_bytes, pool
         if not pending:
             return
+        if workers > 0 and pool is None:
+            if before_fork is not None:
+                before_fork()
+            pool = _Pool(workers)
         batch = list(pending)
         pending.clear()
         pending_bytes = 0

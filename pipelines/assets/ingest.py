@@ -81,8 +81,6 @@ def ingest_submissions(
         from pipelines.checks.gx_suites import validate_submissions as validate
 
         workers = ingest_workers()
-        if workers:
-            preload()  # forked workers inherit GX instead of importing it each
 
         reports = {}
         errors = []
@@ -98,14 +96,14 @@ def ingest_submissions(
             try:
                 reports["portal"] = land_submissions(
                     con, portal_incoming(portal.client(), updated_since=updated_since), parse,
-                    context.run_id, months, validate=validate, workers=workers,
+                    context.run_id, months, validate=validate, workers=workers, before_fork=preload,
                 )
             except PortalError as exc:
                 errors.append(f"portal: {exc}")
         if landing.configured:
             reports["landing"] = land_submissions(
                 con, landing_incoming(landing.root), parse, context.run_id, months, validate=validate,
-                workers=workers,
+                workers=workers, before_fork=preload,
             )
         if not reports:
             context.log.warning("Neither KONVERGENSI_PORTAL_URL nor KONVERGENSI_LANDING_DIR is set: nothing to pull.")

@@ -73,7 +73,6 @@ def _build_runtime() -> _Runtime:
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
     )
-
     from great_expectations.execution_engine import pandas_execution_engine  # noqa: PLC0415
 
     # GX md5-hashes every in-memory batch below this size only to label it ("fingerprint");
