@@ -41,7 +41,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check pipelines tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_zscores.py
+	$(BIN)/python benchmarks/bench_zscores.py --sizes 1000000 10000000
+	$(BIN)/python -W ignore benchmarks/bench_pipeline.py --scale banten
 
 clean:
 	rm -rf demo_data warehouse/work warehouse/*.duckdb .dagster_home

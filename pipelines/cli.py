@@ -73,6 +73,11 @@ def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool =
     run_config["loggers"] = {"console": {"config": {"log_level": os.environ.get("KONVERGENSI_LOG_LEVEL", "WARNING")}}}
     started = time.perf_counter()
     with DagsterInstance.get() as instance:
+        from pipelines.run_recovery import release_dead_runs
+
+        for run_id in release_dead_runs(instance):
+            print(f"konvergensi run: earlier run {run_id} had died; marked failed, its pool slot freed",
+                  file=sys.stderr)
         result = job.execute_in_process(
             instance=instance, run_config=run_config, raise_on_error=False, tags=range_tags(start, end)
         )

@@ -6,14 +6,54 @@ An unset or empty variable means its documented default (:data:`pipelines.settin
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import fcntl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 from dagster import ConfigurableResource, EnvVar
+from pydantic import PrivateAttr
 
 from pipelines import settings
 from pipelines.warehouse_io import publish_database
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another run holds the working warehouse."""
+
+
+def acquire_run_lock(lock_path: Path, wait_s: float | None = None):
+    """An exclusive ``flock`` on ``lock_path``, waiting up to ``wait_s`` seconds
+    (``KONVERGENSI_RUN_LOCK_WAIT``, default 600) for a run already holding it; then a clear
+    error naming the holder. Returns the open file; closing it releases the lock."""
+    import os
+
+    if wait_s is None:
+        wait_s = float(os.environ.get("KONVERGENSI_RUN_LOCK_WAIT", "") or 600)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                handle.close()
+                raise WarehouseBusyError(
+                    f"another run is writing the warehouse ({holder}); this run stopped after waiting "
+                    f"{wait_s:.0f} s and wrote nothing. Retry when it has finished."
+                ) from None
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} since {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC")
+    handle.flush()
+    return handle
 
 
 class WarehouseResource(ConfigurableResource):
@@ -22,6 +62,7 @@ class WarehouseResource(ConfigurableResource):
     half-built warehouse."""
 
     path: str = ""
+    _run_lock: object = PrivateAttr(default=None)
 
     @property
     def published_path(self) -> Path:
@@ -53,6 +94,18 @@ class WarehouseResource(ConfigurableResource):
     def publish(self) -> dict:
         return publish_database(self.work_path, self.published_path)
 
+    def setup_for_execution(self, context) -> None:
+        # One run at a time owns the working file: the lock is taken when the run initialises
+        # its resources, before any step claims a pool slot (so two runs can never hold one
+        # each and wait on each other), and held to the end of the run (released in
+        # teardown_after_execution, or by the kernel if the run dies).
+        self._run_lock = acquire_run_lock(self.work_path.parent / ".run.lock")
+
+    def teardown_after_execution(self, context) -> None:
+        if self._run_lock is not None:
+            self._run_lock.close()
+            self._run_lock = None
+
 
 class LandingFolderResource(ConfigurableResource):
     """Folder of dropped files, ``<dir>/<stream>/<file>``; empty = not configured."""
@@ -79,9 +132,14 @@ class PortalResource(ConfigurableResource):
         return bool(self.url)
 
     def client(self):
+        import os
+
         from pipelines.portal.client import PortalClient
 
-        return PortalClient(self.url, self.token)
+        # Seconds to wait for a response to start arriving; a slower portal counts as a fault
+        # and is retried (KONVERGENSI_PORTAL_READ_TIMEOUT, default 30).
+        read_timeout = float(os.environ.get("KONVERGENSI_PORTAL_READ_TIMEOUT", "") or 30)
+        return PortalClient(self.url, self.token, timeout=(5.0, read_timeout))
 
 
 class PseudonymResource(ConfigurableResource):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -181,13 +182,42 @@ def install_file(tmp: Path, published_path: Path, keep: int = KEEP_PUBLISHED) ->
     return kept
 
 
-def publish_database(work_path: Path, published_path: Path, keep: int = KEEP_PUBLISHED) -> dict:
+def database_fingerprint(path: Path) -> str:
+    """A digest of a DuckDB file's contents: every table's name, columns and types, row count
+    and the sum of its row hashes. Equal for two files with the same data whatever their bytes
+    (a published copy in another storage version included); about a second for Banten."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{_sql_path(path)}' as fp (read_only)")
+        parts = []
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'fp' order by 1, 2"
+        ).fetchall()
+        for schema, table in tables:
+            cols = con.execute(
+                "select string_agg(column_name || ' ' || data_type, ',' order by column_index) from duckdb_columns() "
+                "where database_name = 'fp' and schema_name = ? and table_name = ?", [schema, table],
+            ).fetchall()[0][0]
+            ident = "fp." + ".".join('"' + part.replace('"', '""') + '"' for part in (schema, table))
+            n, total = con.execute(f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {ident} t").fetchall()[0]
+            parts.append(f"{schema}.{table}|{cols}|{n}|{total}")
+        con.execute("detach fp")
+    finally:
+        con.close()
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def publish_database(
+    work_path: Path, published_path: Path, keep: int = KEEP_PUBLISHED, skip_unchanged: bool = True
+) -> dict:
     """Copy ``work_path`` into a fresh file and atomically rename it onto ``published_path``.
 
     Args:
         work_path: The pipeline's working DuckDB file (only read).
         published_path: The file BI tools open read-only.
         keep: How many replaced files to keep for rollback.
+        skip_unchanged: Leave the published file as it is when its contents already equal the
+            working database's (see :func:`database_fingerprint`).
 
     Returns:
         Figures for asset metadata: path, bytes written, seconds taken, the kept file's name
@@ -196,6 +226,20 @@ def publish_database(work_path: Path, published_path: Path, keep: int = KEEP_PUB
     started = time.perf_counter()
     with publish_lock(published_path):
         cleaned = clean_leftovers(published_path)
+        if skip_unchanged and published_path.exists():
+            work_print = database_fingerprint(work_path)
+            if work_print == database_fingerprint(published_path):
+                # Nothing changed since the last publish (a quiet night): no copy, no new
+                # version, readers keep the file they have.
+                return {
+                    "published_path": str(published_path),
+                    "bytes": published_path.stat().st_size,
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "kept_as": "",
+                    "cleaned_leftovers": len(cleaned),
+                    "unchanged": True,
+                    "fingerprint": work_print,
+                }
         tmp = temp_path_for(published_path)
         try:
             con = duckdb.connect()
@@ -218,6 +262,7 @@ def publish_database(work_path: Path, published_path: Path, keep: int = KEEP_PUB
         "seconds": round(time.perf_counter() - started, 3),
         "kept_as": kept or "",
         "cleaned_leftovers": len(cleaned),
+        "unchanged": False,
     }
 
 

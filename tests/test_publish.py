@@ -24,7 +24,7 @@ import pytest
 
 from pipelines import cli
 from pipelines.rollback import RollbackError, choose_version, format_versions, rollback
-from pipelines.warehouse_io import KEEP_PUBLISHED, list_kept, publish_database
+from pipelines.warehouse_io import KEEP_PUBLISHED, database_fingerprint, list_kept, publish_database
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS_PER_VERSION = 1000
@@ -274,10 +274,26 @@ def test_keeps_only_the_newest_n(tmp_path):
     kept = list_kept(published)
     assert len(kept) == KEEP_PUBLISHED
     assert [published_version(k.path) for k in kept] == list(range(5, 5 - KEEP_PUBLISHED, -1))
-    publish_database(tmp_path / "work" / "v6.duckdb", published, keep=1)
+    publish_database(tmp_path / "work" / "v6.duckdb", published, keep=1, skip_unchanged=False)
     assert [published_version(k.path) for k in list_kept(published)] == [6]
-    publish_database(tmp_path / "work" / "v6.duckdb", published, keep=0)
+    publish_database(tmp_path / "work" / "v6.duckdb", published, keep=0, skip_unchanged=False)
     assert list_kept(published) == []
+
+
+def test_publishing_the_same_contents_again_changes_nothing(tmp_path):
+    published = tmp_path / "wh" / "banten.duckdb"
+    work = build_work(tmp_path / "work" / "v1.duckdb", 1)
+    first = publish_database(work, published)
+    inode = published.stat().st_ino
+    again = publish_database(work, published)
+    assert not first["unchanged"] and again["unchanged"]
+    assert published.stat().st_ino == inode and list_kept(published) == []
+    # the fingerprint looks at contents, not bytes: the DuckDB 1.4 copy equals its source
+    assert database_fingerprint(work) == database_fingerprint(published)
+    changed = build_work(tmp_path / "work" / "v2.duckdb", 2)
+    assert database_fingerprint(changed) != database_fingerprint(published)
+    assert not publish_database(changed, published)["unchanged"]
+    assert published_version(published) == 2 and len(list_kept(published)) == 1
 
 
 def test_keeping_is_a_hard_link_to_the_replaced_file(tmp_path):

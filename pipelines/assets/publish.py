@@ -21,8 +21,12 @@ def build_publish_asset(upstream: Iterable[AssetKey]) -> AssetsDefinition:
         """The published warehouse file (KONVERGENSI_WAREHOUSE) that BI tools read: a copy of the
         working database in the DuckDB 1.4 storage format, swapped in by one atomic rename."""
         figures = warehouse.publish()
-        figures.update(export_marts_parquet(warehouse.published_path, warehouse.parquet_dir))
-        context.log.info(f"published {figures['published_path']} ({figures['bytes']} bytes, {figures['seconds']} s)")
+        exports = sorted(warehouse.parquet_dir.glob("*.parquet")) if warehouse.parquet_dir.is_dir() else []
+        if figures["unchanged"] and exports:
+            context.log.info(f"{figures['published_path']} already holds this warehouse; nothing to publish")
+        else:
+            figures.update(export_marts_parquet(warehouse.published_path, warehouse.parquet_dir))
+            context.log.info(f"published {figures['published_path']} ({figures['bytes']} bytes, {figures['seconds']} s)")
         return MaterializeResult(metadata=figures)
 
     return publish_warehouse

@@ -208,7 +208,7 @@ class PortalClient:
         Returns:
             The original file bytes.
         """
-        path = item.get("download_url") or f"{API}/submissions/{quote(item['submission_id'], safe='')}/file"
+        path = _safe_download_path(item)
         expected_sha, expected_size = item["sha256"], item["size_bytes"]
 
         def verified(resp: requests.Response) -> bytes:
@@ -303,3 +303,18 @@ def _describe(exc: BaseException) -> str:
     """Exception type and message, cut short; never carries request headers."""
     text = str(exc)
     return f"{type(exc).__name__}: {text[:300]}"
+
+
+def _safe_download_path(item: dict) -> str:
+    """The item's ``download_url`` only when it is a plain path under this API on this host;
+    otherwise the file URL built from the (percent-quoted) submission id. A listing cannot send
+    the client, and its token, elsewhere (``@host``, ``//host``, ``../``, control characters)."""
+    url = item.get("download_url")
+    if (
+        isinstance(url, str)
+        and url.startswith(f"{API}/submissions/")
+        and not any(bad in url for bad in ("@", "//", "..", "\\"))
+        and all(" " < ch < "\x7f" for ch in url)
+    ):
+        return url
+    return f"{API}/submissions/{quote(str(item['submission_id']), safe='')}/file"

@@ -154,11 +154,12 @@ def _assemble(ctx: Context, typed: pd.DataFrame, tables: list[RawTable]) -> list
         "detail": rejects["detail"].astype("str"),
         "payload": pd.Series([payload_by_pos[p] for p in position.tolist()], dtype="str"),
     })
-    malformed = [(f, r, d) for f, t in enumerate(tables) for r, d in t.bad_rows]
+    malformed = [(f, b[0], b[1], b[2] if len(b) > 2 else "malformed_row") for f, t in enumerate(tables)
+                 for b in t.bad_rows]
     if malformed:
         out = pd.concat([out, pd.DataFrame({
-            "file": [f for f, _, _ in malformed], "row_number": [r for _, r, _ in malformed], "column": None,
-            "reason_code": "malformed_row", "detail": [d for _, _, d in malformed], "payload": "{}",
+            "file": [m[0] for m in malformed], "row_number": [m[1] for m in malformed], "column": None,
+            "reason_code": [m[3] for m in malformed], "detail": [m[2] for m in malformed], "payload": "{}",
         }).astype({"column": object, "reason_code": "str", "detail": "str", "payload": "str"})], ignore_index=True)
     out = out.sort_values(["file", "row_number", "reason_code"], kind="stable")
     counts = np.bincount(out["file"].to_numpy(dtype="int64"), minlength=n_files)

@@ -30,7 +30,7 @@ REJECT_REASONS = (
     "missing_value", "invalid_number", "invalid_date", "invalid_value", "invalid_sex",
     "out_of_range", "birth_after_measurement", "weight_out_of_range", "lenhei_out_of_range",
     "unknown_regency", "unknown_district", "unknown_village", "unknown_region_code",
-    "region_mismatch", "invalid_decile", "invalid_action", "invalid_status", "malformed_row",
+    "region_mismatch", "invalid_decile", "invalid_action", "invalid_status", "malformed_row", "value_too_long",
 )
 REJECT_COLUMNS = ("row_number", "column", "reason_code", "detail", "payload")
 MAX_QUOTED = 40  # longest cell text quoted in a detail

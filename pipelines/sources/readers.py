@@ -32,6 +32,10 @@ from pipelines.sources.layouts import Layout, header_aliases, normalise_header
 
 MAX_ROWS = 1_048_576  # Excel's own sheet limit
 MAX_COLS = 256
+# Longest cell kept (bytes of UTF-8 for CSV, characters for XLSX). No field of any layout comes
+# near it; a row with a longer cell is quarantined as ``value_too_long`` and its cell never
+# travels further (a 10 MB cell would otherwise ride along into payloads and logs).
+MAX_CELL = 4096
 HEADER_SCAN_ROWS = 10
 # Below this size pyarrow's fixed cost per call exceeds the csv module's whole read.
 ARROW_MIN_BYTES = 16_384  # XLSX exports sometimes carry a title row or two above the header
@@ -59,7 +63,8 @@ class RawTable:
     row_numbers: np.ndarray  # spreadsheet row per frame row (header = 1); JSON: record index
     file_format: str
     warnings: list[str] = field(default_factory=list)
-    bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (row_number, detail)
+    # (row_number, detail) quarantined as malformed_row, or (row_number, detail, reason_code)
+    bad_rows: list[tuple] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -191,9 +196,9 @@ def _read_csv(content: bytes, layout: Layout) -> RawTable:
         utf8 = content[len(codecs.BOM_UTF8):] if encoding == "utf-8-sig" else content
         arrow = _read_csv_arrow(utf8 if encoding.startswith("utf-8") else text.encode("utf-8"), delimiter)
     if arrow is not None:
-        headers, columns, row_numbers = arrow
+        headers, columns, row_numbers, too_long = arrow
         positions, names = _map_headers(headers, layout, warnings)
-        return RawTable(names, [columns[p] for p in positions], row_numbers, "csv", warnings)
+        return RawTable(names, [columns[p] for p in positions], row_numbers, "csv", warnings, too_long)
     try:
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"'))
     except csv.Error as exc:  # e.g. a cell beyond the csv module's field size limit
@@ -233,17 +238,24 @@ def _read_csv_arrow(data: bytes, delimiter: str) -> tuple[list[str], list[pa.Arr
     # is 0, read off the string offsets without a compute call per column.
     n = table.num_rows
     length = np.zeros(n, dtype="int64")
+    longest = np.zeros(n, dtype="int64")
     for c in columns:
         offsets = np.frombuffer(c.buffers()[1], dtype="int64")[c.offset:c.offset + n + 1]
-        length += np.diff(offsets)
+        cell = np.diff(offsets)
+        length += cell
+        np.maximum(longest, cell, out=longest)
     keep = length[1:] > 0
     numbers = np.arange(2, n + 1, dtype="int64")
+    oversized = longest[1:] > MAX_CELL
+    too_long = [(int(numbers[i]), f"a cell of {int(longest[i + 1]):,} bytes (limit {MAX_CELL:,})", "value_too_long")
+                for i in np.flatnonzero(oversized)]
+    keep &= ~oversized
     body = [c.slice(1) for c in columns]
     if not keep.all():
         mask = pa.array(keep)
         body = [pc.filter(c, mask) for c in body]
         numbers = numbers[keep]
-    return headers, body, numbers
+    return headers, body, numbers, too_long
 
 
 def _rectangular(rows: list[list[str]]) -> tuple[list[list[str]], np.ndarray, list[tuple[int, str]]]:
@@ -267,6 +279,10 @@ def _rectangular(rows: list[list[str]]) -> tuple[list[list[str]], np.ndarray, li
             else:
                 row = row + [""] * (width - n)
         if any(row):
+            longest = max(len(cell) for cell in row)
+            if longest > MAX_CELL:
+                bad.append((number, f"a cell of {longest:,} characters (limit {MAX_CELL:,})", "value_too_long"))
+                continue
             body.append(row)
             numbers.append(number)
     return body, np.asarray(numbers, dtype="int64"), bad
@@ -336,12 +352,19 @@ def _read_xlsx(content: bytes, layout: Layout) -> RawTable:
     positions, names = _map_headers(headers, layout, warnings)
     body = []
     numbers = []
+    too_long = []
     for offset, row in enumerate(rows[header_idx + 1:]):
         cells = [row[p] if p < len(row) else None for p in positions]
         if any(c is not None and str(c).strip() != "" for c in cells):
+            longest = max((len(c) for c in row if isinstance(c, str)), default=0)
+            if longest > MAX_CELL:
+                too_long.append((header_idx + offset + 2, f"a cell of {longest:,} characters (limit {MAX_CELL:,})",
+                                 "value_too_long"))
+                continue
             body.append(cells)
             numbers.append(header_idx + offset + 2)
-    return RawTable(names, _columns(body, range(len(names))), np.asarray(numbers, dtype="int64"), "xlsx", warnings)
+    return RawTable(names, _columns(body, range(len(names))), np.asarray(numbers, dtype="int64"), "xlsx", warnings,
+                    too_long)
 
 
 def _read_json(content: bytes, layout: Layout) -> RawTable:

@@ -1,0 +1,242 @@
+"""The whole nightly job on one month of generated submissions, stage by stage, against the
+analyst's baseline (pandas + a per-row WHO z-score package) on the same data, in one run.
+
+    python benchmarks/bench_pipeline.py [--scale banten|small] [--data DIR] [--baseline-rows N]
+
+1. Generate one month (2024-08) of submissions at the scale (reused when ``--data`` holds them).
+2. ``konvergensi run --period 2024-08`` on a fresh warehouse (a real Dagster run, in-process
+   executor, recorded in its own DAGSTER_HOME), then print per stage: wall time, rows, rows/s,
+   and the run's peak RSS, the DuckDB file sizes and Dagster's overhead share.
+3. A second run of the current month with nothing new (what a quiet night costs).
+4. The baseline on the same files: pandas reads every e-PPGBM file (read_csv / read_excel per
+   file, concat), then pygrowup scores rows one by one; the per-row part is timed on a sample
+   and extrapolated linearly (it is ~6,000 rows/s; all rows would take minutes).
+
+Dagster's overhead is measured, not assumed: an empty in-process job with as many steps as the
+real run gives the per-step framework cost, and run wall - sum of step times is the time
+between steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PERIOD = "2024-08"
+
+STAGES = [
+    ("ingest (read, parse, pseudonymise, GX, land)", lambda k: k == "ingest_submissions"),
+    ("z-scores (WHO 2006)", lambda k: k == "staging__stg_child_zscores"),
+    ("SQL models (staging, marts)", lambda k: k != "staging__stg_child_zscores" and k.split("__")[0] in ("staging", "marts", "quarantine", "reference", "raw")
+     and "__" in k and not k.endswith("__tests") and k.count("__") == 1),
+    ("asset checks", lambda k: k.endswith("__tests") or k.count("__") >= 2),
+    ("publish (copy as DuckDB 1.4, parquet)", lambda k: k == "publish__warehouse_file"),
+    ("quality report", lambda k: k == "reports__quality_report"),
+]
+
+
+def _env(work: Path, data: Path, name: str) -> dict:
+    home = work / f"home_{name}"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "KONVERGENSI_WAREHOUSE": str(work / "wh" / "banten.duckdb"),
+        "KONVERGENSI_LANDING_DIR": str(data),
+        "KONVERGENSI_REGION_MASTER": str(data / "region_master.csv"),
+        "KONVERGENSI_PSEUDONYM_KEY": "bench-key-not-secret",
+        "KONVERGENSI_PORTAL_URL": "",
+        "KONVERGENSI_LOG_LEVEL": "ERROR",
+    }
+
+
+def _run(env: dict, period: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS GB of the run process and its workers)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--period", period], env=env,
+                          cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:], proc.stderr[-3000:])
+        raise SystemExit(f"run of {period} failed")
+    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024 / 1024
+    return wall, peak
+
+
+def _step_stats(env: dict) -> tuple[list[tuple[str, float]], float, dict]:
+    code = """
+import json, sys
+from dagster import DagsterInstance
+i = DagsterInstance.get()
+run = i.get_runs(limit=1)[0]
+stats = i.get_run_step_stats(run.run_id)
+rs = i.get_run_stats(run.run_id)
+steps = [(s.step_key, s.end_time - s.start_time) for s in stats if s.end_time]
+mats = {}
+for rec in i.get_records_for_run(run.run_id, of_type=__import__("dagster").DagsterEventType.ASSET_MATERIALIZATION).records:
+    m = rec.event_log_entry.dagster_event.event_specific_data.materialization
+    rc = m.metadata.get("row_count")
+    if rc is not None:
+        mats["__".join(m.asset_key.path)] = rc.value
+print(json.dumps({"steps": steps, "wall": rs.end_time - rs.start_time, "rows": mats}))
+"""
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    return [tuple(s) for s in data["steps"]], data["wall"], data["rows"]
+
+
+def _empty_step_cost(n_steps: int) -> float:
+    """Seconds of Dagster framework per step: an in-process job of n trivial assets."""
+    import dagster as dg
+
+    assets = []
+    for i in range(n_steps):
+        deps = [f"a{i - 1}"] if i else []
+
+        @dg.asset(name=f"a{i}", deps=deps)
+        def _a() -> None:
+            return None
+
+        assets.append(_a)
+    job = dg.define_asset_job("empty", executor_def=dg.in_process_executor)
+    defs = dg.Definitions(assets=assets, jobs=[job])
+    with dg.instance_for_test() as instance:
+        t = time.perf_counter()
+        defs.resolve_job_def("empty").execute_in_process(
+            instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+        )
+        return (time.perf_counter() - t) / n_steps
+
+
+def _sizes(work: Path) -> tuple[float, float]:
+    wh = work / "wh"
+    return ((wh / "work" / "banten.duckdb").stat().st_size / 1e6, (wh / "banten.duckdb").stat().st_size / 1e6)
+
+
+def _baseline(data: Path, sample: int) -> dict:
+    """What an analyst would do: pandas per file, then a per-row z-score package."""
+    import numpy as np
+    import pandas as pd
+
+    from benchmarks.bench_zscores import time_pygrowup
+
+    files = sorted((data / "child_measurements").glob("*"))
+    t = time.perf_counter()
+    frames = []
+    for f in files:
+        if f.suffix == ".xlsx":
+            frames.append(pd.read_excel(f, dtype=str))
+        else:
+            frames.append(pd.read_csv(f, sep=None, engine="python", dtype=str, encoding_errors="replace"))
+    df = pd.concat(frames, ignore_index=True)
+    read_s = time.perf_counter() - t
+    rng = np.random.default_rng(1)
+    n = sample
+    rows = {
+        "sex": rng.integers(1, 3, n), "age_days": rng.integers(1, 1856, n),
+        "weight_kg": np.round(rng.uniform(3, 20, n), 1), "lenhei_cm": np.round(rng.uniform(50, 110, n), 1),
+        "measure": pd.Series(np.where(rng.random(n) < 0.5, "l", "h")),
+    }
+    z_s = time_pygrowup(rows, n)
+    per_row = z_s / n
+    return {"rows": len(df), "files": len(files), "read_s": read_s, "z_s_extrapolated": per_row * len(df),
+            "z_rate": n / z_s}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="banten", choices=["small", "banten"])
+    parser.add_argument("--data", default=None, help="generated submissions to reuse (or where to keep them)")
+    parser.add_argument("--baseline-rows", type=int, default=30_000, help="rows scored one by one (sample)")
+    args = parser.parse_args(argv)
+
+    from pipelines.settings import ingest_workers
+    from pipelines.sources.generate import generate
+
+    work = Path(tempfile.mkdtemp(prefix=f"bench-pipeline-{args.scale}-"))
+    data = Path(args.data) if args.data else work / "submissions"
+    if not (data / "region_master.csv").exists():
+        t = time.perf_counter()
+        generate(data, scale=args.scale, seed=7)
+        print(f"generated {args.scale} submissions in {time.perf_counter() - t:.1f} s")
+    print(f"cores: {os.cpu_count()}  ingest workers: {ingest_workers()}  data: {data}")
+
+    env = _env(work, data, "run")
+    wall, peak = _run(env, PERIOD)
+    steps, run_wall, rows = _step_stats(env)
+    work_mb, pub_mb = _sizes(work)
+    n_source = _source_rows(work)
+
+    print(f"\n== full job, one month ({PERIOD}), {args.scale} scale ==")
+    print(f"{'stage':<44}{'steps':>6}{'wall s':>9}{'rows':>12}{'rows/s':>12}")
+    stage_rows = {
+        "ingest": n_source, "z-scores": rows.get("staging__stg_child_zscores"),
+        "SQL": rows.get("marts__fct_child_measurement"),
+    }
+    accounted = 0.0
+    for label, match in STAGES:
+        picked = [(k, d) for k, d in steps if match(k)]
+        secs = sum(d for _, d in picked)
+        accounted += secs
+        n = next((v for key, v in stage_rows.items() if label.startswith(key)), None)
+        rate = f"{n / secs:>12,.0f}" if n and secs else f"{'':>12}"
+        print(f"{label:<44}{len(picked):>6}{secs:>9.1f}{(f'{n:,}' if n else ''):>12}{rate}")
+    other = sum(d for _, d in steps) - accounted
+    print(f"{'other steps':<44}{'':>6}{other:>9.1f}")
+    per_step = _empty_step_cost(len(steps))
+    between = run_wall - sum(d for _, d in steps)
+    overhead = per_step * len(steps) + max(between, 0.0)
+    print(f"\nrun wall (Dagster run)      {run_wall:8.1f} s   process wall incl. start-up and summary {wall:.1f} s")
+    print(f"rows read                   {n_source:>10,}   end-to-end {n_source / wall:,.0f} rows/s")
+    print(f"peak RSS                    {peak:8.2f} GB")
+    print(f"DuckDB working file         {work_mb:8.0f} MB   published (DuckDB 1.4 format) {pub_mb:.0f} MB")
+    print(f"Dagster overhead            {overhead:8.1f} s = {100 * overhead / run_wall:.1f} % of the run "
+          f"({len(steps)} steps x {per_step * 1000:.0f} ms framework + {max(between, 0):.1f} s between steps)")
+
+    quiet_wall, _ = _run(env, _current_month())
+    print(f"\nno new submissions (nightly on {_current_month()}): {quiet_wall:.1f} s")
+
+    base = _baseline(data, args.baseline_rows)
+    base_total = base["read_s"] + base["z_s_extrapolated"]
+    ours = sum(d for k, d in steps if k in ("ingest_submissions", "staging__stg_child_zscores"))
+    print("\n== baseline on the same e-PPGBM files: pandas per file + pygrowup per row ==")
+    print(f"pandas read of {base['files']:,} files, {base['rows']:,} rows: {base['read_s']:.1f} s "
+          f"(no pseudonymisation, no validation, no region resolution)")
+    print(f"pygrowup per row: {base['z_rate']:,.0f} rows/s on a {args.baseline_rows:,}-row sample; "
+          f"all rows extrapolated: {base['z_s_extrapolated']:.0f} s")
+    print(f"baseline read + z-scores: {base_total:.0f} s  vs  this pipeline's full job {wall:.1f} s "
+          f"(ratio {base_total / wall:.1f}x); its ingest + z-scores alone {ours:.1f} s (ratio {base_total / ours:.1f}x)")
+    if args.scale != "banten":
+        return
+    print(f"\ntargets: Banten month end to end <= 60 s: {'met' if wall <= 60 else 'MISSED'} ({wall:.0f} s); "
+          f"no-op nightly <= 15 s: {'met' if quiet_wall <= 15 else 'MISSED'} ({quiet_wall:.0f} s)")
+
+
+def _source_rows(work: Path) -> int:
+    import duckdb
+
+    with duckdb.connect(str(work / "wh" / "work" / "banten.duckdb"), read_only=True) as con:
+        return int(con.execute("select coalesce(sum(n_source_rows), 0) from raw.submissions").fetchall()[0][0])
+
+
+def _current_month() -> str:
+    from pipelines.periods import current_month
+
+    return current_month()
+
+
+if __name__ == "__main__":
+    main()
