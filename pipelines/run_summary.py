@@ -36,6 +36,16 @@ class RunSummary:
                 err = err.cause  # the user's exception, not Dagster's wrapper
             message = err.message.strip().splitlines()[0] if err else "failed"
             summary.failures.append(f"{ev.step_key}: {message}")
+        if not result.success and not summary.failures:
+            # Failed before any step (e.g. a resource that could not start: the warehouse
+            # held by another run): report the run's own error.
+            for ev in result.all_events:
+                err = getattr(ev.event_specific_data, "error", None)
+                while err is not None and err.cause is not None:
+                    err = err.cause
+                if err is not None:
+                    summary.failures.append(f"run: {err.message.strip().splitlines()[0]}")
+                    break
         from pipelines.resources import WarehouseResource
 
         warehouse = WarehouseResource(path=os.environ.get("KONVERGENSI_WAREHOUSE", ""))
