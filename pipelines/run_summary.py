@@ -49,10 +49,23 @@ class RunSummary:
         from pipelines.resources import WarehouseResource
 
         warehouse = WarehouseResource(path=os.environ.get("KONVERGENSI_WAREHOUSE", ""))
-        path = warehouse.published_path if warehouse.published_path.exists() else warehouse.work_path
-        summary.warehouse = str(path)
-        if path.exists():
-            summary._read_tables(path)
+        if warehouse.published_path.exists():
+            summary.warehouse = str(warehouse.published_path)
+            summary._read_tables(warehouse.published_path)
+        elif warehouse.work_path.exists():
+            # Nothing published yet: list the working file, but only while no other run owns it
+            # (even a read-only open would stop that run's writers).
+            from pipelines.resources import WarehouseBusyError, acquire_run_lock
+
+            summary.warehouse = str(warehouse.work_path)
+            try:
+                lock = acquire_run_lock(warehouse.work_path.parent / ".run.lock", wait_s=0)
+            except WarehouseBusyError:
+                return summary
+            try:
+                summary._read_tables(warehouse.work_path)
+            finally:
+                lock.close()
         return summary
 
     def _read_tables(self, path) -> None:
