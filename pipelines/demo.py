@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import threading
 import time
 from pathlib import Path
 
@@ -43,13 +42,11 @@ def run_demo(root: Path) -> bool:
             path.unlink()
 
     token = secrets.token_urlsafe(16)
-    server = make_server(portal_dir, host="127.0.0.1", port=0, token=token)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = make_server(portal_dir, host="127.0.0.1", port=0, token=token).start_in_thread()
     try:
         os.environ.update(
             {
-                "KONVERGENSI_PORTAL_URL": f"http://127.0.0.1:{server.server_address[1]}",
+                "KONVERGENSI_PORTAL_URL": server.base_url,
                 "KONVERGENSI_PORTAL_TOKEN": token,
                 "KONVERGENSI_LANDING_DIR": str(landing_dir),
                 "KONVERGENSI_REGION_MASTER": str(generated / "region_master.csv"),
@@ -64,7 +61,6 @@ def run_demo(root: Path) -> bool:
               f"landing folder {landing_dir} holds the regency and OPD streams")
         summary = run_pipeline()
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
     print(f"demo: total {time.perf_counter() - started:.1f} s")
     return summary.success

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,8 +29,6 @@ def acquire_run_lock(lock_path: Path, wait_s: float | None = None):
     """An exclusive ``flock`` on ``lock_path``, waiting up to ``wait_s`` seconds
     (``KONVERGENSI_RUN_LOCK_WAIT``, default 600) for a run already holding it; then a clear
     error naming the holder. Returns the open file; closing it releases the lock."""
-    import os
-
     if wait_s is None:
         wait_s = float(os.environ.get("KONVERGENSI_RUN_LOCK_WAIT", "") or 600)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,8 +131,6 @@ class PortalResource(ConfigurableResource):
         return bool(self.url)
 
     def client(self):
-        import os
-
         from pipelines.portal.client import PortalClient
 
         # Seconds to wait for a response to start arriving; a slower portal counts as a fault

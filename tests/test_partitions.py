@@ -133,13 +133,15 @@ def landing_src(tmp_path_factory) -> Path:
 
 
 def _env(monkeypatch, root: Path, src: Path, name: str) -> Path:
+    """Point the environment at test warehouse ``name``, creating it (home, landing copy) once."""
     from pipelines import settings
 
     home = root / f"home_{name}"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     landing = root / f"landing_{name}"
-    shutil.copytree(src / "landing", landing)
+    if not home.exists():
+        home.mkdir()
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        shutil.copytree(src / "landing", landing)
     for var in settings.ENV_DEFAULTS:
         monkeypatch.setenv(var, "")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -198,7 +200,7 @@ def test_backfill_and_rerun_replace_exactly_their_month(landing_src, tmp_path, m
 
     # Rerunning July with a revised July file replaces July and leaves August's rows untouched
     monkeypatch.undo()
-    _env_again(monkeypatch, tmp_path, landing_src, "a")
+    _env(monkeypatch, tmp_path, landing_src, "a")
     with duckdb.connect(str(work_a)) as con:
         con.execute("update marts.fct_child_measurement set posyandu = 'UNTOUCHED' where period = '2024-08'")
         n_aug = con.execute("select count(*) from marts.fct_child_measurement where period = '2024-08'").fetchall()
@@ -220,16 +222,3 @@ def test_backfill_and_rerun_replace_exactly_their_month(landing_src, tmp_path, m
     # the superseded version's rows are kept in quarantine, for July only
     assert _q(work_a, "select distinct period, reason_code from quarantine.superseded_child_measurements "
                       "where reason_code = 'superseded_version'") == [("2024-07", "superseded_version")]
-
-
-def _env_again(monkeypatch, root: Path, src: Path, name: str) -> None:
-    """Point the environment at an existing test warehouse (its landing folder as it is now)."""
-    from pipelines import settings
-
-    for var in settings.ENV_DEFAULTS:
-        monkeypatch.setenv(var, "")
-    monkeypatch.setenv("DAGSTER_HOME", str(root / f"home_{name}"))
-    monkeypatch.setenv("KONVERGENSI_WAREHOUSE", str(root / f"wh_{name}" / "banten.duckdb"))
-    monkeypatch.setenv("KONVERGENSI_LANDING_DIR", str(root / f"landing_{name}"))
-    monkeypatch.setenv("KONVERGENSI_REGION_MASTER", str(src / "region_master.csv"))
-    monkeypatch.setenv("KONVERGENSI_PSEUDONYM_KEY", "partition-test-key")

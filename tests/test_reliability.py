@@ -8,6 +8,7 @@ landing folder, real SIGKILLs of the run's process group.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -105,21 +105,16 @@ class Site:
         return out
 
 
-class Portal:
-    def __init__(self, folder: Path, faults=None) -> None:
-        from pipelines.portal.server import make_server
+@contextlib.contextmanager
+def portal(folder: Path, faults=None):
+    """A real portal server on loopback for the duration of the block."""
+    from pipelines.portal.server import make_server
 
-        self.server = make_server(folder, host="127.0.0.1", port=0, token=TOKEN, faults=faults)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+    server = make_server(folder, host="127.0.0.1", port=0, token=TOKEN, faults=faults).start_in_thread()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 MART_EXCLUDE = {"ingested_at", "run_id", "rejected_at", "validated_at", "seen_at", "published_at", "built_at"}
@@ -154,17 +149,17 @@ def test_portal_faults_outage_and_idempotence(src, tmp_path):
     from pipelines.portal.server import FaultPlan
 
     clean = Site(tmp_path, src, "clean")
-    with Portal(clean.portal_dir) as portal:
-        clean.run(portal.url)
+    with portal(clean.portal_dir) as server:
+        clean.run(server.base_url)
     reference = digest(clean.published)
 
     # 1. 20 % of requests fail: 503, 429 + Retry-After, resets, stalls past the read timeout,
     #    truncated bodies, invalid JSON. The run retries through them.
     faulty = Site(tmp_path, src, "faulty")
     plan = FaultPlan(rate=0.2, seed=5, retry_after="0", slow_s=2.5)
-    with Portal(faulty.portal_dir, faults=plan) as portal:
-        faulty.run(portal.url, KONVERGENSI_PORTAL_READ_TIMEOUT="1")
-        log = list(portal.server.fault_log)
+    with portal(faulty.portal_dir, faults=plan) as server:
+        faulty.run(server.base_url, KONVERGENSI_PORTAL_READ_TIMEOUT="1")
+        log = list(server.fault_log)
     kinds = {k: log.count(k) for k in sorted(set(log))}
     print(f"\n[faults] {len(log)} faults injected: {kinds}")
     assert len(kinds) >= 5, kinds
@@ -350,8 +345,8 @@ def _hostile_files(site: Site) -> dict[str, str]:
 def test_hostile_inputs_are_quarantined_and_personal_data_never_leaks(src, tmp_path):
     site = Site(tmp_path, src, "hostile")
     expected = _hostile_files(site)
-    with Portal(site.portal_dir) as portal:
-        out = site.run(portal.url)  # succeeds: every hostile file or row is quarantined, nothing crashes
+    with portal(site.portal_dir) as server:
+        out = site.run(server.base_url)  # succeeds: every hostile file or row is quarantined, nothing crashes
     assert "Traceback" not in out, out[-4000:]
     assert site.work.exists()
     con = duckdb.connect(str(site.work), read_only=True)
