@@ -24,6 +24,7 @@ import pandas as pd
 
 from pipelines.periods import wants
 from pipelines.sources.layouts import STREAMS
+from pipelines.sources.parse import BatchParse
 from pipelines.sources.submission import (
     SubmissionNameError,
     parse_submission_name,
@@ -229,8 +230,8 @@ def ensure_raw_table(con, stream: str, empty_rows: pd.DataFrame) -> None:
 
 # Files parsed and landed together: the parser is vectorised across files, and one
 # transaction per batch keeps every submission whole (all of it lands, or none of it).
-BATCH_FILES = 100
-BATCH_BYTES = 32 * 1024 * 1024
+BATCH_FILES = 1000
+BATCH_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -248,28 +249,35 @@ class _Prepared:
     """What parsing and validating a batch produced (picklable: it may come from a worker)."""
 
     errors: dict[str, str | None]  # sid -> file error, None when the file was read
-    results: dict[str, tuple[int, int, pd.DataFrame]]  # sid -> (rows accepted, rows read, rejects)
-    rows: pd.DataFrame | None
+    results: dict[str, tuple[int, int, int]]  # sid -> (rows accepted, rows read, rows rejected)
+    rows: pd.DataFrame | None  # accepted rows of every file, with submission_id
+    rejects: pd.DataFrame | None  # rejected cells of every file, with submission_id
     validation: pd.DataFrame | None
 
 
-def _parse_safely(stream: str, todo: list[tuple[str, str, bytes]], parse_many) -> dict[str, object]:
-    """ParseResult per submission id; a parser crash on the batch falls back to one file at a
-    time so that one bad file cannot take the others down with it."""
+def _joined(result) -> BatchParse:
+    return result if isinstance(result, BatchParse) else BatchParse.from_results(list(result))
+
+
+def _parse_safely(stream: str, todo: list[tuple[str, bytes]], parse_many) -> BatchParse:
+    """All files of ``todo`` parsed (``parse_many`` may return a BatchParse or one ParseResult
+    per file); a parser crash on the batch falls back to one file at a time so that one bad file
+    cannot take the others down with it."""
     if not todo:
-        return {}
+        return BatchParse.from_results([])
     try:
-        results = parse_many(stream, [(name, content) for _, name, content in todo])
-        return {sid: r for (sid, _, _), r in zip(todo, results, strict=True)}
+        return _joined(parse_many(stream, todo))
     except Exception:  # noqa: BLE001
         log.exception("batch parse failed for %s; retrying file by file", stream)
-    out = {}
-    for sid, name, content in todo:
+    parts = []
+    for i, item in enumerate(todo):
         try:
-            out[sid] = parse_many(stream, [(name, content)])[0]
+            part = _joined(parse_many(stream, [item]))
         except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the submission
-            out[sid] = f"parser_error: {type(exc).__name__}"
-    return out
+            part = BatchParse(pd.DataFrame(), np.zeros(0, "int64"), pd.DataFrame(), np.zeros(0, "int64"),
+                              [f"parser_error: {type(exc).__name__}"], [0], [[]])
+        parts.append((np.array([i]), part))
+    return BatchParse.combine(parts, len(todo))
 
 
 def _prepare_batch(stream: str, items: list[tuple[str, str, bytes, str | None]], parse_many, validate) -> _Prepared:
@@ -277,30 +285,33 @@ def _prepare_batch(stream: str, items: list[tuple[str, str, bytes, str | None]],
 
     ``items`` are ``(submission_id, file_name, content, name_error)``.
     """
-    parsed = _parse_safely(stream, [(sid, name, c) for sid, name, c, err in items if err is None], parse_many)
-    errors: dict[str, str | None] = {}
-    results: dict[str, object] = {}
-    parts, sids = [], []
-    for sid, _, _, name_error in items:
-        result = parsed.get(sid)
-        error = name_error
-        if error is None:
-            error = result if isinstance(result, str) else result.file_error
-        errors[sid] = error
-        if error is None:
-            results[sid] = (len(result.rows), int(result.n_source_rows), result.rejects)
-            parts.append(result.rows)
-            sids.append(np.full(len(result.rows), sid, dtype=object))
-    rows = None
-    if parts:
-        rows = pd.concat(parts, ignore_index=True)
-        rows.insert(0, "submission_id", np.concatenate(sids))
+    named = [(sid, name, c) for sid, name, c, err in items if err is None]
+    parsed = _parse_safely(stream, [(name, c) for _, name, c in named], parse_many)
+    sids = np.array([sid for sid, _, _ in named] or [], dtype=object)
+    errors: dict[str, str | None] = {sid: err for sid, _, _, err in items if err is not None}
+    n_acc = np.bincount(parsed.row_files, minlength=len(named))
+    rejected_rows = (pd.DataFrame({"f": parsed.reject_files, "r": parsed.rejects["row_number"].to_numpy()})
+                     .drop_duplicates()["f"].to_numpy(dtype="int64") if len(parsed.rejects) else np.zeros(0, "int64"))
+    n_rej = np.bincount(rejected_rows, minlength=len(named))
+    results: dict[str, tuple[int, int, int]] = {}
+    for f, sid in enumerate(sids.tolist()):
+        errors[sid] = parsed.file_errors[f]
+        if parsed.file_errors[f] is None:
+            results[sid] = (int(n_acc[f]), int(parsed.n_source_rows[f]), int(n_rej[f]))
+    errors = {sid: errors[sid] for sid, _, _, _ in items}  # batch order
+    rows = rejects = None
+    if len(parsed.rows):
+        rows = parsed.rows
+        rows.insert(0, "submission_id", sids[parsed.row_files])
+    if len(parsed.rejects):
+        rejects = parsed.rejects.rename(columns={"column": "column_name"})
+        rejects.insert(0, "submission_id", sids[parsed.reject_files])
     validation = None
     accepted = [sid for sid, err in errors.items() if err is None]
     if validate is not None and accepted:
         frame = rows if rows is not None else pd.DataFrame({"submission_id": [], "row_number": []})
         validation = validate(stream, frame, accepted)
-    return _Prepared(errors, results, rows, validation)
+    return _Prepared(errors, results, rows, rejects, validation)
 
 
 def land_submissions(
@@ -491,20 +502,15 @@ def _commit_batch(
     con, batch: list[_Pending], prepared: _Prepared, run_id: str, now: dt.datetime, report, versions
 ) -> None:
     stream = batch[0].inc.stream
-    reject_parts, file_rejects, meta = [], [], []
+    file_rejects, meta = [], []
     for p in batch:
         error = prepared.errors[p.sid]
         version = None
         n_acc = n_rej = n_src = 0
         if error is None:
-            n_acc, n_src, rej = prepared.results[p.sid]
+            n_acc, n_src, n_rej = prepared.results[p.sid]
             k = (stream, p.key.submitter_code, p.key.period)
             versions[k] = version = versions.get(k, 0) + 1
-            n_rej = int(rej["row_number"].nunique()) if len(rej) else 0
-            if len(rej):
-                reject_parts.append(rej.rename(columns={"column": "column_name"}).assign(
-                    stream=stream, submission_id=p.sid, file_name=p.inc.file_name, run_id=run_id, rejected_at=now
-                ))
             report.rows_accepted += n_acc
             report.rows_rejected += n_rej
             report.add(stream, "submissions")
@@ -523,17 +529,21 @@ def _commit_batch(
             p.inc.transport, p.inc.received_at, now, run_id, p.sha, len(p.content),
             "accepted" if error is None else "rejected_file", n_src, n_acc, n_rej, error,
         ])
-    validation = None
+    validation = rejects = None
     if prepared.validation is not None and len(prepared.validation):
         validation = prepared.validation.assign(run_id=run_id, validated_at=now)
+    if prepared.rejects is not None and len(prepared.rejects):
+        names = {p.sid: p.inc.file_name for p in batch}
+        rejects = prepared.rejects.assign(
+            stream=stream, file_name=prepared.rejects["submission_id"].map(names), run_id=run_id, rejected_at=now)
     con.execute("begin transaction")
     try:
         if prepared.rows is not None:
             _insert_df(con, f"raw.{stream}", prepared.rows)
         if validation is not None:
             _insert_df(con, "raw.submission_validation", validation)
-        if reject_parts:
-            _insert_df(con, "quarantine.rejected_rows", pd.concat(reject_parts, ignore_index=True))
+        if rejects is not None:
+            _insert_df(con, "quarantine.rejected_rows", rejects)
         if file_rejects:
             _insert_rows(con, "quarantine.rejected_files", REJECTED_FILE_COLUMNS, file_rejects)
         _insert_rows(con, "raw.submissions", SUBMISSION_COLUMNS, meta)

@@ -92,3 +92,10 @@ def ingest_workers() -> int:
         return max(0, int(raw))
     cores = os.cpu_count() or 1
     return min(cores, 8) if cores > 1 else 0
+
+
+def duckdb_config() -> dict[str, str]:
+    """Settings for every DuckDB connection the pipeline opens: a memory cap
+    (``KONVERGENSI_DUCKDB_MEMORY_LIMIT``, default 4GB; DuckDB spills to disk beyond it) so that a
+    national month stays within a small machine's memory next to the ingestion workers."""
+    return {"memory_limit": os.environ.get("KONVERGENSI_DUCKDB_MEMORY_LIMIT", "").strip() or "4GB"}

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.settings import duckdb_config
+
 # Files written in this format open in DuckDB 1.4 and later.
 PUBLISH_STORAGE_VERSION = "v1.4.0"
 
@@ -186,7 +188,7 @@ def database_fingerprint(path: Path) -> str:
     """A digest of a DuckDB file's contents: every table's name, columns and types, row count
     and the sum of its row hashes. Equal for two files with the same data whatever their bytes
     (a published copy in another storage version included); about a second for Banten."""
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_config())
     try:
         con.execute(f"attach '{_sql_path(path)}' as fp (read_only)")
         parts = []
@@ -242,7 +244,7 @@ def publish_database(
                 }
         tmp = temp_path_for(published_path)
         try:
-            con = duckdb.connect()
+            con = duckdb.connect(config=duckdb_config())
             try:
                 con.execute(f"attach '{_sql_path(work_path)}' as src (read_only)")
                 con.execute(f"attach '{_sql_path(tmp)}' as pub (storage_version '{PUBLISH_STORAGE_VERSION}')")

@@ -286,3 +286,37 @@ def test_received_times_follow_the_period_and_some_are_late(landing):
     lateness = np.array(lateness)
     assert lateness.min() > -1
     assert 0.03 < np.mean(lateness > 10) < 0.25
+
+
+def test_national_provinces_repeat_banten_under_their_own_codes_and_names(tmp_path):
+    """The national benchmark's provinces: Banten's geography under another code, every regency
+    name unique in the national master, and their files parse against it like Banten's."""
+    import pandas as pd
+
+    from pipelines.sources.generate import SCALES, _write_province, national_province_codes
+    from pipelines.sources.generate_names import build_geography
+    from pipelines.sources.parse import parse_submission
+    from pipelines.sources.pseudonym import Pseudonymiser
+    from pipelines.sources.regions import RegionIndex
+
+    codes = national_province_codes()
+    assert len(codes) == 53 and len(set(codes)) == 53 and codes[0] == "36"
+    banten, other = build_geography(), build_geography("11", "Sintetis 11")
+    assert all(str(c).startswith("11.") for c in other.village_codes)
+    assert len(other.village_codes) == len(banten.village_codes) == 1552
+    rows = banten.region_master_rows() + other.region_master_rows()
+    master = pd.DataFrame(rows, columns=["code", "level", "name", "parent_code"])
+    assert not master["code"].duplicated().any()
+    regency_names = master.loc[master["level"] == "regency", "name"]
+    assert not regency_names.duplicated().any() and "Kabupaten Pandeglang 11" in set(regency_names)
+    regions = RegionIndex.from_frame(master)
+    assert regions.resolve_regency("KAB PANDEGLANG 11") == "11.01"
+    assert regions.resolve_regency("KAB PANDEGLANG") == "36.01"
+
+    counts = _write_province(tmp_path, "11", SCALES["small"], 7)
+    assert counts["child_measurements"]["rows"] > 0 and counts["households"]["rows"] > 0
+    child = sorted((tmp_path / "child_measurements").glob("11.*_2024-08.csv"))[0]
+    result = parse_submission("child_measurements", child.read_bytes(), child.name,
+                              pseudonymiser=Pseudonymiser(b"k"), regions=regions)
+    assert len(result.rows) > 0 and result.rows["village_code"].str.startswith("11.").all()
+    assert not set(result.rejects["reason_code"]) & {"unknown_regency", "unknown_district"}

@@ -17,7 +17,7 @@ from pipelines.ingest import land_submissions, landing_incoming, portal_incoming
 from pipelines.portal.client import PortalClient
 from pipelines.portal.server import FaultPlan, make_server
 from pipelines.sources.generate import generate
-from pipelines.sources.parse import parse_batch
+from pipelines.sources.parse import parse_batch, parse_batch_joined
 from pipelines.sources.pseudonym import Pseudonymiser
 from pipelines.sources.regions import RegionIndex
 
@@ -239,7 +239,8 @@ def test_period_filter_lands_only_that_month(generated, tmp_path, parse):
 
 def test_worker_processes_land_exactly_what_one_process_lands(generated, tmp_path):
     """Parsing and validating in forked workers changes nothing: same rows, versions, rejects
-    and validation outcomes, committed in the same order."""
+    and validation outcomes, committed in the same order. Nor does the joined parse (one frame
+    per batch, what the ingestion asset uses) against one ParseResult per file."""
     import functools
     import pickle
 
@@ -247,9 +248,10 @@ def test_worker_processes_land_exactly_what_one_process_lands(generated, tmp_pat
 
     out, summary = generated
     regions = RegionIndex.from_frame(pd.read_csv(out / "region_master.csv", dtype=str, keep_default_na=False))
-    parse = functools.partial(parse_batch, pseudonymiser=Pseudonymiser(b"test-key"), regions=regions)
-    assert "test-key" not in repr(parse)
-    pickle.dumps(parse)  # what crosses to the workers
+    per_file = functools.partial(parse_batch, pseudonymiser=Pseudonymiser(b"test-key"), regions=regions)
+    joined = functools.partial(parse_batch_joined, pseudonymiser=Pseudonymiser(b"test-key"), regions=regions)
+    assert "test-key" not in repr(joined)
+    pickle.dumps(joined)  # what crosses to the workers
     specials = sorted({p for paths in summary["special_files"].values() for p in paths})
     landing = _subset(out, tmp_path / "landing", {"child_measurements": 260, "households": 30, "opd_programmes": 6},
                       extra=specials)  # a broken file, missing columns and a revision among them
@@ -257,8 +259,8 @@ def test_worker_processes_land_exactly_what_one_process_lands(generated, tmp_pat
     tables = ["raw.submissions", "raw.child_measurements", "raw.households", "raw.opd_programmes",
               "quarantine.rejected_rows", "quarantine.rejected_files", "raw.submission_validation"]
     contents = []
-    for workers in (0, 2):
-        con = duckdb.connect(str(tmp_path / f"w{workers}.duckdb"))
+    for n, (workers, parse) in enumerate(((0, per_file), (0, joined), (2, joined))):
+        con = duckdb.connect(str(tmp_path / f"w{n}.duckdb"))
         for schema in ("raw", "quarantine"):
             con.execute(f"create schema {schema}")
         fixed = lambda: pd.Timestamp("2024-09-01").to_pydatetime()  # noqa: E731
@@ -268,7 +270,7 @@ def test_worker_processes_land_exactly_what_one_process_lands(generated, tmp_pat
         contents.append({t: con.execute(f"select * from {t} order by all").fetchall() for t in tables})
         con.close()
     for t in tables:
-        assert contents[0][t] == contents[1][t], t
+        assert contents[0][t] == contents[1][t] == contents[2][t], t
 
 
 def test_a_second_run_reads_no_unchanged_landing_file(generated, tmp_path, parse):

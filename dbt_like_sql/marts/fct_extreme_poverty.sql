@@ -17,7 +17,7 @@ survey as (
 ),
 
 n_regencies as (
-    select count(*) as n from marts.dim_region where region_level = 'regency'
+    select province_code, count(*) as n from marts.dim_region where region_level = 'regency' group by 1
 ),
 
 by_level as (
@@ -74,14 +74,15 @@ spine as (
 province_survey as (
     -- the province figure only when every regency submitted it; BPS rate weighted by population
     select
-        '36' as region_code,
-        year,
-        sum(population) as population,
-        sum(extreme_poverty_bps_pct * population) / sum(population) as extreme_poverty_bps_pct
+        left(survey.regency_code, 2) as region_code,
+        survey.year,
+        sum(survey.population) as population,
+        sum(survey.extreme_poverty_bps_pct * survey.population) / sum(survey.population) as extreme_poverty_bps_pct
     from survey
-    where population is not null and extreme_poverty_bps_pct is not null
-    group by year
-    having count(*) = (select n from n_regencies)
+    inner join n_regencies on n_regencies.province_code = left(survey.regency_code, 2)
+    where survey.population is not null and survey.extreme_poverty_bps_pct is not null
+    group by left(survey.regency_code, 2), survey.year
+    having count(*) = any_value(n_regencies.n)
 ),
 
 denominators as (

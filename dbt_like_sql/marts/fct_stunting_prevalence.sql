@@ -65,12 +65,15 @@ balita as (
 province_balita as (
     -- the province estimate only when every regency submitted one
     select
-        '36' as region_code,
-        year,
-        sum(balita_estimate) as balita_estimate
+        left(balita.regency_code, 2) as region_code,
+        balita.year,
+        sum(balita.balita_estimate) as balita_estimate
     from balita
-    group by year
-    having count(*) = (select count(*) from marts.dim_region where region_level = 'regency')
+    group by left(balita.regency_code, 2), balita.year
+    having count(*) = (
+        select count(*) from marts.dim_region as region
+        where region.region_level = 'regency' and region.province_code = left(balita.regency_code, 2)
+    )
 ),
 
 wilson as (

@@ -7,7 +7,8 @@ with regions as (
 ),
 
 n_regencies as (
-    select count(*) as n from regions where region_level = 'regency'
+    -- regencies per province (the province code is the first two digits of a Kemendagri code)
+    select left(region_code, 2) as province_code, count(*) as n from regions where region_level = 'regency' group by 1
 ),
 
 routine as (
@@ -30,19 +31,20 @@ survey as (
 province_survey as (
     -- a provincial survey figure is derived only when every regency submitted it: balita-weighted mean
     select
-        '36' as region_code,
-        year,
+        left(survey.regency_code, 2) as region_code,
+        survey.year,
         case
-            when count(stunting_ssgi_pct) = (select n from n_regencies)
-                then sum(stunting_ssgi_pct * balita_estimate) / sum(balita_estimate)
+            when count(survey.stunting_ssgi_pct) = any_value(n_regencies.n)
+                then sum(survey.stunting_ssgi_pct * survey.balita_estimate) / sum(survey.balita_estimate)
         end as stunting_ssgi_pct,
         case
-            when count(stunting_ski_pct) = (select n from n_regencies)
-                then sum(stunting_ski_pct * balita_estimate) / sum(balita_estimate)
+            when count(survey.stunting_ski_pct) = any_value(n_regencies.n)
+                then sum(survey.stunting_ski_pct * survey.balita_estimate) / sum(survey.balita_estimate)
         end as stunting_ski_pct
     from survey
-    where balita_estimate is not null
-    group by year
+    inner join n_regencies on n_regencies.province_code = left(survey.regency_code, 2)
+    where survey.balita_estimate is not null
+    group by left(survey.regency_code, 2), survey.year
 ),
 
 survey_by_region as (

@@ -65,7 +65,7 @@ def ingest_submissions(
     import functools
 
     from pipelines.settings import ingest_workers
-    from pipelines.sources.parse import parse_batch
+    from pipelines.sources.parse import parse_batch_joined
     from pipelines.sources.regions import RegionIndex
 
     pseudonymiser = pseudonym.pseudonymiser()
@@ -75,7 +75,7 @@ def ingest_submissions(
         con.execute(INGEST_DDL)
         regions = RegionIndex.from_frame(con.execute("select * from raw.region_master").df())
 
-        parse = functools.partial(parse_batch, pseudonymiser=pseudonymiser, regions=regions)
+        parse = functools.partial(parse_batch_joined, pseudonymiser=pseudonymiser, regions=regions)
 
         from pipelines.checks.gx_suites import preload
         from pipelines.checks.gx_suites import validate_submissions as validate
@@ -117,7 +117,7 @@ def ingest_submissions(
         ).fetchall()[0][0]
         for stream in STREAMS:
             # Streams nobody has submitted yet still get an (empty) typed table so SQL models build.
-            ensure_raw_table(con, stream, parse(stream, [("empty.csv", b"")])[0].rows)
+            ensure_raw_table(con, stream, parse(stream, [("empty.csv", b"")]).rows)
     errors += [e for r in reports.values() for e in r.errors]
     for transport, rep in reports.items():
         context.log.info(

@@ -37,10 +37,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from great_expectations.core import ExpectationSuite
 
 TOKEN_REGEX = r"^[0-9a-f]{32}$"  # keyed HMAC tokens of pipelines.sources.pseudonym
-VILLAGE_CODE_REGEX = r"^36\.\d{2}\.\d{2}\.[12]\d{3}$"  # Kemendagri desa (2xxx) / kelurahan (1xxx)
-REGENCY_CODE_REGEX = r"^36\.\d{2}$"
-PROVINCE_OR_REGENCY_REGEX = r"^36(?:\.\d{2})?$"
-VILLAGE_CODE_LIST_REGEX = r"^36\.\d{2}\.\d{2}\.[12]\d{3}(?:,36\.\d{2}\.\d{2}\.[12]\d{3})*$"
+# Kemendagri's code format, any province (which codes exist is checked against the region master).
+VILLAGE_CODE_REGEX = r"^\d{2}\.\d{2}\.\d{2}\.[12]\d{3}$"  # Kemendagri desa (2xxx) / kelurahan (1xxx)
+REGENCY_CODE_REGEX = r"^\d{2}\.\d{2}$"
+PROVINCE_OR_REGENCY_REGEX = r"^\d{2}(?:\.\d{2})?$"
+VILLAGE_CODE_LIST_REGEX = r"^\d{2}\.\d{2}\.\d{2}\.[12]\d{3}(?:,\d{2}\.\d{2}\.\d{2}\.[12]\d{3})*$"
 YEAR_RANGE = (2015, 2035)
 MAX_AGE_DAYS = 1856  # WHO growth standards end at 1856 days (60 completed months)
 # Share of a submission's non-null values a plausibility check wants in range. ``mostly`` is judged

@@ -12,6 +12,10 @@ Scales:
     and one file missing required columns. A few seconds.
     ``banten``: one month (2024-08) for all 1,552 villages, about 1.1 M child measurements and
     about 700 k P3KE households.
+    ``national``: one month (2024-08) at Indonesia's volume for the benchmark: Banten plus 52
+    synthetic provinces that repeat its geography under other codes (424 regencies, 82,256
+    villages), about 25 M child measurements and 15.9 M P3KE households. Provinces are written
+    in parallel (``workers``). Regency-level streams (aksi, lokus, survey, OPD) stay Banten's.
 
 Personal columns hold synthetic values only.
 """
@@ -50,7 +54,16 @@ class Scale:
 SCALES = {
     "small": Scale(("2024-07", "2024-08"), 2, 20, 5, 20, True),
     "banten": Scale(("2024-08",), None, 710, 120, 451, False),
+    # Indonesia: about 25 M measurements a month over about 83,000 villages (issue 8), so fewer
+    # children per village than Banten; P3KE households scaled by the same ratio.
+    "national": Scale(("2024-08",), None, 304, 60, 193, False),
 }
+NATIONAL_PROVINCES = 53  # x 1,552 villages = 82,256 (Indonesia: about 83,000)
+
+
+def national_province_codes(n: int = NATIONAL_PROVINCES) -> list[str]:
+    """Banten (36) first, then two-digit codes 11, 12, ... skipping 36: synthetic provinces."""
+    return ["36", *[f"{c}" for c in range(11, 100) if c != 36][: n - 1]]
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
@@ -183,14 +196,59 @@ def write_region_master(out: Path, geo: Geography) -> Path:
     return path
 
 
-def generate(out_dir: Path, scale: str = "small", seed: int = 7) -> dict:
+def _province_geography(code: str) -> Geography:
+    return build_geography() if code == "36" else build_geography(code, f"Sintetis {code}")
+
+
+def _write_province(out: Path, code: str, cfg: Scale, seed: int) -> dict:
+    """Village-level streams of one province of the national scale (runs in a worker process)."""
+    geo = _province_geography(code)
+    seed = seed * 1000 + int(code)  # each province its own children and households
+    summary = {"child_measurements": _write_child_measurements(out, geo, cfg, seed)[0]}
+    sample, _spare = _sample_villages(geo, cfg, seed)
+    summary["households"] = village_streams.write_households(out, geo, sample, cfg.households_mean,
+                                                             _rng(seed, 10))
+    summary["village_scorecard"] = village_streams.write_scorecards(out, geo, sample, _rng(seed, 11))
+    return summary
+
+
+def _generate_national(out: Path, cfg: Scale, seed: int, workers: int, provinces: int) -> dict:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    codes = national_province_codes(provinces)
+    rows = [row for code in codes for row in _province_geography(code).region_master_rows()]
+    path = out / "region_master.csv"
+    gio.write_bytes(path, gio.csv_bytes(("code", "level", "name", "parent_code"), rows, delimiter=",",
+                                        encoding="utf-8", crlf=False))
+    gio.set_received(path, dt.datetime(2025, 1, 2, tzinfo=gio.UTC))
+    summary: dict = {"region_master": str(path), "provinces": len(codes)}
+    with ProcessPoolExecutor(max(1, workers), mp_context=multiprocessing.get_context("fork")) as pool:
+        for part in pool.map(_write_province, [out] * len(codes), codes, [cfg] * len(codes), [seed] * len(codes)):
+            for stream, counts in part.items():
+                total = summary.setdefault(stream, {"files": 0, "rows": 0})
+                total["files"] += counts["files"]
+                total["rows"] += counts["rows"]
+    summary["aksi_reports"] = regency.write_aksi(out, _rng(seed, 12))
+    geo = build_geography()
+    summary["lokus_villages"] = regency.write_lokus(out, geo, _rng(seed, 13))
+    summary["survey_figures"] = regency.write_survey(out, _rng(seed, 14))
+    summary["opd_programmes"] = regency.write_opd(out, geo, _rng(seed, 15))
+    summary["special_files"] = {"broken": [], "missing_columns": [], "revisi": []}
+    return summary
+
+
+def generate(out_dir: Path, scale: str = "small", seed: int = 7, workers: int = 2,
+             provinces: int = NATIONAL_PROVINCES) -> dict:
     """Write a complete synthetic landing folder.
 
     Args:
         out_dir: Folder to fill (created if missing); existing files of the same names are
             overwritten, others are left alone.
-        scale: ``"small"`` or ``"banten"`` (see the module docstring).
+        scale: ``"small"``, ``"banten"`` or ``"national"`` (see the module docstring).
         seed: Seed for every random choice except the geography, which is fixed.
+        workers: processes writing provinces in parallel (``national`` only).
+        provinces: how many provinces ``national`` writes (Banten first; tests use a few).
 
     Returns:
         ``{stream: {"files": n, "rows": n}}`` for every stream, plus ``"region_master"`` (path
@@ -202,6 +260,8 @@ def generate(out_dir: Path, scale: str = "small", seed: int = 7) -> dict:
     cfg = SCALES[scale]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if scale == "national":
+        return _generate_national(out, cfg, seed, workers, provinces)
     geo = build_geography()
     summary: dict = {"region_master": str(write_region_master(out, geo))}
     summary["child_measurements"], special = _write_child_measurements(out, geo, cfg, seed)

@@ -65,15 +65,19 @@ class Geography:
     village_district: np.ndarray  # index into district arrays
     village_regency: np.ndarray  # index into REGENCIES
     village_is_kelurahan: np.ndarray
+    province_code: str = "36"
+    province_name: str = "Banten"
+    # (code, Kemendagri name, e-PPGBM spelling, districts, desa, kelurahan) per regency
+    regencies: tuple[tuple, ...] = REGENCIES
 
     def region_master_rows(self) -> list[tuple[str, str, str, str]]:
         """Rows ``(code, level, name, parent_code)`` in the order of the reference file."""
-        rows = [("36", "province", "Banten", "")]
+        rows = [(self.province_code, "province", self.province_name, "")]
         by_district: dict[int, list[int]] = {}
         for v, d in enumerate(self.village_district):
             by_district.setdefault(int(d), []).append(v)
-        for r, (code, name, *_rest) in enumerate(REGENCIES):
-            rows.append((code, "regency", name, "36"))
+        for r, (code, name, *_rest) in enumerate(self.regencies):
+            rows.append((code, "regency", name, self.province_code))
             for d in np.flatnonzero(self.district_regency == r):
                 rows.append((str(self.district_codes[d]), "district", str(self.district_names[d]), code))
                 for v in by_district.get(int(d), []):
@@ -111,8 +115,23 @@ def _split_counts(rng: np.random.Generator, total: int, parts: int, minimum: int
     return counts
 
 
-def build_geography() -> Geography:
-    """Build the synthetic region master (fixed seed: independent of the run's seed)."""
+def clone_regencies(province_code: str) -> tuple[tuple, ...]:
+    """Banten's regencies re-coded under another (synthetic) province for the national benchmark:
+    ``36.01 Kabupaten Pandeglang`` becomes ``<pp>.01 Kabupaten Pandeglang <pp>``, so that every
+    regency name stays unique in a national region master."""
+    if province_code == "36":
+        return REGENCIES
+    return tuple((f"{province_code}.{code[3:]}", f"{name} {province_code}", f"{ep} {province_code}", *rest)
+                 for code, name, ep, *rest in REGENCIES)
+
+
+def build_geography(province_code: str = "36", province_name: str = "Banten") -> Geography:
+    """Build the synthetic region master (fixed seed: independent of the run's seed).
+
+    Another ``province_code`` gives the same villages and names under that code, with regency
+    names suffixed by the code (:func:`clone_regencies`): the national benchmark's provinces.
+    """
+    regencies = clone_regencies(province_code)
     rng = np.random.default_rng(GEOGRAPHY_SEED)
     pool, pool_alt, pool_w = _name_pool()
     alt_of = dict(zip(pool, pool_alt, strict=True))
@@ -123,8 +142,8 @@ def build_geography() -> Geography:
 
     d_codes, d_names, d_reg = [], [], []
     v_codes, v_names, v_alts, v_dist, v_reg, v_kel = [], [], [], [], [], []
-    for r, (code, _name, _ep, n_dist, n_desa, n_kel) in enumerate(REGENCIES):
-        planted = list(_SHARED_DISTRICTS.get(code, []))
+    for r, (code, _name, _ep, n_dist, n_desa, n_kel) in enumerate(regencies):
+        planted = list(_SHARED_DISTRICTS.get(f"36.{code[3:]}", []))
         names = planted + [str(next(district_pick)) for _ in range(n_dist - len(planted))]
         names = [names[i] for i in rng.permutation(n_dist)]
         counts = _split_counts(rng, n_desa + n_kel, n_dist)
@@ -155,10 +174,11 @@ def build_geography() -> Geography:
     v_alts = [alt_of.get(n, "") for n in v_names]
     arr = np.array
     return Geography(
-        regency_codes=tuple(r[0] for r in REGENCIES),
+        regency_codes=tuple(r[0] for r in regencies),
         district_codes=arr(d_codes), district_names=arr(d_names), district_regency=arr(d_reg),
         village_codes=arr(v_codes), village_names=arr(v_names), village_alt_names=arr(v_alts),
         village_district=arr(v_dist), village_regency=arr(v_reg), village_is_kelurahan=arr(v_kel),
+        province_code=province_code, province_name=province_name, regencies=regencies,
     )
 
 

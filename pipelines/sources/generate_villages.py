@@ -16,7 +16,7 @@ SCORECARD_PERIOD = "2024-Q3"
 _CHUNK_VILLAGES = 128
 # Variant spellings some P3KE files carry (alias-mapped by the parser).
 _VARIANT_HEADERS = {"Penerima BPNT": "Penerima BNBT", "Kode Kemendagri": "Kode Kemdagri"}
-_POORER = {"36.01", "36.02"}
+_POORER = {"01", "02"}  # regency suffixes (Pandeglang, Lebak)
 
 _CHOICES = {
     "occupation": ("Petani/Pekebun", "Buruh Harian Lepas", "Wiraswasta", "Mengurus Rumah Tangga",
@@ -57,7 +57,7 @@ def _household_columns(rng, geo: names.Geography, chunk: np.ndarray, counts: np.
     reg = geo.village_regency[vil]
     codes = geo.village_codes[vil]
     code_digits = np.strings.replace(codes, ".", "")
-    p1 = np.where(np.isin(np.array(geo.regency_codes)[reg], list(_POORER)), 0.19, 0.12)
+    p1 = np.where(np.isin(np.array([c[3:] for c in geo.regency_codes])[reg], list(_POORER)), 0.19, 0.12)
     u = rng.random(n)
     rest = (u - p1) / (1 - p1)
     decile = np.where(u < p1, 1, np.where(rest < 0.3, 2, np.where(rest < 0.63, 3, 4)))
@@ -77,8 +77,8 @@ def _household_columns(rng, geo: names.Geography, chunk: np.ndarray, counts: np.
     poor = decile == 1
     cols = {
         "family_id": np.strings.add(np.strings.add("P", code_digits), np.strings.zfill(serial.astype(str), 4)),
-        "province_name": np.full(n, "BANTEN"),
-        "regency_name": np.array([_p3ke_regency(r[2]) for r in names.REGENCIES])[reg],
+        "province_name": np.full(n, geo.province_name.upper()),
+        "regency_name": np.array([_p3ke_regency(r[2]) for r in geo.regencies])[reg],
         "district_name": np.strings.upper(geo.district_names[geo.village_district[vil]]),
         "village_name": np.strings.upper(geo.village_names[vil]),
         "village_code": codes,

@@ -133,7 +133,85 @@ def _split(frame: pd.DataFrame, files: np.ndarray, n_files: int) -> list[pd.Data
     return [frame.iloc[bounds[f]:bounds[f + 1]].reset_index(drop=True) for f in range(n_files)]
 
 
-def _assemble(ctx: Context, typed: pd.DataFrame, tables: list[RawTable]) -> list[ParseResult]:
+@dataclass
+class BatchParse:
+    """Outcome of parsing many files of one stream, kept as one frame (no per-file frames).
+
+    ``rows`` holds the accepted rows of every file in file order (``row_number`` first), with
+    ``row_files[i]`` the position (in the files given) of row ``i``; ``rejects`` holds
+    ``REJECT_COLUMNS`` sorted by file, row number and reason, with ``reject_files`` likewise.
+    ``file_errors``, ``n_source_rows`` and ``warnings`` have one entry per file. Ingestion uses
+    this form: splitting a batch of one-row files into frames cost more than parsing them.
+    """
+
+    rows: pd.DataFrame
+    row_files: np.ndarray
+    rejects: pd.DataFrame
+    reject_files: np.ndarray
+    file_errors: list[str | None]
+    n_source_rows: list[int]
+    warnings: list[list[str]]
+
+    @property
+    def n_files(self) -> int:
+        return len(self.file_errors)
+
+    @classmethod
+    def from_results(cls, results: list[ParseResult]) -> BatchParse:
+        """The joined form of per-file results (e.g. from a ``parse_many`` returning a list)."""
+        rows = [r.rows for r in results]
+        rejects = [r.rejects for r in results]
+        return cls(
+            _concat(rows), np.repeat(np.arange(len(results), dtype="int64"), [len(r) for r in rows]),
+            _concat(rejects, _empty_rejects(parsed=True)),
+            np.repeat(np.arange(len(results), dtype="int64"), [len(r) for r in rejects]),
+            [r.file_error for r in results], [int(r.n_source_rows) for r in results],
+            [list(r.warnings) for r in results],
+        )
+
+    @classmethod
+    def combine(cls, parts: list[tuple[np.ndarray, BatchParse]], n_files: int) -> BatchParse:
+        """Parts covering files ``positions`` each (any order) -> one result in file order."""
+        errors: list[str | None] = [None] * n_files
+        n_src, warns = [0] * n_files, [[] for _ in range(n_files)]
+        for positions, part in parts:
+            for j, f in enumerate(positions.tolist()):
+                errors[f], n_src[f], warns[f] = part.file_errors[j], part.n_source_rows[j], part.warnings[j]
+        row_files = np.concatenate([pos[p.row_files] for pos, p in parts] or [np.zeros(0, "int64")])
+        reject_files = np.concatenate([pos[p.reject_files] for pos, p in parts] or [np.zeros(0, "int64")])
+        rows = _concat([p.rows for _, p in parts])
+        rejects = _concat([p.rejects for _, p in parts], _empty_rejects(parsed=True))
+        if len(parts) > 1:  # stable: each file keeps its own row order
+            order = np.argsort(row_files, kind="stable")
+            rows, row_files = rows.take(order).reset_index(drop=True), row_files[order]
+            order = np.argsort(reject_files, kind="stable")
+            rejects, reject_files = rejects.take(order).reset_index(drop=True), reject_files[order]
+        return cls(rows, row_files, rejects, reject_files, errors, n_src, warns)
+
+    def results(self, stream: str, pseudonymiser: Pseudonymiser, regions: RegionIndex) -> list[ParseResult]:
+        """One :class:`ParseResult` per file (what :func:`parse_batch` returns)."""
+        rows_by_file = _split(self.rows, self.row_files, self.n_files)
+        rejects_by_file = _split(self.rejects, self.reject_files, self.n_files)
+        out = []
+        for f in range(self.n_files):
+            if self.file_errors[f] is not None:
+                out.append(_empty_result(stream, self.file_errors[f], pseudonymiser, regions))
+            else:
+                rejects = rejects_by_file[f] if len(rejects_by_file[f]) else _empty_rejects(parsed=True)
+                out.append(ParseResult(rows_by_file[f], rejects, None, self.n_source_rows[f], self.warnings[f]))
+        return out
+
+
+def _concat(frames: list[pd.DataFrame], empty: pd.DataFrame | None = None) -> pd.DataFrame:
+    nonempty = [f for f in frames if len(f)]
+    if len(nonempty) == 1:
+        return nonempty[0].reset_index(drop=True)
+    if nonempty:
+        return pd.concat(nonempty, ignore_index=True)
+    return frames[0].reset_index(drop=True) if frames else (empty if empty is not None else pd.DataFrame())
+
+
+def _assemble(ctx: Context, typed: pd.DataFrame, tables: list[RawTable]) -> BatchParse:
     rejects = ctx.rejects()
     n_files = len(tables)
     row_numbers = np.concatenate([np.asarray(t.row_numbers, dtype="int64") for t in tables])
@@ -143,7 +221,8 @@ def _assemble(ctx: Context, typed: pd.DataFrame, tables: list[RawTable]) -> list
 
     rows = typed.reset_index(drop=True)
     rows.insert(0, "row_number", row_numbers)
-    rows_by_file = _split(rows[~rejected], ctx.file_index[~rejected], n_files)
+    kept = ~rejected
+    rows = rows[kept].reset_index(drop=True) if rejected.any() else rows
 
     payload_by_pos = _payloads(ctx, typed, np.flatnonzero(rejected))
     out = pd.DataFrame({
@@ -162,13 +241,11 @@ def _assemble(ctx: Context, typed: pd.DataFrame, tables: list[RawTable]) -> list
             "reason_code": [m[3] for m in malformed], "detail": [m[2] for m in malformed], "payload": "{}",
         }).astype({"column": object, "reason_code": "str", "detail": "str", "payload": "str"})], ignore_index=True)
     out = out.sort_values(["file", "row_number", "reason_code"], kind="stable")
-    counts = np.bincount(out["file"].to_numpy(dtype="int64"), minlength=n_files)
-    rejects_by_file = _split(out[list(REJECT_COLUMNS)], out["file"].to_numpy(dtype="int64"), n_files)
-    return [
-        ParseResult(rows_by_file[f], rejects_by_file[f] if counts[f] else _empty_rejects(parsed=True), None,
-                    len(t) + len(t.bad_rows), ctx.warnings[f])
-        for f, t in enumerate(tables)
-    ]
+    return BatchParse(
+        rows, ctx.file_index[kept], out[list(REJECT_COLUMNS)].reset_index(drop=True),
+        out["file"].to_numpy(dtype="int64"), [None] * n_files,
+        [len(t) + len(t.bad_rows) for t in tables], [list(w) for w in ctx.warnings],
+    )
 
 
 def _internal_error(exc: Exception) -> str:
@@ -178,7 +255,7 @@ def _internal_error(exc: Exception) -> str:
 
 
 def _parse_group(stream: str, layout: Layout, tables: list[RawTable], pseudonymiser: Pseudonymiser,
-                 regions: RegionIndex) -> list[ParseResult]:
+                 regions: RegionIndex) -> BatchParse:
     """Type the rows of files that share a reader kind and a column set, in one pass."""
     lengths = [len(t) for t in tables]
     ctx = Context(_batch_frame(tables), layout, pseudonymiser, regions, [list(t.warnings) for t in tables],
@@ -189,8 +266,42 @@ def _parse_group(stream: str, layout: Layout, tables: list[RawTable], pseudonymi
         message = _internal_error(exc)
     # Outside the except block, so no exception chain carrying cell values is attached.
     if len(tables) > 1:  # find the file(s) at fault: every other file still parses
-        return [r for t in tables for r in _parse_group(stream, layout, [t], pseudonymiser, regions)]
-    return [_empty_result(stream, message, pseudonymiser, regions)]
+        return BatchParse.combine(
+            [(np.array([i]), _parse_group(stream, layout, [t], pseudonymiser, regions)) for i, t in enumerate(tables)],
+            len(tables),
+        )
+    return BatchParse.from_results([_empty_result(stream, message, pseudonymiser, regions)])
+
+
+def parse_batch_joined(
+    stream: str, files: list[tuple[str, bytes]], *, pseudonymiser: Pseudonymiser, regions: RegionIndex
+) -> BatchParse:
+    """:func:`parse_batch` with the outcome kept as one frame (see :class:`BatchParse`).
+
+    ``parse_batch_joined(...).results(...)`` equals ``parse_batch(...)``.
+    """
+    if stream not in PARSERS:
+        raise ValueError(f"unknown stream {stream!r}")
+    layout = LAYOUTS[stream]
+    parts: list[tuple[np.ndarray, BatchParse]] = []
+    groups: dict[tuple, list[tuple[int, RawTable]]] = {}
+    for i, (file_name, content) in enumerate(files):
+        try:
+            table = read_table(content, file_name, layout)
+        except FileError as exc:
+            parts.append((np.array([i]), BatchParse.from_results(
+                [_empty_result(stream, str(exc), pseudonymiser, regions)])))
+            continue
+        # Files typed together must agree on what a cell is (CSV text vs native XLSX/JSON
+        # values) and on which columns exist (an absent column reads as empty in that file).
+        key = (table.file_format == "csv", tuple(sorted(table.names)))
+        groups.setdefault(key, []).append((i, table))
+    for members in groups.values():
+        positions = np.array([i for i, _ in members], dtype="int64")
+        parts.append((positions, _parse_group(stream, layout, [t for _, t in members], pseudonymiser, regions)))
+    if not parts:
+        return BatchParse.from_results([])
+    return BatchParse.combine(parts, len(files))
 
 
 def parse_batch(
@@ -214,27 +325,8 @@ def parse_batch(
     Raises:
         ValueError: unknown stream.
     """
-    if stream not in PARSERS:
-        raise ValueError(f"unknown stream {stream!r}")
-    layout = LAYOUTS[stream]
-    results: list[ParseResult | None] = [None] * len(files)
-    groups: dict[tuple, list[tuple[int, RawTable]]] = {}
-    for i, (file_name, content) in enumerate(files):
-        try:
-            table = read_table(content, file_name, layout)
-        except FileError as exc:
-            results[i] = _empty_result(stream, str(exc), pseudonymiser, regions)
-            continue
-        # Files typed together must agree on what a cell is (CSV text vs native XLSX/JSON
-        # values) and on which columns exist (an absent column reads as empty in that file).
-        key = (table.file_format == "csv", tuple(sorted(table.names)))
-        groups.setdefault(key, []).append((i, table))
-    for members in groups.values():
-        tables = [t for _, t in members]
-        for (i, _), result in zip(members, _parse_group(stream, layout, tables, pseudonymiser, regions),
-                                  strict=True):
-            results[i] = result
-    return results  # type: ignore[return-value]
+    return parse_batch_joined(stream, files, pseudonymiser=pseudonymiser, regions=regions).results(
+        stream, pseudonymiser, regions)
 
 
 def parse_submission(

@@ -27,9 +27,11 @@ _PERIOD_RE = {
     "quarter": re.compile(r"^(\d{4})-Q([1-4])$"),
     "year": re.compile(r"^(\d{4})$"),
 }
+# Kemendagri's national code format (any province); which codes exist is the region master's
+# business, so a national or another province's deployment needs only its own master.
 _SUBMITTER_RE = {
-    "village": re.compile(r"^36\.\d{2}\.\d{2}\.[12]\d{3}$"),
-    "regency": re.compile(r"^36\.\d{2}$"),
+    "village": re.compile(r"^\d{2}\.\d{2}\.\d{2}\.[12]\d{3}$"),
+    "regency": re.compile(r"^\d{2}\.\d{2}$"),
     "opd": re.compile(r"^[A-Z][A-Z0-9-]{1,29}$"),
 }
 _NAME_RE = re.compile(r"^(?P<submitter>[^_/\\]+)_(?P<period>[0-9]{4}(?:-[0-9Q]{2})?)(?:_[^/\\]*)?\.(?P<ext>[A-Za-z]+)$")
