@@ -17,6 +17,7 @@ The parsing and SQL generation here are pure; :func:`build_sql_assets` is the Da
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,3 +238,44 @@ def run_model(con, model: SqlModel, months=None) -> int:
         raise
     where = f" where {partition_filter(model, months)}" if model.partition_by and months is not None else ""
     return con.execute(f"select count(*) from {model.table}{where}").fetchall()[0][0]
+
+
+def build_model(con, model: SqlModel, months=None) -> tuple[int, bool]:
+    """Rebuild ``model`` (its ``months`` when partitioned) unless its inputs and SQL are those it
+    was last built with (:mod:`pipelines.build_state`). Returns (rows it holds for what was asked,
+    whether it was rebuilt)."""
+    from pipelines import build_state
+
+    build_state.ensure(con)
+    partitioned = bool(model.partition_by)
+    code = [model.sql, sorted(months) if partitioned and months is not None else None]
+    sig = build_state.signature(con, code, model.upstream_tables - {model.table})
+    where = partition_filter(model, months) if partitioned and months is not None else "true"
+    if build_state.is_current(con, model.table, sig) and not (partitioned and needs_full_build(con, model)):
+        return con.execute(f"select count(*) from {model.table} where {where}").fetchall()[0][0], False
+    whole = not partitioned or months is None or needs_full_build(con, model)
+    before = None if whole else build_state.content_digest(con, model.table, where)
+    n = run_model(con, model, months)
+    if whole:
+        version = sig
+    else:
+        version = build_state.partition_version(con, model.table, before,
+                                                build_state.content_digest(con, model.table, where), months)
+    build_state.record(con, model.table, version, sig)
+    return n, True
+
+
+def check_signature(con, model: SqlModel, test: ModelTest, query: str) -> str:
+    """Digest of a test's query and the versions of every table it reads (its model's included)."""
+    from pipelines import build_state
+
+    try:
+        reads = _query_refs(query)
+    except SqlModelError:  # a query sqlglot cannot follow is never reused
+        return "unparsed:" + build_state.signature(con, [query, build_state.now_token()], [])
+    return build_state.signature(con, [query, test.severity], reads | {model.table})
+
+
+@functools.lru_cache(maxsize=4096)
+def _query_refs(query: str) -> frozenset[str]:
+    return frozenset(table_refs(query))

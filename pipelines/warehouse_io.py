@@ -184,10 +184,16 @@ def install_file(tmp: Path, published_path: Path, keep: int = KEEP_PUBLISHED) ->
     return kept
 
 
+# The pipeline's own build bookkeeping (pipelines/build_state.py): which signature each table was
+# built with. It changes when a run re-checks an unchanged month, which is no reason to publish.
+BOOKKEEPING_TABLES = frozenset({"raw.table_versions", "raw.check_outcomes"})
+
+
 def database_fingerprint(path: Path) -> str:
     """A digest of a DuckDB file's contents: every table's name, columns and types, row count
-    and the sum of its row hashes. Equal for two files with the same data whatever their bytes
-    (a published copy in another storage version included); about a second for Banten."""
+    and the sum of its row hashes (build bookkeeping excluded). Equal for two files with the same
+    data whatever their bytes (a published copy in another storage version included); about a
+    second for Banten."""
     con = duckdb.connect(config=duckdb_config())
     try:
         con.execute(f"attach '{_sql_path(path)}' as fp (read_only)")
@@ -196,6 +202,8 @@ def database_fingerprint(path: Path) -> str:
             "select schema_name, table_name from duckdb_tables() where database_name = 'fp' order by 1, 2"
         ).fetchall()
         for schema, table in tables:
+            if f"{schema}.{table}" in BOOKKEEPING_TABLES:
+                continue
             cols = con.execute(
                 "select string_agg(column_name || ' ' || data_type, ',' order by column_index) from duckdb_columns() "
                 "where database_name = 'fp' and schema_name = ? and table_name = ?", [schema, table],

@@ -1,9 +1,13 @@
 """WHO growth reference and z-scores for every staged measurement (thin glue over pipelines.growth)."""
 
 
+import hashlib
+from pathlib import Path
+
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from pipelines import build_state
 from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.periods import period_filter_sql
 from pipelines.resources import WarehouseResource
@@ -12,6 +16,13 @@ from pipelines.settings import WAREHOUSE_POOL
 WHO_LMS_KEY = AssetKey(["reference", "who_growth_lms"])
 ZSCORES_KEY = AssetKey(["staging", "stg_child_zscores"])
 STG_MEASUREMENTS_KEY = AssetKey(["staging", "stg_child_measurements"])
+
+ZSCORES_TABLE = "staging.stg_child_zscores"
+STG_TABLE = "staging.stg_child_measurements"
+# What the scores depend on besides their inputs: the z-score code itself.
+_CODE_VERSION = hashlib.sha256(b"".join(
+    (Path(__file__).resolve().parent.parent / "growth" / name).read_bytes() for name in ("zscores.py", "batch.py")
+)).hexdigest()[:16]
 
 # Streamed in batches so a national month never sits whole in memory.
 BATCH_ROWS = 1_000_000
@@ -31,6 +42,8 @@ def who_growth_lms(warehouse: WarehouseResource) -> MaterializeResult:
 
     with warehouse.connect() as con:
         n = load_into_duckdb(con, "reference.who_growth_lms")
+        build_state.ensure(con)
+        build_state.record(con, "reference.who_growth_lms", build_state.content_digest(con, "reference.who_growth_lms"))
     return MaterializeResult(metadata={"row_count": n})
 
 
@@ -53,12 +66,23 @@ def stg_child_zscores(context: AssetExecutionContext, warehouse: WarehouseResour
     months = context_months(context)
     n = 0
     with warehouse.connect() as con:
-        out = con.cursor()
-        out.execute("begin transaction")
-        has_period = out.execute(
+        build_state.ensure(con)
+        # Same months, same measurements, same WHO tables and code: the scores are already there.
+        signature = build_state.signature(con, [_CODE_VERSION, sorted(months) if months else None],
+                                          [STG_TABLE, "reference.who_growth_lms"])
+        has_period = con.execute(
             "select count(*) from information_schema.columns where table_schema = 'staging' "
             "and table_name = 'stg_child_zscores' and column_name = 'period'"
         ).fetchall()[0][0]
+        if has_period and build_state.is_current(con, ZSCORES_TABLE, signature):
+            where = period_filter_sql("period", months) if months else "true"
+            n = con.execute(f"select count(*) from {ZSCORES_TABLE} where {where}").fetchall()[0][0]
+            return MaterializeResult(metadata={"row_count": n, "rebuilt": False})
+        before = None
+        if has_period and months:
+            before = build_state.content_digest(con, ZSCORES_TABLE, period_filter_sql("period", months))
+        out = con.cursor()
+        out.execute("begin transaction")
         if not has_period:  # first build, or a table from before partitioning: build it whole
             months = []
             out.execute(f"create or replace table staging.stg_child_zscores {ZSCORE_COLUMNS}")
@@ -79,6 +103,12 @@ def stg_child_zscores(context: AssetExecutionContext, warehouse: WarehouseResour
             out.unregister("_z")
             n += len(df)
         out.execute("commit")
+        if months:
+            version = build_state.partition_version(
+                con, ZSCORES_TABLE, before, build_state.content_digest(con, ZSCORES_TABLE, where), months)
+        else:
+            version = signature
+        build_state.record(con, ZSCORES_TABLE, version, signature)
         flagged = con.execute(
             "select count(*) filter (flag_haz), count(*) filter (flag_waz), count(*) filter (flag_whz), "
             f"count(*) filter (flag_c9mo) from staging.stg_child_zscores where {where}"

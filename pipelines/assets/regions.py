@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from dagster import AssetKey, MaterializeResult, asset
 
+from pipelines import build_state
 from pipelines.resources import RegionMasterResource, WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
 
@@ -47,6 +48,8 @@ def raw_region_master(warehouse: WarehouseResource, region_master: RegionMasterR
         con.register("_regions", df)
         con.execute("create or replace table raw.region_master as select * from _regions order by code")
         con.unregister("_regions")
+        build_state.ensure(con)
+        build_state.record(con, "raw.region_master", build_state.content_digest(con, "raw.region_master"))
     counts = df["level"].value_counts().to_dict()
     return MaterializeResult(
         metadata={"source_file": str(region_master.file), "row_count": len(df), **{f"n_{k}": v for k, v in counts.items()}}

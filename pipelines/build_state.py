@@ -1,0 +1,143 @@
+"""Skip rebuilding what would come out the same: table versions and build signatures.
+
+A night with no new submissions used to rebuild every aggregate mart and re-run every check on
+identical inputs. Every table now has a *version*, and every SQL model, the z-scores and every
+SQL test a *signature*: a digest of its code (SQL text, requested months) and the versions of the
+tables it reads. A model whose signature equals the one it was last built with is not rebuilt
+(its contents would be identical: no model reads the clock), and a test whose signature is
+unchanged reuses its last outcome.
+
+Versions (``raw.table_versions``):
+
+* tables rebuilt whole by a model: the model's build signature;
+* partitions replaced by a model or the z-scores: a content digest (row count and the sum of row
+  hashes) of the replaced months, before and after. The version moves only when those rows
+  changed, so rebuilding an empty current month on a quiet night changes nothing downstream;
+* tables a Python asset replaces (region master, WHO LMS): their content digest;
+* the append-only ingestion tables (``raw.<stream>``, ``raw.submissions``, ``quarantine.*``),
+  never recorded: their row count, which grows with every submission landed.
+
+A table nobody recorded and that does not exist has the version ``missing``. Anything that
+writes these tables outside the pipeline must delete their ``raw.table_versions`` rows
+(``delete from raw.table_versions`` forces a full rebuild), or the next run may keep stale
+results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+
+DDL = """
+create table if not exists raw.table_versions (
+    table_name varchar primary key,
+    version varchar not null,
+    build_signature varchar,
+    updated_at timestamp
+);
+create table if not exists raw.check_outcomes (
+    check_name varchar primary key,
+    signature varchar not null,
+    failing bigint not null,
+    updated_at timestamp
+);
+"""
+
+
+def ensure(con) -> None:
+    con.execute(DDL)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def now_token() -> str:
+    return _now().isoformat()
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def table_exists(con, table: str) -> bool:
+    schema, name = table.split(".", 1)
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchall()[0][0])
+
+
+def _recorded(con, table: str) -> tuple[str, str | None] | None:
+    rows = con.execute(
+        "select version, build_signature from raw.table_versions where table_name = ?", [table]
+    ).fetchall()
+    return rows[0] if rows else None
+
+
+def table_version(con, table: str) -> str:
+    """The table's version (see the module docstring)."""
+    recorded = _recorded(con, table)
+    if not table_exists(con, table):
+        return "missing"
+    if recorded is not None:
+        return recorded[0]
+    return "rows:" + str(con.execute(f"select count(*) from {table}").fetchall()[0][0])
+
+
+def signature(con, code: Iterable[object], inputs: Iterable[str]) -> str:
+    """Digest of ``code`` and the versions of the ``inputs`` tables."""
+    return _digest(list(code), {t: table_version(con, t) for t in sorted(set(inputs))})
+
+
+def content_digest(con, table: str, where: str = "true") -> str:
+    """Row count and sum of row hashes of ``table`` (rows matching ``where``)."""
+    n, total = con.execute(
+        f"select count(*), coalesce(sum(hash(_row)::hugeint), 0) from {table} as _row where {where}"
+    ).fetchall()[0]
+    return f"{n}:{total}"
+
+
+def is_current(con, table: str, build_signature: str) -> bool:
+    """Whether ``table`` exists and was last built with ``build_signature``."""
+    recorded = _recorded(con, table)
+    return recorded is not None and recorded[1] == build_signature and table_exists(con, table)
+
+
+def record(con, table: str, version: str, build_signature: str | None = None) -> None:
+    con.execute(
+        "insert or replace into raw.table_versions values (?, ?, ?, ?)", [table, version, build_signature, _now()]
+    )
+
+
+def forget(con, tables: Iterable[str] | None = None) -> None:
+    """Drop recorded versions and outcomes (all of them by default): the next run rebuilds."""
+    if tables is None:
+        con.execute("delete from raw.table_versions")
+        con.execute("delete from raw.check_outcomes")
+        return
+    for table in tables:
+        con.execute("delete from raw.table_versions where table_name = ?", [table])
+
+
+def partition_version(con, table: str, before: str | None, after: str, months) -> str:
+    """New version of a table whose ``months`` were replaced: unchanged when the replaced rows
+    have the same digest as before."""
+    recorded = _recorded(con, table)
+    if recorded is not None and before == after:
+        return recorded[0]
+    return _digest(recorded[0] if recorded else None, after, sorted(months or []))
+
+
+def reusable_outcome(con, check_name: str, check_signature: str) -> int | None:
+    rows = con.execute(
+        "select failing from raw.check_outcomes where check_name = ? and signature = ?", [check_name, check_signature]
+    ).fetchall()
+    return int(rows[0][0]) if rows else None
+
+
+def record_outcome(con, check_name: str, check_signature: str, failing: int) -> None:
+    con.execute(
+        "insert or replace into raw.check_outcomes values (?, ?, ?, ?)", [check_name, check_signature, failing, _now()]
+    )
