@@ -25,7 +25,6 @@ results.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
@@ -34,28 +33,18 @@ DDL = """
 create table if not exists raw.table_versions (
     table_name varchar primary key,
     version varchar not null,
-    build_signature varchar,
-    updated_at timestamp
+    build_signature varchar
 );
 create table if not exists raw.check_outcomes (
     check_name varchar primary key,
     signature varchar not null,
-    failing bigint not null,
-    updated_at timestamp
+    failing bigint not null
 );
 """
 
 
 def ensure(con) -> None:
     con.execute(DDL)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def now_token() -> str:
-    return _now().isoformat()
 
 
 def _digest(*parts: object) -> str:
@@ -107,7 +96,7 @@ def is_current(con, table: str, build_signature: str) -> bool:
 
 def record(con, table: str, version: str, build_signature: str | None = None) -> None:
     con.execute(
-        "insert or replace into raw.table_versions values (?, ?, ?, ?)", [table, version, build_signature, _now()]
+        "insert or replace into raw.table_versions values (?, ?, ?)", [table, version, build_signature]
     )
 
 
@@ -139,5 +128,5 @@ def reusable_outcome(con, check_name: str, check_signature: str) -> int | None:
 
 def record_outcome(con, check_name: str, check_signature: str, failing: int) -> None:
     con.execute(
-        "insert or replace into raw.check_outcomes values (?, ?, ?, ?)", [check_name, check_signature, failing, _now()]
+        "insert or replace into raw.check_outcomes values (?, ?, ?)", [check_name, check_signature, failing]
     )
