@@ -223,15 +223,19 @@ def needs_full_build(con, model: SqlModel) -> bool:
     return _columns(con, model.table) != _columns(con, f"select * from (\n{_body(model)}\n) limit 0")
 
 
-def run_model(con, model: SqlModel, months=None) -> int:
+def run_model(con, model: SqlModel, months=None, before_commit=None) -> int:
     """Rebuild one model (or the given months of a partitioned one) in a single transaction and
-    return the number of rows it now holds for what was rebuilt."""
-    if model.partition_by and months is not None and needs_full_build(con, model):
+    return the number of rows it now holds for what was rebuilt. ``before_commit(con, whole)``
+    runs inside that transaction (``whole``: the table was rebuilt entirely)."""
+    whole = not model.partition_by or months is None or needs_full_build(con, model)
+    if whole:
         months = None
     con.execute("begin transaction")
     try:
         for stmt in build_statements(model, months):
             con.execute(stmt)
+        if before_commit is not None:
+            before_commit(con, whole)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -243,7 +247,8 @@ def run_model(con, model: SqlModel, months=None) -> int:
 def build_model(con, model: SqlModel, months=None) -> tuple[int, bool]:
     """Rebuild ``model`` (its ``months`` when partitioned) unless its inputs and SQL are those it
     was last built with (:mod:`pipelines.build_state`). Returns (rows it holds for what was asked,
-    whether it was rebuilt)."""
+    whether it was rebuilt). The new version is recorded in the rebuild's transaction, so a crash
+    can never leave rows and version disagreeing."""
     from pipelines import build_state
 
     build_state.ensure(con)
@@ -253,16 +258,18 @@ def build_model(con, model: SqlModel, months=None) -> tuple[int, bool]:
     where = partition_filter(model, months) if partitioned and months is not None else "true"
     if build_state.is_current(con, model.table, sig) and not (partitioned and needs_full_build(con, model)):
         return con.execute(f"select count(*) from {model.table} where {where}").fetchall()[0][0], False
-    whole = not partitioned or months is None or needs_full_build(con, model)
-    before = None if whole else build_state.content_digest(con, model.table, where)
-    n = run_model(con, model, months)
-    if whole:
-        version = sig
-    else:
-        version = build_state.partition_version(con, model.table, before,
-                                                build_state.content_digest(con, model.table, where), months)
-    build_state.record(con, model.table, version, sig)
-    return n, True
+    before = build_state.content_digest(con, model.table, where) if where != "true" and \
+        build_state.table_exists(con, model.table) else None
+
+    def record(tx, whole: bool) -> None:
+        if whole:
+            version = sig
+        else:
+            after = build_state.content_digest(tx, model.table, where)
+            version = build_state.partition_version(tx, model.table, before, after, months)
+        build_state.record(tx, model.table, version, sig)
+
+    return run_model(con, model, months, before_commit=record), True
 
 
 def check_signature(con, model: SqlModel, test: ModelTest, query: str) -> str:

@@ -75,3 +75,22 @@ def test_a_check_outcome_is_reused_only_while_every_table_it_reads_is_unchanged(
     build_state.record_outcome(con, "t", first, 0)
     assert build_state.reusable_outcome(con, "t", first) == 0
     assert build_state.reusable_outcome(con, "t", "other") is None
+
+
+def test_rows_and_version_change_together_or_not_at_all(con, monkeypatch):
+    build_model(con, STG, ["2024-07", "2024-08"])
+    version = build_state.table_version(con, STG.table)
+    rows = con.execute("select * from staging.stg_visits order by all").fetchall()
+    con.execute("insert into raw.visits values ('2024-08', 'c', 3)")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed between the rows and their version")
+
+    monkeypatch.setattr(build_state, "partition_version", crash)
+    with pytest.raises(RuntimeError):
+        build_model(con, STG, ["2024-08"])
+    assert con.execute("select * from staging.stg_visits order by all").fetchall() == rows
+    assert build_state.table_version(con, STG.table) == version
+    monkeypatch.undo()
+    assert build_model(con, STG, ["2024-08"])[1]  # the next run rebuilds, and the version moves
+    assert build_state.table_version(con, STG.table) != version

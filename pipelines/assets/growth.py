@@ -102,13 +102,14 @@ def stg_child_zscores(context: AssetExecutionContext, warehouse: WarehouseResour
             out.execute("insert into staging.stg_child_zscores by name select * from _z")
             out.unregister("_z")
             n += len(df)
-        out.execute("commit")
+        # The version is recorded in the same transaction as the scores (a crash leaves neither).
         if months:
             version = build_state.partition_version(
-                con, ZSCORES_TABLE, before, build_state.content_digest(con, ZSCORES_TABLE, where), months)
+                out, ZSCORES_TABLE, before, build_state.content_digest(out, ZSCORES_TABLE, where), months)
         else:
             version = signature
-        build_state.record(con, ZSCORES_TABLE, version, signature)
+        build_state.record(out, ZSCORES_TABLE, version, signature)
+        out.execute("commit")
         flagged = con.execute(
             "select count(*) filter (flag_haz), count(*) filter (flag_waz), count(*) filter (flag_whz), "
             f"count(*) filter (flag_c9mo) from staging.stg_child_zscores where {where}"
