@@ -236,9 +236,9 @@ def publish_database(
     started = time.perf_counter()
     with publish_lock(published_path):
         cleaned = clean_leftovers(published_path)
+        work_print = database_fingerprint(work_path) if skip_unchanged else None
         if skip_unchanged and published_path.exists():
-            work_print = database_fingerprint(work_path)
-            if work_print == database_fingerprint(published_path):
+            if work_print == _published_fingerprint(published_path):
                 # Nothing changed since the last publish (a quiet night): no copy, no new
                 # version, readers keep the file they have.
                 return {
@@ -263,6 +263,8 @@ def publish_database(
             finally:
                 con.close()
             kept = install_file(tmp, published_path, keep)
+            if work_print is not None:
+                _remember_fingerprint(published_path, work_print)
         finally:
             for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
                 leftover.unlink(missing_ok=True)
@@ -274,6 +276,30 @@ def publish_database(
         "cleaned_leftovers": len(cleaned),
         "unchanged": False,
     }
+
+
+def _fingerprint_note(published_path: Path) -> Path:
+    return published_path.parent / f".{published_path.name}.fingerprint"
+
+
+def _remember_fingerprint(published_path: Path, fingerprint: str) -> None:
+    """Note the content fingerprint of the file just published, with its size and mtime: the
+    next publish need not read the published file again to know what it holds."""
+    st = published_path.stat()
+    _fingerprint_note(published_path).write_text(f"{st.st_size} {st.st_mtime_ns} {fingerprint}\n")
+
+
+def _published_fingerprint(published_path: Path) -> str:
+    """The published file's fingerprint: from the note when the file is the one noted (same size
+    and mtime; a rollback or any other replacement changes them), else computed."""
+    st = published_path.stat()
+    try:
+        size, mtime, fingerprint = _fingerprint_note(published_path).read_text().split()
+        if int(size) == st.st_size and int(mtime) == st.st_mtime_ns:
+            return fingerprint
+    except (OSError, ValueError):
+        pass
+    return database_fingerprint(published_path)
 
 
 def _fsync_file(path: Path) -> None:

@@ -5,7 +5,6 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     DagsterEventType,
-    EventRecordsFilter,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -19,14 +18,11 @@ REPORT_KEY = AssetKey(["reports", "quality_report"])
 
 def _check_results(context: AssetExecutionContext) -> list[dict]:
     """Check evaluations recorded so far in this run (the report runs after the marts)."""
-    records = context.instance.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION), limit=5000
-    )
+    # This run's events only (not the instance's latest N across every run).
+    entries = context.instance.all_logs(context.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
     out = []
-    for record in records:
-        if record.run_id != context.run_id:
-            continue
-        ev = record.event_log_entry.dagster_event.event_specific_data
+    for entry in entries:
+        ev = entry.dagster_event.event_specific_data
         out.append({
             "asset": "/".join(ev.asset_key.path),
             "check": ev.check_name,
