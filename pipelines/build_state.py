@@ -15,7 +15,12 @@ Versions (``raw.table_versions``):
   changed, so rebuilding an empty current month on a quiet night changes nothing downstream;
 * tables a Python asset replaces (region master, WHO LMS): their content digest;
 * the append-only ingestion tables (``raw.<stream>``, ``raw.submissions``, ``quarantine.*``),
-  never recorded: their row count, which grows with every submission landed.
+  never recorded: their row count, which grows with every submission landed;
+* any other table nobody recorded (``raw.landing_fingerprints``, a table made by hand): its
+  content digest.
+
+:func:`state_token` digests every table's version: equal tokens mean equal databases, which
+lets a quiet night's publish skip reading the whole warehouse.
 
 A table nobody recorded and that does not exist has the version ``missing``. Anything that
 writes these tables outside the pipeline must delete their ``raw.table_versions`` rows
@@ -59,10 +64,23 @@ def table_exists(con, table: str) -> bool:
 
 
 def _recorded(con, table: str) -> tuple[str, str | None] | None:
+    if not table_exists(con, "raw.table_versions"):
+        return None
     rows = con.execute(
         "select version, build_signature from raw.table_versions where table_name = ?", [table]
     ).fetchall()
     return rows[0] if rows else None
+
+
+def _append_only() -> frozenset[str]:
+    from pipelines.sources.layouts import STREAMS
+
+    return frozenset({f"raw.{s}" for s in STREAMS} | {
+        "raw.submissions", "raw.submission_validation", "quarantine.rejected_rows", "quarantine.rejected_files"})
+
+
+APPEND_ONLY = _append_only()
+BOOKKEEPING = frozenset({"raw.table_versions", "raw.check_outcomes"})
 
 
 def table_version(con, table: str) -> str:
@@ -72,7 +90,24 @@ def table_version(con, table: str) -> str:
         return "missing"
     if recorded is not None:
         return recorded[0]
-    return "rows:" + str(con.execute(f"select count(*) from {table}").fetchall()[0][0])
+    if table in APPEND_ONLY:
+        return "rows:" + str(con.execute(f"select count(*) from {table}").fetchall()[0][0])
+    return "content:" + content_digest(con, table)
+
+
+def state_token(con) -> str:
+    """Digest of every table's name, columns and version (bookkeeping excluded)."""
+    tables = con.execute(
+        "select schema_name || '.' || table_name, string_agg(column_name || ' ' || data_type, ',' "
+        "order by column_index) from duckdb_columns() where database_name = current_database() "
+        "group by all order by 1"
+    ).fetchall()
+    parts = []
+    for table, columns in tables:
+        if table in BOOKKEEPING:
+            continue
+        parts.append((table, columns, table_version(con, table)))
+    return _digest(parts)
 
 
 def signature(con, code: Iterable[object], inputs: Iterable[str]) -> str:

@@ -186,7 +186,7 @@ def install_file(tmp: Path, published_path: Path, keep: int = KEEP_PUBLISHED) ->
 
 # The pipeline's own build bookkeeping (pipelines/build_state.py): which signature each table was
 # built with. It changes when a run re-checks an unchanged month, which is no reason to publish.
-BOOKKEEPING_TABLES = frozenset({"raw.table_versions", "raw.check_outcomes"})
+BOOKKEEPING_TABLES = frozenset({"raw.table_versions", "raw.check_outcomes"})  # = build_state.BOOKKEEPING
 
 
 def database_fingerprint(path: Path) -> str:
@@ -236,9 +236,17 @@ def publish_database(
     started = time.perf_counter()
     with publish_lock(published_path):
         cleaned = clean_leftovers(published_path)
-        work_print = database_fingerprint(work_path) if skip_unchanged else None
+        token = _state_token(work_path) if skip_unchanged else None
         if skip_unchanged and published_path.exists():
-            if work_print == _published_fingerprint(published_path):
+            # Unchanged when the working database's table versions are those noted when this
+            # published file was written (cheap), or else when both contents hash the same.
+            same = _noted_token(published_path) == token
+            if not same:
+                work_print = database_fingerprint(work_path)
+                same = work_print == database_fingerprint(published_path)
+                if same:
+                    _note_token(published_path, token)
+            if same:
                 # Nothing changed since the last publish (a quiet night): no copy, no new
                 # version, readers keep the file they have.
                 return {
@@ -248,7 +256,6 @@ def publish_database(
                     "kept_as": "",
                     "cleaned_leftovers": len(cleaned),
                     "unchanged": True,
-                    "fingerprint": work_print,
                 }
         tmp = temp_path_for(published_path)
         try:
@@ -263,8 +270,8 @@ def publish_database(
             finally:
                 con.close()
             kept = install_file(tmp, published_path, keep)
-            if work_print is not None:
-                _remember_fingerprint(published_path, work_print)
+            if token is not None:
+                _note_token(published_path, token)
         finally:
             for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
                 leftover.unlink(missing_ok=True)
@@ -278,28 +285,36 @@ def publish_database(
     }
 
 
-def _fingerprint_note(published_path: Path) -> Path:
-    return published_path.parent / f".{published_path.name}.fingerprint"
+def _state_token(work_path: Path) -> str:
+    from pipelines.build_state import state_token
+
+    con = duckdb.connect(str(work_path), read_only=True, config=duckdb_config())
+    try:
+        return state_token(con)
+    finally:
+        con.close()
 
 
-def _remember_fingerprint(published_path: Path, fingerprint: str) -> None:
-    """Note the content fingerprint of the file just published, with its size and mtime: the
-    next publish need not read the published file again to know what it holds."""
+def _token_note(published_path: Path) -> Path:
+    return published_path.parent / f".{published_path.name}.state"
+
+
+def _note_token(published_path: Path, token: str) -> None:
+    """Note the state token (pipelines/build_state.py) of the database just published, with the
+    published file's size and mtime."""
     st = published_path.stat()
-    _fingerprint_note(published_path).write_text(f"{st.st_size} {st.st_mtime_ns} {fingerprint}\n")
+    _token_note(published_path).write_text(f"{st.st_size} {st.st_mtime_ns} {token}\n")
 
 
-def _published_fingerprint(published_path: Path) -> str:
-    """The published file's fingerprint: from the note when the file is the one noted (same size
-    and mtime; a rollback or any other replacement changes them), else computed."""
+def _noted_token(published_path: Path) -> str | None:
+    """The noted token, if the note describes the published file as it is now (a rollback or any
+    other replacement changes its size or mtime)."""
     st = published_path.stat()
     try:
-        size, mtime, fingerprint = _fingerprint_note(published_path).read_text().split()
-        if int(size) == st.st_size and int(mtime) == st.st_mtime_ns:
-            return fingerprint
+        size, mtime, token = _token_note(published_path).read_text().split()
     except (OSError, ValueError):
-        pass
-    return database_fingerprint(published_path)
+        return None
+    return token if int(size) == st.st_size and int(mtime) == st.st_mtime_ns else None
 
 
 def _fsync_file(path: Path) -> None:

@@ -296,9 +296,10 @@ def test_publishing_the_same_contents_again_changes_nothing(tmp_path):
     assert published_version(published) == 2 and len(list_kept(published)) == 1
 
 
-def test_a_quiet_publish_reads_only_the_working_file_and_a_rollback_is_noticed(tmp_path, monkeypatch):
-    """The published file's fingerprint is noted at publish time: the next (unchanged) publish
-    reads only the working file; a rollback (another file, another mtime) is fingerprinted again."""
+def test_a_quiet_publish_reads_no_table_and_a_rollback_is_noticed(tmp_path, monkeypatch):
+    """The working database's state token (table versions) is noted at publish time: the next
+    unchanged publish compares tokens and hashes no table; after a rollback (another file, another
+    mtime) the contents are compared again."""
     import pipelines.warehouse_io as wio
 
     published = tmp_path / "wh" / "banten.duckdb"
@@ -309,12 +310,15 @@ def test_a_quiet_publish_reads_only_the_working_file_and_a_rollback_is_noticed(t
     real = wio.database_fingerprint
     monkeypatch.setattr(wio, "database_fingerprint", lambda path: read.append(Path(path).name) or real(path))
     assert publish_database(v2, published)["unchanged"]
-    assert read == ["v2.duckdb"]
+    assert read == []
     rollback(published)  # v1 is back; the note still describes v2
-    read.clear()
     result = publish_database(v2, published)
     assert not result["unchanged"] and read == ["v2.duckdb", "banten.duckdb"]
     assert published_version(published) == 2
+    con = duckdb.connect(str(v2))
+    con.execute("insert into marts.facts select * from marts.facts limit 1")  # any change is seen
+    con.close()
+    assert not publish_database(v2, published)["unchanged"]
 
 
 def test_keeping_is_a_hard_link_to_the_replaced_file(tmp_path):
