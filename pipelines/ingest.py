@@ -376,7 +376,7 @@ def land_submissions(
         if workers > 0 and pool is None:
             if before_fork is not None:
                 before_fork()
-            pool = _Pool(workers)
+            pool = _Pool(workers, parse_many, validate)
         batch = list(pending)
         pending.clear()
         pending_bytes = 0
@@ -463,20 +463,40 @@ def _remember_fingerprints(con, seen: list[list], when: dt.datetime) -> None:
 class _Pool:
     """Forked worker processes for :func:`_prepare_batch`. Fork (not spawn) so workers start in
     milliseconds with the parent's imports (Great Expectations takes seconds to import); they
-    never touch DuckDB. A broken worker falls back to preparing the batch in this process."""
+    never touch DuckDB. A broken worker falls back to preparing the batch in this process.
 
-    def __init__(self, workers: int) -> None:
+    ``parse_many`` and ``validate`` reach the workers once, through the fork (a national region
+    index pickled with every batch cost more than parsing some of them); a task carries only its
+    files."""
+
+    def __init__(self, workers: int, parse_many, validate) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker, initargs=(parse_many, validate),
+        )
 
     def submit(self, stream, items, parse_many, validate):
-        future = self._executor.submit(_prepare_batch, stream, items, parse_many, validate)
+        future = self._executor.submit(_prepare_in_worker, stream, items)
         return _Fallback(future, stream, items, parse_many, validate)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+_WORKER_FUNCTIONS: tuple | None = None
+
+
+def _init_worker(parse_many, validate) -> None:
+    global _WORKER_FUNCTIONS
+    _WORKER_FUNCTIONS = (parse_many, validate)
+
+
+def _prepare_in_worker(stream: str, items: list) -> _Prepared:
+    parse_many, validate = _WORKER_FUNCTIONS
+    return _prepare_batch(stream, items, parse_many, validate)
 
 
 @dataclass
