@@ -6,6 +6,12 @@ from __future__ import annotations
 from pipelines.reports import plots, queries
 from pipelines.reports import render as r
 
+# Figures stay legible, and quick to draw, with a few dozen panels or bars: Banten has 8
+# regencies, a national warehouse over 400 (one panel each took minutes and a huge image).
+# Beyond these, the plots show the regencies that matter most and say so.
+MAX_HAZ_PANELS = 24
+MAX_PREVALENCE_BARS = 40
+
 
 def plots_section(con, tables: set[str], figures: dict[str, bytes]) -> str:
     """Section 4: HAZ by regency, terminal digits and prevalence; PNGs are also added to ``figures``."""
@@ -21,11 +27,20 @@ def plots_section(con, tables: set[str], figures: dict[str, bytes]) -> str:
     else:
         bins, stats = queries.haz_histogram(con, period)
         if stats:
+            shown_note = ""
+            if len(stats) > MAX_HAZ_PANELS:
+                lowest = sorted(stats, key=lambda st: st["mean"] if st["mean"] is not None else 0.0)[:MAX_HAZ_PANELS]
+                keep = {st["regency_code"] for st in lowest}
+                shown_note = (f'<p class="note">Showing the {MAX_HAZ_PANELS} of {len(stats)} regencies with the '
+                              "lowest mean HAZ.</p>")
+                stats = [st for st in stats if st["regency_code"] in keep]
+                bins = [b for b in bins if b["regency_code"] in keep]
             figures["haz_by_regency"] = plots.haz_small_multiples(
                 bins, stats, names, queries.HAZ_BIN_WIDTH, period
             )
             out += (
                 "<h3>Height-for-age by regency (Sebaran TB/U per kabupaten/kota)</h3>"
+                + shown_note
                 + r.image(figures["haz_by_regency"], "HAZ distribution per regency against N(0,1)")
                 + '<p class="note">WHO-flagged values excluded. Routine data usually shows a narrower spread '
                 "than surveys (SD 1.35–1.95); a curve shifted left of the WHO curve means more stunting.</p>"
@@ -42,9 +57,18 @@ def plots_section(con, tables: set[str], figures: dict[str, bytes]) -> str:
     if "marts.fct_stunting_prevalence" in tables:
         prev_period, prev = queries.regency_stunting(con)
         if any(x["region_level"] == "regency" for x in prev):
+            regencies = [x for x in prev if x["region_level"] == "regency"]
+            shown_note = ""
+            if len(regencies) > MAX_PREVALENCE_BARS:
+                top = sorted(regencies, key=lambda x: -(x["pct_prevalence"] or 0.0))[:MAX_PREVALENCE_BARS]
+                keep = {x["region_code"] for x in top}
+                shown_note = (f'<p class="note">Showing the {MAX_PREVALENCE_BARS} of {len(regencies)} regencies '
+                              "with the highest prevalence.</p>")
+                prev = [x for x in prev if x["region_level"] != "regency" or x["region_code"] in keep]
             figures["stunting_by_regency"] = plots.prevalence_ci_bars(prev, names, prev_period)
             out += (
                 "<h3>Stunting prevalence by regency (Prevalensi stunting per kabupaten/kota)</h3>"
+                + shown_note
                 + r.image(figures["stunting_by_regency"], "stunting prevalence by regency with 95% CI")
                 + '<p class="note">Routine e-PPGBM figures run far below survey (SSGI/SKI) figures; do not '
                 "compare the two directly.</p>"
