@@ -414,3 +414,33 @@ def test_works_on_an_empty_warehouse(tmp_path):
     html = result.html_path.read_text(encoding="utf-8")
     assert "raw.submissions is not in the warehouse" in html
     assert "0 passed, 0 failed" in html
+
+
+def test_a_national_warehouse_gets_capped_figures():
+    """400+ regencies: the HAZ panels and prevalence bars are capped and the report says so
+    (one panel per regency took minutes at national scale)."""
+    import duckdb
+
+    from pipelines.reports import measurement_sections as ms
+
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("""
+        create table marts.fct_child_measurement as
+        select '2024-08' as period, printf('%02d.%02d.01.2001', 11 + r // 8, 1 + r % 8) as village_code,
+               (random() * 4 - 2 - r / 30)::double as haz, false as flag_haz,
+               80.0 + i % 10 as lenhei_cm, 10.0 + i % 7 as weight_kg
+        from range(30) t(r), range(40) u(i)
+    """)
+    con.execute("""
+        create table marts.fct_stunting_prevalence as
+        select printf('%02d.%02d', 11 + r // 8, 1 + r % 8) as region_code, 'regency' as region_level,
+               '2024-08' as period, 'stunting' as indicator, 100 as n_children, r as n_cases,
+               r::double as pct_prevalence, greatest(r - 5, 0)::double as ci_low, (r + 5)::double as ci_high
+        from range(50) t(r)
+    """)
+    figures: dict[str, bytes] = {}
+    html = ms.plots_section(con, {"marts.fct_child_measurement", "marts.fct_stunting_prevalence"}, figures)
+    assert f"Showing the {ms.MAX_HAZ_PANELS} of 30 regencies with the lowest mean HAZ" in html
+    assert f"Showing the {ms.MAX_PREVALENCE_BARS} of 50 regencies with the highest prevalence" in html
+    assert {"haz_by_regency", "stunting_by_regency"} <= set(figures)
