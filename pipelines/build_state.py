@@ -135,12 +135,8 @@ def record(con, table: str, version: str, build_signature: str | None = None) ->
     )
 
 
-def forget(con, tables: Iterable[str] | None = None) -> None:
-    """Drop recorded versions and outcomes (all of them by default): the next run rebuilds."""
-    if tables is None:
-        con.execute("delete from raw.table_versions")
-        con.execute("delete from raw.check_outcomes")
-        return
+def forget(con, tables: Iterable[str]) -> None:
+    """Drop the recorded versions of ``tables``: models reading them are rebuilt next time."""
     for table in tables:
         con.execute("delete from raw.table_versions where table_name = ?", [table])
 
@@ -152,6 +148,30 @@ def partition_version(con, table: str, before: str | None, after: str, months) -
     if recorded is not None and before == after:
         return recorded[0]
     return _digest(recorded[0] if recorded else None, after, sorted(months or []))
+
+
+def rebuild_unless_current(con, table: str, code: Iterable[object], inputs: Iterable[str], months,
+                           where: str, rebuild, force: bool = False) -> bool:
+    """Call ``rebuild(record_version)`` unless ``table`` was last built from the same ``code`` and
+    input versions (or ``force``); return whether it was called.
+
+    ``rebuild`` replaces the table (or its ``months``, the rows matching ``where``) in one
+    transaction and calls ``record_version(tx, whole)`` in it before committing, so that rows and
+    version change together. A whole rebuild's version is its signature; a partial one keeps the
+    old version when the replaced rows are identical (see :func:`partition_version`).
+    """
+    ensure(con)
+    sig = signature(con, code, inputs)
+    if not force and is_current(con, table, sig):
+        return False
+    before = content_digest(con, table, where) if where != "true" and table_exists(con, table) else None
+
+    def record_version(tx, whole: bool) -> None:
+        version = sig if whole else partition_version(tx, table, before, content_digest(tx, table, where), months)
+        record(tx, table, version, sig)
+
+    rebuild(record_version)
+    return True
 
 
 def reusable_outcome(con, check_name: str, check_signature: str) -> int | None:

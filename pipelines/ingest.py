@@ -385,7 +385,7 @@ def land_submissions(
         if pool is None:
             in_flight.append((batch, _prepare_batch(stream, items, parse_many, validate)))
         else:
-            in_flight.append((batch, pool.submit(stream, items, parse_many, validate)))
+            in_flight.append((batch, pool.submit(stream, items)))
         while len(in_flight) > (workers if pool is not None else 0):
             commit_oldest()
 
@@ -473,14 +473,15 @@ class _Pool:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        self._parse_many, self._validate = parse_many, validate
         self._executor = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("fork"),
             initializer=_init_worker, initargs=(parse_many, validate),
         )
 
-    def submit(self, stream, items, parse_many, validate):
+    def submit(self, stream, items):
         future = self._executor.submit(_prepare_in_worker, stream, items)
-        return _Fallback(future, stream, items, parse_many, validate)
+        return _Fallback(future, stream, items, self._parse_many, self._validate)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

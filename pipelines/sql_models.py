@@ -246,30 +246,21 @@ def run_model(con, model: SqlModel, months=None, before_commit=None) -> int:
 
 def build_model(con, model: SqlModel, months=None) -> tuple[int, bool]:
     """Rebuild ``model`` (its ``months`` when partitioned) unless its inputs and SQL are those it
-    was last built with (:mod:`pipelines.build_state`). Returns (rows it holds for what was asked,
-    whether it was rebuilt). The new version is recorded in the rebuild's transaction, so a crash
-    can never leave rows and version disagreeing."""
+    was last built with (:func:`pipelines.build_state.rebuild_unless_current`). Returns (rows it
+    holds for what was asked, whether it was rebuilt)."""
     from pipelines import build_state
 
-    build_state.ensure(con)
-    partitioned = bool(model.partition_by)
-    code = [model.sql, sorted(months) if partitioned and months is not None else None]
-    sig = build_state.signature(con, code, model.upstream_tables - {model.table})
-    where = partition_filter(model, months) if partitioned and months is not None else "true"
-    if build_state.is_current(con, model.table, sig) and not (partitioned and needs_full_build(con, model)):
-        return con.execute(f"select count(*) from {model.table} where {where}").fetchall()[0][0], False
-    before = build_state.content_digest(con, model.table, where) if where != "true" and \
-        build_state.table_exists(con, model.table) else None
-
-    def record(tx, whole: bool) -> None:
-        if whole:
-            version = sig
-        else:
-            after = build_state.content_digest(tx, model.table, where)
-            version = build_state.partition_version(tx, model.table, before, after, months)
-        build_state.record(tx, model.table, version, sig)
-
-    return run_model(con, model, months, before_commit=record), True
+    partitioned = bool(model.partition_by) and months is not None
+    where = partition_filter(model, months) if partitioned else "true"
+    built: list[int] = []
+    rebuilt = build_state.rebuild_unless_current(
+        con, model.table, [model.sql, sorted(months) if partitioned else None], model.upstream_tables - {model.table},
+        months, where, lambda record: built.append(run_model(con, model, months, before_commit=record)),
+        force=bool(model.partition_by) and needs_full_build(con, model),
+    )
+    if rebuilt:
+        return built[0], True
+    return con.execute(f"select count(*) from {model.table} where {where}").fetchall()[0][0], False
 
 
 def check_signature(con, model: SqlModel, test: ModelTest, query: str) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.build_state import BOOKKEEPING, state_token
 from pipelines.settings import duckdb_config
 
 # Files written in this format open in DuckDB 1.4 and later.
@@ -184,11 +185,6 @@ def install_file(tmp: Path, published_path: Path, keep: int = KEEP_PUBLISHED) ->
     return kept
 
 
-# The pipeline's own build bookkeeping (pipelines/build_state.py): which signature each table was
-# built with. It changes when a run re-checks an unchanged month, which is no reason to publish.
-BOOKKEEPING_TABLES = frozenset({"raw.table_versions", "raw.check_outcomes"})  # = build_state.BOOKKEEPING
-
-
 def database_fingerprint(path: Path) -> str:
     """A digest of a DuckDB file's contents: every table's name, columns and types, row count
     and the sum of its row hashes (build bookkeeping excluded). Equal for two files with the same
@@ -202,7 +198,8 @@ def database_fingerprint(path: Path) -> str:
             "select schema_name, table_name from duckdb_tables() where database_name = 'fp' order by 1, 2"
         ).fetchall()
         for schema, table in tables:
-            if f"{schema}.{table}" in BOOKKEEPING_TABLES:
+            # Build bookkeeping changes when a run re-checks an unchanged month: no reason to publish.
+            if f"{schema}.{table}" in BOOKKEEPING:
                 continue
             cols = con.execute(
                 "select string_agg(column_name || ' ' || data_type, ',' order by column_index) from duckdb_columns() "
@@ -286,8 +283,6 @@ def publish_database(
 
 
 def _state_token(work_path: Path) -> str:
-    from pipelines.build_state import state_token
-
     con = duckdb.connect(str(work_path), read_only=True, config=duckdb_config())
     try:
         return state_token(con)

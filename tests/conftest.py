@@ -32,3 +32,35 @@ def isolated_env(tmp_path, monkeypatch):
     (tmp_path / "dagster_home").mkdir()
     (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return tmp_path
+
+
+VILLAGE_STREAMS = ("child_measurements", "households", "village_scorecard")
+
+
+@pytest.fixture(scope="session")
+def small_submissions(tmp_path_factory):
+    """``make(seed, villages, village_folder)``: a generated ``small`` month pair cut down to the
+    first ``villages`` villages (no revised or broken files), with every regency and OPD report.
+    Village streams go under ``<village_folder>/<stream>``, the others under ``landing/<stream>``;
+    ``region_master.csv`` at the top."""
+    import shutil
+
+    from pipelines.sources.generate import generate
+
+    def make(seed: int, villages: int, village_folder: str = "landing") -> Path:
+        gen = tmp_path_factory.mktemp("gen")
+        generate(gen, scale="small", seed=seed)
+        out = tmp_path_factory.mktemp("src")
+        shutil.copy2(gen / "region_master.csv", out / "region_master.csv")
+        chosen = sorted({f.name.split("_")[0] for f in (gen / "child_measurements").iterdir()})[:villages]
+        for stream_dir in (p for p in gen.iterdir() if p.is_dir()):
+            village_stream = stream_dir.name in VILLAGE_STREAMS
+            target = out / (village_folder if village_stream else "landing") / stream_dir.name
+            target.mkdir(parents=True)
+            for f in stream_dir.iterdir():
+                if village_stream and (f.name.split("_")[0] not in chosen or "_" in f.stem.split("_", 1)[1]):
+                    continue
+                shutil.copy2(f, target / f.name)
+        return out
+
+    return make

@@ -113,23 +113,9 @@ VILLAGES = 24
 
 
 @pytest.fixture(scope="module")
-def landing_src(tmp_path_factory) -> Path:
+def landing_src(small_submissions) -> Path:
     """Two months of a few villages' measurements plus every regency and OPD report."""
-    from pipelines.sources.generate import generate
-
-    gen = tmp_path_factory.mktemp("gen")
-    generate(gen, scale="small", seed=7)
-    src = tmp_path_factory.mktemp("landing")
-    shutil.copy2(gen / "region_master.csv", src / "region_master.csv")
-    villages = sorted({f.name.split("_")[0] for f in (gen / "child_measurements").iterdir()})[:VILLAGES]
-    for stream_dir in (p for p in gen.iterdir() if p.is_dir()):
-        (src / "landing" / stream_dir.name).mkdir(parents=True)
-        for f in stream_dir.iterdir():
-            if stream_dir.name in ("child_measurements", "households", "village_scorecard"):
-                if f.name.split("_")[0] not in villages or "_" in f.stem.split("_", 1)[1]:
-                    continue  # a few villages; no special (revised or broken) files
-            shutil.copy2(f, src / "landing" / stream_dir.name / f.name)
-    return src
+    return small_submissions(7, VILLAGES)
 
 
 def _env(monkeypatch, root: Path, src: Path, name: str) -> Path:

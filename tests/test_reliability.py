@@ -37,25 +37,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def src(tmp_path_factory) -> Path:
+def src(small_submissions) -> Path:
     """Two months of a few villages plus every regency and OPD report, split like the demo:
     village streams for the portal, the rest for the landing folder."""
-    from pipelines.sources.generate import generate
-
-    gen = tmp_path_factory.mktemp("gen")
-    generate(gen, scale="small", seed=11)
-    out = tmp_path_factory.mktemp("src")
-    shutil.copy2(gen / "region_master.csv", out / "region_master.csv")
-    villages = sorted({f.name.split("_")[0] for f in (gen / "child_measurements").iterdir()})[:VILLAGES]
-    for stream_dir in (p for p in gen.iterdir() if p.is_dir()):
-        village_stream = stream_dir.name in ("child_measurements", "households", "village_scorecard")
-        target = out / ("portal" if village_stream else "landing") / stream_dir.name
-        target.mkdir(parents=True)
-        for f in stream_dir.iterdir():
-            if village_stream and (f.name.split("_")[0] not in villages or "_" in f.stem.split("_", 1)[1]):
-                continue
-            shutil.copy2(f, target / f.name)
-    return out
+    return small_submissions(11, VILLAGES, village_folder="portal")
 
 
 class Site:

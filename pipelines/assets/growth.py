@@ -66,50 +66,46 @@ def stg_child_zscores(context: AssetExecutionContext, warehouse: WarehouseResour
     months = context_months(context)
     n = 0
     with warehouse.connect() as con:
-        build_state.ensure(con)
-        # Same months, same measurements, same WHO tables and code: the scores are already there.
-        signature = build_state.signature(con, [_CODE_VERSION, sorted(months) if months else None],
-                                          [STG_TABLE, "reference.who_growth_lms"])
         has_period = con.execute(
             "select count(*) from information_schema.columns where table_schema = 'staging' "
             "and table_name = 'stg_child_zscores' and column_name = 'period'"
         ).fetchall()[0][0]
-        if has_period and build_state.is_current(con, ZSCORES_TABLE, signature):
-            where = period_filter_sql("period", months) if months else "true"
+        # No period column: the first build, or a table from before partitioning: build it whole.
+        whole = not has_period or not months
+        where = "true" if whole else period_filter_sql("period", months)
+
+        def rebuild(record_version) -> None:
+            nonlocal n
+            out = con.cursor()
+            out.execute("begin transaction")
+            if not has_period:
+                out.execute(f"create or replace table staging.stg_child_zscores {ZSCORE_COLUMNS}")
+            out.execute(f"delete from staging.stg_child_zscores where {where}")
+            reader = con.sql(
+                "select period, child_id, measured_on, age_days, sex, weight_kg, lenhei_cm, measure "
+                f"from staging.stg_child_measurements where {where}"
+            ).to_arrow_reader(BATCH_ROWS)
+            for batch in reader:
+                df = batch.to_pandas()
+                z = compute_zscores(df["sex"], df["age_days"], df["weight_kg"], df["lenhei_cm"], df["measure"])
+                table = pa.Table.from_pandas(
+                    df[["period", "child_id", "measured_on", "age_days"]].join(z), preserve_index=False
+                )
+                out.register("_z", table)
+                out.execute("insert into staging.stg_child_zscores by name select * from _z")
+                out.unregister("_z")
+                n += len(df)
+            record_version(out, whole)  # in the same transaction as the scores
+            out.execute("commit")
+
+        # Same months, same measurements, same WHO tables and code: the scores are already there.
+        rebuilt = build_state.rebuild_unless_current(
+            con, ZSCORES_TABLE, [_CODE_VERSION, sorted(months) if months else None],
+            [STG_TABLE, "reference.who_growth_lms"], months, where, rebuild, force=not has_period,
+        )
+        if not rebuilt:
             n = con.execute(f"select count(*) from {ZSCORES_TABLE} where {where}").fetchall()[0][0]
             return MaterializeResult(metadata={"row_count": n, "rebuilt": False})
-        before = None
-        if has_period and months:
-            before = build_state.content_digest(con, ZSCORES_TABLE, period_filter_sql("period", months))
-        out = con.cursor()
-        out.execute("begin transaction")
-        if not has_period:  # first build, or a table from before partitioning: build it whole
-            months = []
-            out.execute(f"create or replace table staging.stg_child_zscores {ZSCORE_COLUMNS}")
-        where = period_filter_sql("period", months) if months else "true"
-        out.execute(f"delete from staging.stg_child_zscores where {where}")
-        reader = con.sql(
-            "select period, child_id, measured_on, age_days, sex, weight_kg, lenhei_cm, measure "
-            f"from staging.stg_child_measurements where {where}"
-        ).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            df = batch.to_pandas()
-            z = compute_zscores(df["sex"], df["age_days"], df["weight_kg"], df["lenhei_cm"], df["measure"])
-            table = pa.Table.from_pandas(
-                df[["period", "child_id", "measured_on", "age_days"]].join(z), preserve_index=False
-            )
-            out.register("_z", table)
-            out.execute("insert into staging.stg_child_zscores by name select * from _z")
-            out.unregister("_z")
-            n += len(df)
-        # The version is recorded in the same transaction as the scores (a crash leaves neither).
-        if months:
-            version = build_state.partition_version(
-                out, ZSCORES_TABLE, before, build_state.content_digest(out, ZSCORES_TABLE, where), months)
-        else:
-            version = signature
-        build_state.record(out, ZSCORES_TABLE, version, signature)
-        out.execute("commit")
         flagged = con.execute(
             "select count(*) filter (flag_haz), count(*) filter (flag_waz), count(*) filter (flag_whz), "
             f"count(*) filter (flag_c9mo) from staging.stg_child_zscores where {where}"
@@ -121,6 +117,6 @@ def stg_child_zscores(context: AssetExecutionContext, warehouse: WarehouseResour
             "n_flag_waz": flagged[1],
             "n_flag_whz": flagged[2],
             "n_flag_c9mo": flagged[3],
-            **({"months": f"{months[0]}..{months[-1]}"} if months else {}),
+            **({"months": f"{months[0]}..{months[-1]}"} if not whole else {}),
         }
     )

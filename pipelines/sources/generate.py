@@ -186,11 +186,13 @@ def _write_revisi(folder: Path, geo: Geography, v: children.Visits, chunk: np.nd
     return n
 
 
-def write_region_master(out: Path, geo: Geography) -> Path:
-    """``region_master.csv`` (``code,level,name,parent_code``), shaped like the official file."""
+def write_region_master(out: Path, *geos: Geography) -> Path:
+    """``region_master.csv`` (``code,level,name,parent_code``) of one or more provinces, shaped like
+    the official file."""
     path = out / "region_master.csv"
-    content = gio.csv_bytes(("code", "level", "name", "parent_code"), geo.region_master_rows(),
-                            delimiter=",", encoding="utf-8", crlf=False)
+    rows = [row for geo in geos for row in geo.region_master_rows()]
+    content = gio.csv_bytes(("code", "level", "name", "parent_code"), rows, delimiter=",", encoding="utf-8",
+                            crlf=False)
     gio.write_bytes(path, content)
     gio.set_received(path, dt.datetime(2025, 1, 2, tzinfo=gio.UTC))
     return path
@@ -217,11 +219,7 @@ def _generate_national(out: Path, cfg: Scale, seed: int, workers: int, provinces
     from concurrent.futures import ProcessPoolExecutor
 
     codes = national_province_codes(provinces)
-    rows = [row for code in codes for row in _province_geography(code).region_master_rows()]
-    path = out / "region_master.csv"
-    gio.write_bytes(path, gio.csv_bytes(("code", "level", "name", "parent_code"), rows, delimiter=",",
-                                        encoding="utf-8", crlf=False))
-    gio.set_received(path, dt.datetime(2025, 1, 2, tzinfo=gio.UTC))
+    path = write_region_master(out, *(_province_geography(code) for code in codes))
     summary: dict = {"region_master": str(path), "provinces": len(codes)}
     with ProcessPoolExecutor(max(1, workers), mp_context=multiprocessing.get_context("fork")) as pool:
         for part in pool.map(_write_province, [out] * len(codes), codes, [cfg] * len(codes), [seed] * len(codes)):
