@@ -18,12 +18,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipelines.ingest import land_submissions, landing_incoming
-from pipelines.sources.generate import generate
-from pipelines.sources.layouts import STREAMS
-from pipelines.sources.parse import parse_batch, parse_submission
-from pipelines.sources.pseudonym import Pseudonymiser
-from pipelines.sources.regions import RegionIndex
+from pipelines.ingestion.land import land_submissions, landing_incoming
+from pipelines.parsing.layouts import STREAMS
+from pipelines.parsing.parse import parse_batch, parse_submission
+from pipelines.parsing.pseudonym import Pseudonymiser
+from pipelines.parsing.regions import RegionIndex
+from pipelines.synthetic.generate import generate
 
 BASELINE_SAMPLE_FILES = 40
 

@@ -6,7 +6,7 @@ analyst's baseline (pandas + a per-row WHO z-score package) on the same data, in
 
 1. Generate one month (2024-08) of submissions at the scale (reused when ``--data`` holds them):
    ``banten`` (1,552 villages, about 1.8 M rows) or ``national`` (82,256 villages in 53
-   provinces, about 41 M rows; see pipelines/sources/generate.py).
+   provinces, about 41 M rows; see pipelines/synthetic/generate.py).
 2. ``konvergensi run --period 2024-08`` on a fresh warehouse (a real Dagster run, in-process
    executor, recorded in its own DAGSTER_HOME), then print per stage: wall time, rows, rows/s,
    and the run's peak RSS, the DuckDB file sizes and Dagster's overhead share.
@@ -219,7 +219,7 @@ def main(argv=None) -> None:
         args.baseline_files = 3000
 
     from pipelines.settings import ingest_workers
-    from pipelines.sources.generate import generate
+    from pipelines.synthetic.generate import generate
 
     work = Path(tempfile.mkdtemp(prefix=f"bench-pipeline-{args.scale}-"))
     data = Path(args.data) if args.data else work / "submissions"

@@ -13,25 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import sys
 import time
 from pathlib import Path
 
 from pipelines import settings
-
-
-def _ensure_dagster_home() -> Path:
-    """Runs are recorded in the same instance `make dev` shows (DAGSTER_HOME, default
-    `.dagster_home` under the repo, telemetry off)."""
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.PROJECT_ROOT / ".dagster_home")
-    home.mkdir(parents=True, exist_ok=True)
-    target = home / "dagster.yaml"
-    template = settings.PROJECT_ROOT / "dagster.yaml"
-    if not target.exists() and template.exists():
-        shutil.copyfile(template, target)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
 
 
 def _period(value: str) -> str:
@@ -41,7 +27,7 @@ def _period(value: str) -> str:
 
 
 def cmd_generate(args) -> int:
-    from pipelines.sources.generate import generate
+    from pipelines.synthetic.generate import generate
 
     started = time.perf_counter()
     summary = generate(Path(args.out), scale=args.scale, seed=args.seed)
@@ -50,41 +36,6 @@ def cmd_generate(args) -> int:
         if isinstance(counts, dict):
             print(f"  {stream:<20} {counts.get('files', 0):>6} files {counts.get('rows', 0):>10} rows")
     return 0
-
-
-def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool = False):
-    """Materialise the nightly job in-process, as one run over the months ``start``..``end``
-    (default: every month from the first partition to this one, i.e. catch up on everything)."""
-    _ensure_dagster_home()
-    settings.apply_env_defaults()
-    from dagster import DagsterInstance
-
-    from pipelines.definitions import defs
-    from pipelines.partitions import latest_month
-    from pipelines.periods import FIRST_MONTH, range_tags
-    from pipelines.run_summary import RunSummary
-
-    job = defs.resolve_job_def("nightly")
-    start, end = start or FIRST_MONTH, end or latest_month()
-    if start > end:
-        raise ValueError(f"--from {start} is after --to {end}")
-    run_config: dict = {}
-    # The console shows warnings and the summary; every event is still in the Dagster instance (UI).
-    run_config["loggers"] = {"console": {"config": {"log_level": os.environ.get("KONVERGENSI_LOG_LEVEL", "WARNING")}}}
-    started = time.perf_counter()
-    with DagsterInstance.get() as instance:
-        from pipelines.run_recovery import release_dead_runs
-
-        for run_id in release_dead_runs(instance):
-            print(f"konvergensi run: earlier run {run_id} had died; marked failed, its pool slot freed",
-                  file=sys.stderr)
-        result = job.execute_in_process(
-            instance=instance, run_config=run_config, raise_on_error=False, tags=range_tags(start, end)
-        )
-    summary = RunSummary.from_result(result, defs, time.perf_counter() - started)
-    if not quiet:
-        print(summary.render())
-    return summary
 
 
 def cmd_run(args) -> int:
@@ -97,17 +48,19 @@ def cmd_run(args) -> int:
     if start and end and start > end:
         print(f"konvergensi run: --from {start} is after --to {end}", file=sys.stderr)
         return 2
+    from pipelines.runs.inprocess import run_pipeline
+
     return 0 if run_pipeline(start, end).success else 1
 
 
 def cmd_demo(args) -> int:
-    from pipelines.demo import run_demo
+    from pipelines.synthetic.demo import run_demo
 
     return 0 if run_demo(Path(args.dir)) else 1
 
 
 def cmd_portal(args) -> int:
-    from pipelines.portal.server import serve
+    from pipelines.synthetic.portal_server import serve
 
     token = args.token or os.environ.get("KONVERGENSI_PORTAL_TOKEN", "")
     if not token:
@@ -130,7 +83,7 @@ def cmd_zscores(args) -> int:
 
 
 def cmd_rollback(args) -> int:
-    from pipelines.rollback import RollbackError, format_versions, rollback
+    from pipelines.publishing.rollback import RollbackError, format_versions, rollback
 
     published = settings.resolve_path(settings.env_value("KONVERGENSI_WAREHOUSE"))
     if args.list:

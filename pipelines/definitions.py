@@ -18,7 +18,7 @@ from pipelines.resources import build_resources
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import landing_folder_sensor, portal_sensor
 from pipelines.settings import SQL_DIR
-from pipelines.sql_models import discover_models
+from pipelines.sql_engine.models import discover_models
 
 PYTHON_ASSETS = [raw_region_master, ingest_submissions, who_growth_lms, stg_child_zscores]
 

@@ -18,7 +18,7 @@ from dagster import ConfigurableResource, EnvVar
 from pydantic import PrivateAttr
 
 from pipelines import settings
-from pipelines.warehouse_io import publish_database
+from pipelines.publishing.publish import publish_database
 
 
 class WarehouseBusyError(RuntimeError):
@@ -131,7 +131,7 @@ class PortalResource(ConfigurableResource):
         return bool(self.url)
 
     def client(self):
-        from pipelines.portal.client import PortalClient
+        from pipelines.ingestion.portal import PortalClient
 
         # Seconds to wait for a response to start arriving; a slower portal counts as a fault
         # and is retried (KONVERGENSI_PORTAL_READ_TIMEOUT, default 30).
@@ -145,7 +145,7 @@ class PseudonymResource(ConfigurableResource):
     key: str = ""
 
     def pseudonymiser(self):
-        from pipelines.sources.pseudonym import Pseudonymiser
+        from pipelines.parsing.pseudonym import Pseudonymiser
 
         if not self.key:
             raise RuntimeError(

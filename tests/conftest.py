@@ -45,7 +45,7 @@ def small_submissions(tmp_path_factory):
     ``region_master.csv`` at the top."""
     import shutil
 
-    from pipelines.sources.generate import generate
+    from pipelines.synthetic.generate import generate
 
     def make(seed: int, villages: int, village_folder: str = "landing") -> Path:
         gen = tmp_path_factory.mktemp("gen")

@@ -1,4 +1,4 @@
-"""Skipping unchanged work (pipelines/build_state.py): a model or test is rebuilt or re-run exactly
+"""Skipping unchanged work (pipelines/sql_engine/build_state.py): a model or test is rebuilt or re-run exactly
 when its SQL or a table it reads changed, and an unchanged month rebuilt changes nothing downstream."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import build_state
-from pipelines.sql_models import ModelTest, SqlModel, build_model, check_signature, check_sql
+from pipelines.sql_engine import build_state
+from pipelines.sql_engine.models import ModelTest, SqlModel, build_model, check_signature, check_sql
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def _snapshot(path) -> dict[str, list]:
 
 
 def test_demo_twice_gives_identical_tables(tmp_path, monkeypatch, isolated_env):
-    from pipelines.demo import run_demo
+    from pipelines.synthetic.demo import run_demo
 
     for name in settings.ENV_DEFAULTS:
         if name != "KONVERGENSI_WAREHOUSE":

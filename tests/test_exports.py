@@ -3,7 +3,7 @@
 import duckdb
 import pyarrow.parquet as pq
 
-from pipelines.exports import export_marts_parquet
+from pipelines.publishing.exports import export_marts_parquet
 
 
 def test_marts_exported_with_formulas_escaped(tmp_path):

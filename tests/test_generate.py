@@ -13,9 +13,9 @@ import numpy as np
 import openpyxl
 import pytest
 
-from pipelines.sources.generate import generate
-from pipelines.sources.layouts import LAYOUTS, STREAMS
-from pipelines.sources.submission import parse_submission_name
+from pipelines.ingestion.identity import parse_submission_name
+from pipelines.parsing.layouts import LAYOUTS, STREAMS
+from pipelines.synthetic.generate import generate
 
 # DOMAIN.md §2: districts, desa, kelurahan per regency.
 EXPECTED_COUNTS = {
@@ -293,11 +293,11 @@ def test_national_provinces_repeat_banten_under_their_own_codes_and_names(tmp_pa
     name unique in the national master, and their files parse against it like Banten's."""
     import pandas as pd
 
-    from pipelines.sources.generate import SCALES, _write_province, national_province_codes
-    from pipelines.sources.generate_names import build_geography
-    from pipelines.sources.parse import parse_submission
-    from pipelines.sources.pseudonym import Pseudonymiser
-    from pipelines.sources.regions import RegionIndex
+    from pipelines.parsing.parse import parse_submission
+    from pipelines.parsing.pseudonym import Pseudonymiser
+    from pipelines.parsing.regions import RegionIndex
+    from pipelines.synthetic.generate import SCALES, _write_province, national_province_codes
+    from pipelines.synthetic.generate_names import build_geography
 
     codes = national_province_codes()
     assert len(codes) == 53 and len(set(codes)) == 53 and codes[0] == "36"

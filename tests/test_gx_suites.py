@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.checks.gx_suites import DERIVED_COLUMNS, build_suite, suite_columns
-from pipelines.sources.layouts import STREAMS
-from pipelines.sources.submission import sha256_hex
+from pipelines.ingestion.identity import sha256_hex
+from pipelines.ingestion.validation.suites import DERIVED_COLUMNS, build_suite, suite_columns
+from pipelines.parsing.layouts import STREAMS
 
 WEIRD_WEIGHT = 249.75
 BAD_TOKEN = "NIK3601999988887777"
@@ -22,7 +22,7 @@ BAD_TOKEN = "NIK3601999988887777"
 @pytest.fixture(scope="module")
 def runner():
     """gx_runner with its GX context built (the ~5-10 s import is paid here, once)."""
-    from pipelines.checks import gx_runner
+    from pipelines.ingestion.validation import runner as gx_runner
 
     gx_runner.gx_version()
     return gx_runner
@@ -31,10 +31,10 @@ def runner():
 @pytest.fixture(scope="module")
 def batches(tmp_path_factory) -> dict[str, pd.DataFrame]:
     """Accepted rows of every generated submission per stream, with a submission_id column."""
-    from pipelines.sources.generate import generate
-    from pipelines.sources.parse import parse_batch
-    from pipelines.sources.pseudonym import Pseudonymiser
-    from pipelines.sources.regions import RegionIndex
+    from pipelines.parsing.parse import parse_batch
+    from pipelines.parsing.pseudonym import Pseudonymiser
+    from pipelines.parsing.regions import RegionIndex
+    from pipelines.synthetic.generate import generate
 
     root = tmp_path_factory.mktemp("landing")
     generate(root, "small", 7)
@@ -58,7 +58,7 @@ def _first_ids(frame: pd.DataFrame, n: int) -> list[str]:
 
 
 def test_importing_the_modules_does_not_import_gx():
-    code = ("import sys, pipelines.checks.gx_suites, pipelines.checks.gx_runner; "
+    code = ("import sys, pipelines.ingestion.validation.suites, pipelines.ingestion.validation.runner; "
             "sys.exit(1 if 'great_expectations' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 

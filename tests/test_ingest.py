@@ -13,13 +13,13 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.ingest import land_submissions, landing_incoming, portal_incoming
-from pipelines.portal.client import PortalClient
-from pipelines.portal.server import FaultPlan, make_server
-from pipelines.sources.generate import generate
-from pipelines.sources.parse import parse_batch, parse_batch_joined
-from pipelines.sources.pseudonym import Pseudonymiser
-from pipelines.sources.regions import RegionIndex
+from pipelines.ingestion.land import land_submissions, landing_incoming, portal_incoming
+from pipelines.ingestion.portal import PortalClient
+from pipelines.parsing.parse import parse_batch, parse_batch_joined
+from pipelines.parsing.pseudonym import Pseudonymiser
+from pipelines.parsing.regions import RegionIndex
+from pipelines.synthetic.generate import generate
+from pipelines.synthetic.portal_server import FaultPlan, make_server
 
 TOKEN = "test-token-not-secret"
 
@@ -244,7 +244,7 @@ def test_worker_processes_land_exactly_what_one_process_lands(generated, tmp_pat
     import functools
     import pickle
 
-    from pipelines.checks.gx_suites import preload, validate_submissions
+    from pipelines.ingestion.validation.runner import preload, validate_submissions
 
     out, summary = generated
     regions = RegionIndex.from_frame(pd.read_csv(out / "region_master.csv", dtype=str, keep_default_na=False))

@@ -139,7 +139,7 @@ def _env(monkeypatch, root: Path, src: Path, name: str) -> Path:
 
 
 def _run(start, end=None):
-    from pipelines.cli import run_pipeline
+    from pipelines.runs.inprocess import run_pipeline
 
     summary = run_pipeline(start, end or start, quiet=True)
     assert summary.success, summary.render()

@@ -14,12 +14,12 @@ import pytest
 import requests
 import yaml
 
-from pipelines.portal import PortalAuthError, PortalClient, PortalError, PortalUnavailableError
-from pipelines.portal.server import FAULT_KINDS, FaultPlan, make_server
-from pipelines.sources.submission import parse_submission_name, submission_id
+from pipelines.ingestion.identity import parse_submission_name, submission_id
+from pipelines.ingestion.portal import PortalAuthError, PortalClient, PortalError, PortalUnavailableError
+from pipelines.synthetic.portal_server import FAULT_KINDS, FaultPlan, make_server
 
 TOKEN = "s3cret-test-token-9f2c"
-OPENAPI = Path(__file__).resolve().parents[1] / "pipelines" / "portal" / "openapi.yaml"
+OPENAPI = Path(__file__).resolve().parents[1] / "pipelines" / "ingestion" / "openapi.yaml"
 BASE_NS = 1_700_000_000 * 10**9
 
 # (stream, file name, bytes, mtime offset in seconds); two files share an mtime to exercise the
@@ -291,7 +291,7 @@ def test_client_quotes_ids_and_reports_bad_requests(server):
 
 
 def test_cli_requires_a_token(data_dir, monkeypatch, capsys):
-    from pipelines.portal.server import main
+    from pipelines.synthetic.portal_server import main
 
     monkeypatch.delenv("KONVERGENSI_PORTAL_TOKEN", raising=False)
     with pytest.raises(SystemExit) as info:

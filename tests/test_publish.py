@@ -23,8 +23,8 @@ import duckdb
 import pytest
 
 from pipelines import cli
-from pipelines.rollback import RollbackError, choose_version, format_versions, rollback
-from pipelines.warehouse_io import KEEP_PUBLISHED, database_fingerprint, list_kept, publish_database
+from pipelines.publishing.publish import KEEP_PUBLISHED, database_fingerprint, list_kept, publish_database
+from pipelines.publishing.rollback import RollbackError, choose_version, format_versions, rollback
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS_PER_VERSION = 1000
@@ -73,7 +73,7 @@ PUBLISHER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from pipelines.warehouse_io import publish_database
+    from pipelines.publishing.publish import publish_database
 
     work, published = Path(sys.argv[1]), Path(sys.argv[2])
     print("ready", flush=True)
@@ -300,7 +300,7 @@ def test_a_quiet_publish_reads_no_table_and_a_rollback_is_noticed(tmp_path, monk
     """The working database's state token (table versions) is noted at publish time: the next
     unchanged publish compares tokens and hashes no table; after a rollback (another file, another
     mtime) the contents are compared again."""
-    import pipelines.warehouse_io as wio
+    import pipelines.publishing.publish as wio
 
     published = tmp_path / "wh" / "banten.duckdb"
     v1, v2 = build_work(tmp_path / "work" / "v1.duckdb", 1), build_work(tmp_path / "work" / "v2.duckdb", 2)

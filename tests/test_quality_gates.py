@@ -11,7 +11,7 @@ from pipelines.assets.publish import build_publish_asset
 from pipelines.assets.sql import build_sql_assets
 from pipelines.checks.quality import no_submission_mostly_unparseable
 from pipelines.resources import WarehouseResource
-from pipelines.sql_models import discover_models
+from pipelines.sql_engine.models import discover_models
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -8,7 +8,7 @@ from pipelines.assets.regions import raw_region_master, read_region_master
 from pipelines.assets.sql import build_sql_assets
 from pipelines.resources import RegionMasterResource, WarehouseResource
 from pipelines.settings import BUNDLED_REGION_MASTER, SQL_DIR
-from pipelines.sql_models import discover_models
+from pipelines.sql_engine.models import discover_models
 
 
 def _build_dim_region(tmp_path, master_path):

@@ -93,7 +93,7 @@ class Site:
 @contextlib.contextmanager
 def portal(folder: Path, faults=None):
     """A real portal server on loopback for the duration of the block."""
-    from pipelines.portal.server import make_server
+    from pipelines.synthetic.portal_server import make_server
 
     server = make_server(folder, host="127.0.0.1", port=0, token=TOKEN, faults=faults).start_in_thread()
     try:
@@ -131,7 +131,7 @@ def file_sha(path: Path) -> str:
 
 
 def test_portal_faults_outage_and_idempotence(src, tmp_path):
-    from pipelines.portal.server import FaultPlan
+    from pipelines.synthetic.portal_server import FaultPlan
 
     clean = Site(tmp_path, src, "clean")
     with portal(clean.portal_dir) as server:
@@ -432,8 +432,8 @@ def _duckdb_text_hits(path: Path, niks, names, secrets) -> list[str]:
 
 
 def test_hostile_names_and_ids_never_become_paths_or_urls():
-    from pipelines.portal.client import _safe_download_path
-    from pipelines.sources.submission import SubmissionNameError, parse_submission_name
+    from pipelines.ingestion.identity import SubmissionNameError, parse_submission_name
+    from pipelines.ingestion.portal import _safe_download_path
 
     for name in ("../../x_2024-08.csv", "..\\x_2024-08.csv", "36.01.01.2001_2024-08\n.csv", "/etc/passwd",
                  "36.01.01.2001_2024-08.csv\x00.xlsx"):

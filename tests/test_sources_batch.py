@@ -1,6 +1,6 @@
 """parse_batch: many files of one stream typed in one pass give exactly the per-file results
-(pipelines.sources.parse), and the two CSV readers (pyarrow for big files, csv module for small
-ones) read the same cells (pipelines.sources.readers)."""
+(pipelines.parsing.parse), and the two CSV readers (pyarrow for big files, csv module for small
+ones) read the same cells (pipelines.parsing.readers)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.sources import readers
-from pipelines.sources.layouts import LAYOUTS, STREAMS
-from pipelines.sources.parse import ParseResult, parse_batch, parse_submission
-from pipelines.sources.pseudonym import Pseudonymiser
-from pipelines.sources.regions import RegionIndex
-from pipelines.sources.values import squeeze_whitespace
+from pipelines.parsing import readers
+from pipelines.parsing.layouts import LAYOUTS, STREAMS
+from pipelines.parsing.parse import ParseResult, parse_batch, parse_submission
+from pipelines.parsing.pseudonym import Pseudonymiser
+from pipelines.parsing.regions import RegionIndex
+from pipelines.parsing.values import squeeze_whitespace
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "sources"
 KEY = b"batch-test-key-not-secret"
@@ -24,7 +24,7 @@ PSEUDO = Pseudonymiser(KEY)
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> tuple[Path, RegionIndex]:
-    from pipelines.sources.generate import generate
+    from pipelines.synthetic.generate import generate
 
     root = tmp_path_factory.mktemp("small")
     generate(root, "small", 7)

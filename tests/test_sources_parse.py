@@ -1,5 +1,5 @@
 """parse_submission end to end on the fixtures: typed rows, row-level rejects, pseudonyms and
-the guarantee that no personal value leaves the parser (pipelines.sources.parse)."""
+the guarantee that no personal value leaves the parser (pipelines.parsing.parse)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.sources.layouts import LAYOUTS, STREAMS
-from pipelines.sources.parse import ParseResult, parse_submission
-from pipelines.sources.parse_context import REJECT_REASONS
-from pipelines.sources.pseudonym import Pseudonymiser
-from pipelines.sources.regions import RegionIndex
+from pipelines.parsing.layouts import LAYOUTS, STREAMS
+from pipelines.parsing.parse import ParseResult, parse_submission
+from pipelines.parsing.parse_context import REJECT_REASONS
+from pipelines.parsing.pseudonym import Pseudonymiser
+from pipelines.parsing.regions import RegionIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).resolve().parent / "fixtures" / "sources"
@@ -237,7 +237,7 @@ def test_every_stream_has_a_typed_empty_result(regions, stream):
 def test_numeric_nik_in_xlsx_is_flagged(regions, tmp_path):
     import openpyxl
 
-    from pipelines.sources.layouts import CHILD_MEASUREMENTS
+    from pipelines.parsing.layouts import CHILD_MEASUREMENTS
 
     wb = openpyxl.Workbook()
     wb.active.append(list(CHILD_MEASUREMENTS.headers))
@@ -260,7 +260,7 @@ def test_unknown_stream_is_a_caller_error(regions):
 def test_generator_small_output_parses(tmp_path, regions):
     """The demo generator's ``small`` output (when the generator exists): its special files fail
     the way it says, and a sample of the others (every stream) parses and reconciles."""
-    generate = pytest.importorskip("pipelines.sources.generate").generate
+    generate = pytest.importorskip("pipelines.synthetic.generate").generate
     info = generate(tmp_path, "small", 7)
     master = tmp_path / "region_master.csv"
     index = RegionIndex.from_csv(master) if master.is_file() else regions

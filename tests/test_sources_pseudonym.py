@@ -1,11 +1,11 @@
-"""Keyed pseudonyms (pipelines.sources.pseudonym)."""
+"""Keyed pseudonyms (pipelines.parsing.pseudonym)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from pipelines.sources.pseudonym import Pseudonymiser, child_ids, clean_nik
+from pipelines.parsing.pseudonym import Pseudonymiser, child_ids, clean_nik
 
 KEY = b"unit-test-key-not-secret"
 

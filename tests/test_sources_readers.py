@@ -1,5 +1,5 @@
 """Bytes -> cells: format detection, encodings, delimiters, XLSX and JSON quirks
-(pipelines.sources.readers), exercised on the hand-made fixtures in tests/fixtures/sources."""
+(pipelines.parsing.readers), exercised on the hand-made fixtures in tests/fixtures/sources."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.sources.layouts import CHILD_MEASUREMENTS, HOUSEHOLDS
-from pipelines.sources.readers import FileError, detect_format, read_table, sniff_delimiter
+from pipelines.parsing.layouts import CHILD_MEASUREMENTS, HOUSEHOLDS
+from pipelines.parsing.readers import FileError, detect_format, read_table, sniff_delimiter
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "sources"
 

@@ -1,4 +1,4 @@
-"""Region name resolution and code validation (pipelines.sources.regions)."""
+"""Region name resolution and code validation (pipelines.parsing.regions)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.sources.regions import RegionIndex, normalise_codes, normalise_name
+from pipelines.parsing.regions import RegionIndex, normalise_codes, normalise_name
 
 ROOT = Path(__file__).resolve().parent.parent
 MASTERS = (ROOT / "pipelines" / "data" / "banten_regions.csv", ROOT.parent / "shared" / "reference" / "banten_regions.csv")

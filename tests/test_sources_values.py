@@ -1,4 +1,4 @@
-"""Cell parsers: decimals, amounts, dates, booleans and enums (pipelines.sources.values)."""
+"""Cell parsers: decimals, amounts, dates, booleans and enums (pipelines.parsing.values)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.sources import values as V
+from pipelines.parsing import values as V
 
 
 def _s(*items, dtype="str"):

@@ -8,7 +8,7 @@ from dagster import AssetKey, Definitions, asset, materialize
 
 from pipelines.assets.sql import build_sql_assets
 from pipelines.resources import WarehouseResource
-from pipelines.sql_models import SqlModelError, check_sql, discover_models, run_model, table_refs
+from pipelines.sql_engine.models import SqlModelError, check_sql, discover_models, run_model, table_refs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sql_models"
 
@@ -111,7 +111,7 @@ def test_check_sql_counts_offending_rows():
     con.execute("create schema m; create table m.t as select * from (values (1), (1), (1), (2), (null)) v(k)")
     model = discover_models(FIXTURES)[0]
     model.layer, model.name = "m", "t"
-    from pipelines.sql_models import ModelTest
+    from pipelines.sql_engine.models import ModelTest
 
     assert con.execute(check_sql(model, ModelTest("unique", "k", {}))).fetchone()[0] == 2
     assert con.execute(check_sql(model, ModelTest("not_null", "k", {}))).fetchone()[0] == 1

@@ -7,11 +7,11 @@ from pathlib import Path
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from pipelines import build_state
 from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.periods import period_filter_sql
 from pipelines.resources import WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
+from pipelines.sql_engine import build_state
 
 WHO_LMS_KEY = AssetKey(["reference", "who_growth_lms"])
 ZSCORES_KEY = AssetKey(["staging", "stg_child_zscores"])

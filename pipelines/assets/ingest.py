@@ -4,8 +4,9 @@
 import dagster as dg
 from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
 
-from pipelines.ingest import DDL as INGEST_DDL
-from pipelines.ingest import ensure_raw_table, land_submissions, landing_incoming, portal_incoming
+from pipelines.ingestion.land import DDL as INGEST_DDL
+from pipelines.ingestion.land import ensure_raw_table, land_submissions, landing_incoming, portal_incoming
+from pipelines.parsing.layouts import STREAMS
 from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.resources import (
     LandingFolderResource,
@@ -14,7 +15,6 @@ from pipelines.resources import (
     WarehouseResource,
 )
 from pipelines.settings import PORTAL_LOOKBACK, WAREHOUSE_POOL
-from pipelines.sources.layouts import STREAMS
 
 RAW_STREAM_KEYS = {s: AssetKey(["raw", s]) for s in STREAMS}
 SUBMISSIONS_KEY = AssetKey(["raw", "submissions"])
@@ -64,9 +64,9 @@ def ingest_submissions(
     whose reporting period covers the run's months (see pipelines/periods.py)."""
     import functools
 
+    from pipelines.parsing.parse import parse_batch_joined
+    from pipelines.parsing.regions import RegionIndex
     from pipelines.settings import ingest_workers
-    from pipelines.sources.parse import parse_batch_joined
-    from pipelines.sources.regions import RegionIndex
 
     pseudonymiser = pseudonym.pseudonymiser()
     months = context_months(context)
@@ -77,15 +77,15 @@ def ingest_submissions(
 
         parse = functools.partial(parse_batch_joined, pseudonymiser=pseudonymiser, regions=regions)
 
-        from pipelines.checks.gx_suites import preload
-        from pipelines.checks.gx_suites import validate_submissions as validate
+        from pipelines.ingestion.validation.runner import preload
+        from pipelines.ingestion.validation.runner import validate_submissions as validate
 
         workers = ingest_workers()
 
         reports = {}
         errors = []
         if portal.configured:
-            from pipelines.portal.client import PortalError
+            from pipelines.ingestion.portal import PortalError
 
             since = con.execute(
                 "select max(received_at) from raw.submissions where transport = 'portal'"

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
 
-from pipelines.exports import export_marts_parquet
+from pipelines.publishing.exports import export_marts_parquet
 from pipelines.resources import WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 from dagster import AssetKey, MaterializeResult, asset
 
-from pipelines import build_state
 from pipelines.resources import RegionMasterResource, WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
+from pipelines.sql_engine import build_state
 
 REGION_COLUMNS = ["code", "level", "name", "parent_code"]
 LEVELS = {"province", "regency", "district", "village"}

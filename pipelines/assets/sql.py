@@ -1,4 +1,4 @@
-"""Dagster glue for the dbt-like SQL runner (:mod:`pipelines.sql_models`)."""
+"""Dagster glue for the dbt-like SQL runner (:mod:`pipelines.sql_engine.models`)."""
 
 
 import hashlib
@@ -16,12 +16,12 @@ from dagster import (
     multi_asset_check,
 )
 
-from pipelines import build_state
 from pipelines.assets._meta import markdown_table
 from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.resources import WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
-from pipelines.sql_models import SqlModel, SqlModelError, build_model, check_signature, check_sql
+from pipelines.sql_engine import build_state
+from pipelines.sql_engine.models import SqlModel, SqlModelError, build_model, check_signature, check_sql
 
 
 def _model_asset(model: SqlModel, deps: list[AssetKey]):
@@ -45,7 +45,7 @@ def _model_asset(model: SqlModel, deps: list[AssetKey]):
             n, rebuilt = build_model(con, model, months)
             preview = con.execute(f"select * from {model.table} limit 5").df()
         # Not rebuilt: its SQL and the versions of every table it reads are those of its last
-        # build, so the table already holds what a rebuild would write (pipelines/build_state.py).
+        # build, so the table already holds what a rebuild would write (pipelines/sql_engine/build_state.py).
         meta = {"row_count": n, "rebuilt": rebuilt, "preview": markdown_table(preview)}
         if months:
             meta["months"] = f"{months[0]}..{months[-1]}"

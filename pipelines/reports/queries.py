@@ -348,7 +348,7 @@ def validation_suites(con, run_id: str | None, tables: set[str]) -> tuple[list[d
     """Validation results per stream x suite, and the most often failed expectations by name.
 
     ``failed_expectations`` is a JSON list of ``{expectation, check, column, n_unexpected, ...}``
-    (``pipelines.checks.gx_runner``). Only names and counts are read out of it: raw GX results can carry
+    (``pipelines.ingestion.validation.runner``). Only names and counts are read out of it: raw GX results can carry
     sample values (``partial_unexpected_list``) that must not reach the report.
     """
     join = "left join raw.submissions as s using (submission_id)" if "raw.submissions" in tables else ""

@@ -9,7 +9,7 @@ file; a crash before the rename leaves the previous file untouched.
 Before each rename the file being replaced is kept as
 ``<dir>/published/<stem>.<YYYYmmddTHHMMSSffffffZ>.duckdb`` (a hard link when the filesystem
 allows, so keeping costs no copy); the newest :data:`KEEP_PUBLISHED` are kept and older ones
-pruned. :mod:`pipelines.rollback` puts a kept file back.
+pruned. :mod:`pipelines.publishing.rollback` puts a kept file back.
 
 Publishers (a publish, a rollback) take an exclusive ``flock`` on ``<dir>/.<name>.lock``, so the
 clean-up of a crashed publish's temp files never deletes the temp file of a running one. The
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.build_state import BOOKKEEPING, state_token
 from pipelines.settings import duckdb_config
+from pipelines.sql_engine.build_state import BOOKKEEPING, state_token
 
 # Files written in this format open in DuckDB 1.4 and later.
 PUBLISH_STORAGE_VERSION = "v1.4.0"
@@ -295,7 +295,7 @@ def _token_note(published_path: Path) -> Path:
 
 
 def _note_token(published_path: Path, token: str) -> None:
-    """Note the state token (pipelines/build_state.py) of the database just published, with the
+    """Note the state token (pipelines/sql_engine/build_state.py) of the database just published, with the
     published file's size and mtime."""
     st = published_path.stat()
     _token_note(published_path).write_text(f"{st.st_size} {st.st_mtime_ns} {token}\n")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.sources import generate_io as gio
-from pipelines.sources import generate_names as names
-from pipelines.sources.layouts import HOUSEHOLDS, VILLAGE_SCORECARD
+from pipelines.parsing.layouts import HOUSEHOLDS, VILLAGE_SCORECARD
+from pipelines.synthetic import generate_io as gio
+from pipelines.synthetic import generate_names as names
 
 HOUSEHOLD_PERIOD = "2024"
 SCORECARD_PERIOD = "2024-Q3"

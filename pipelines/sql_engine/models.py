@@ -246,9 +246,9 @@ def run_model(con, model: SqlModel, months=None, before_commit=None) -> int:
 
 def build_model(con, model: SqlModel, months=None) -> tuple[int, bool]:
     """Rebuild ``model`` (its ``months`` when partitioned) unless its inputs and SQL are those it
-    was last built with (:func:`pipelines.build_state.rebuild_unless_current`). Returns (rows it
+    was last built with (:func:`pipelines.sql_engine.build_state.rebuild_unless_current`). Returns (rows it
     holds for what was asked, whether it was rebuilt)."""
-    from pipelines import build_state
+    from pipelines.sql_engine import build_state
 
     partitioned = bool(model.partition_by) and months is not None
     where = partition_filter(model, months) if partitioned else "true"
@@ -269,7 +269,7 @@ def check_signature(con, model: SqlModel, test: ModelTest, query: str) -> str:
     The tables are every ``<layer>.<name>`` the query mentions: a cheap over-approximation (a
     pattern, not a parse: parsing 200 queries cost a quiet night seconds), which only ever makes
     a test re-run more often, never less."""
-    from pipelines import build_state
+    from pipelines.sql_engine import build_state
 
     reads = {m.group(0) for m in _TABLE_NAME.finditer(query)}
     return build_state.signature(con, [query, test.severity], reads | {model.table})

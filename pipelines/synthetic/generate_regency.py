@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.sources import generate_io as gio
-from pipelines.sources import generate_names as names
-from pipelines.sources.generate_xlsx import write_xlsx
-from pipelines.sources.layouts import AKSI_REPORTS, LOKUS_VILLAGES, OPD_PROGRAMMES, SURVEY_FIGURES
+from pipelines.parsing.layouts import AKSI_REPORTS, LOKUS_VILLAGES, OPD_PROGRAMMES, SURVEY_FIGURES
+from pipelines.synthetic import generate_io as gio
+from pipelines.synthetic import generate_names as names
+from pipelines.synthetic.generate_xlsx import write_xlsx
 
 YEAR = "2024"
 OPD_PERIOD = "2024-Q3"

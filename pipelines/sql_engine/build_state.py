@@ -73,7 +73,7 @@ def _recorded(con, table: str) -> tuple[str, str | None] | None:
 
 
 def _append_only() -> frozenset[str]:
-    from pipelines.sources.layouts import STREAMS
+    from pipelines.parsing.layouts import STREAMS
 
     return frozenset({f"raw.{s}" for s in STREAMS} | {
         "raw.submissions", "raw.submission_validation", "quarantine.rejected_rows", "quarantine.rejected_files"})

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.sources.values import squeeze_whitespace
+from pipelines.parsing.values import squeeze_whitespace
 
 LEVELS = ("province", "regency", "district", "village")
 _PUNCT = re.compile(r"[^0-9A-Z]+")

@@ -1,6 +1,6 @@
 """The portal's view of its folder: ``DIR/<stream>/<file>`` scanned into contract items.
 
-Pure functions and a small sha256 cache; no HTTP here (that is :mod:`pipelines.portal.server`).
+Pure functions and a small sha256 cache; no HTTP here (that is :mod:`pipelines.synthetic.portal_server`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipelines.sources.layouts import STREAMS, SUBMITTER_LEVEL
-from pipelines.sources.submission import SubmissionNameError, parse_submission_name, submission_id
+from pipelines.ingestion.identity import SubmissionNameError, parse_submission_name, submission_id
+from pipelines.parsing.layouts import STREAMS, SUBMITTER_LEVEL
 
 API = "/api/v1"
 # Well-named files: 20 hex digits; badly named ones: "x" + 19, so the two can never collide.

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.sources import generate_growth as growth
-from pipelines.sources import generate_io as gio
-from pipelines.sources.generate_children import Visits
-from pipelines.sources.generate_xlsx import write_xlsx
-from pipelines.sources.layouts import CHILD_MEASUREMENTS
+from pipelines.parsing.layouts import CHILD_MEASUREMENTS
+from pipelines.synthetic import generate_growth as growth
+from pipelines.synthetic import generate_io as gio
+from pipelines.synthetic.generate_children import Visits
+from pipelines.synthetic.generate_xlsx import write_xlsx
 
 HEADERS = CHILD_MEASUREMENTS.headers
 CANONICAL = CHILD_MEASUREMENTS.canonical

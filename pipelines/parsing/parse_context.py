@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipelines.sources import values as V
-from pipelines.sources.layouts import Layout
-from pipelines.sources.pseudonym import Pseudonymiser
-from pipelines.sources.regions import RegionIndex, normalise_codes
+from pipelines.parsing import values as V
+from pipelines.parsing.layouts import Layout
+from pipelines.parsing.pseudonym import Pseudonymiser
+from pipelines.parsing.regions import RegionIndex, normalise_codes
 
 # Every reason code a row can be quarantined with.
 REJECT_REASONS = (

@@ -26,7 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote
 
-from pipelines.portal.catalog import (
+from pipelines.parsing.layouts import STREAMS
+from pipelines.synthetic.portal_catalog import (
     API,
     SUBMISSION_ID_RE,
     Catalog,
@@ -35,7 +36,6 @@ from pipelines.portal.catalog import (
     encode_cursor,
     parse_since,
 )
-from pipelines.sources.layouts import STREAMS
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The format is detected from the bytes (XLSX = zip holding ``xl/`` parts, JSON = ``[`` or ``{``
 first, anything else = delimited text), never trusted from the extension; a disagreement is a
 ``format_mismatch`` file error. Headers are mapped through the layout's alias table after
-:func:`~pipelines.sources.layouts.normalise_header`, never by position.
+:func:`~pipelines.parsing.layouts.normalise_header`, never by position.
 
 CSV cells stay strings (no NA guessing). XLSX cells keep their native type so Excel serial
 dates and datetimes can be recognised later. JSON values keep their JSON type. Cells are kept
@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from pipelines.sources.layouts import Layout, header_aliases, normalise_header
+from pipelines.parsing.layouts import Layout, header_aliases, normalise_header
 
 MAX_ROWS = 1_048_576  # Excel's own sheet limit
 MAX_COLS = 256

@@ -9,7 +9,7 @@ File naming (landing folder and the portal's folder alike)::
 ``submitter_code`` is a Kemendagri village code (``36.01.01.2001``) for village streams, a
 regency code (``36.01``) for regency streams and an OPD code (``DINKES``) for OPD streams;
 ``period`` is ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY`` by the stream's grain
-(:data:`pipelines.sources.layouts.PERIOD_GRAIN`).
+(:data:`pipelines.parsing.layouts.PERIOD_GRAIN`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from pipelines.sources.layouts import PERIOD_GRAIN, STREAMS, SUBMITTER_LEVEL
+from pipelines.parsing.layouts import PERIOD_GRAIN, STREAMS, SUBMITTER_LEVEL
 
 EXTENSIONS = ("csv", "xlsx", "json")
 

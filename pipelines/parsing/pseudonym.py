@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.sources.values import squeeze_whitespace
+from pipelines.parsing.values import squeeze_whitespace
 
 TOKEN_HEX_CHARS = 32
 

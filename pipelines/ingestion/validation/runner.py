@@ -33,8 +33,14 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.checks.gx_suites import build_suite, derive_columns, numpy_backed, suite_columns, suite_name
-from pipelines.sources.layouts import STREAMS
+from pipelines.ingestion.validation.suites import (
+    build_suite,
+    derive_columns,
+    numpy_backed,
+    suite_columns,
+    suite_name,
+)
+from pipelines.parsing.layouts import STREAMS
 
 INDEX_COLUMNS = ["submission_id", "row_number"]
 # Failing rows by (submission_id, row_number) only. COMPLETE is needed because below it GX
@@ -136,7 +142,7 @@ def run_suite(stream: str, frame: pd.DataFrame) -> dict:
     """Validate ``frame`` (rows of many submissions) against the suite of ``stream``, once.
 
     Args:
-        stream: one of :data:`pipelines.sources.layouts.STREAMS`.
+        stream: one of :data:`pipelines.parsing.layouts.STREAMS`.
         frame: parsed rows with ``submission_id`` and ``row_number`` columns.
 
     Returns:
@@ -218,7 +224,7 @@ def validate_submissions(stream: str, frame: pd.DataFrame, submission_ids=None) 
     """One GX outcome per submission (grain of ``raw.submission_validation``).
 
     Args:
-        stream: one of :data:`pipelines.sources.layouts.STREAMS`.
+        stream: one of :data:`pipelines.parsing.layouts.STREAMS`.
         frame: the concatenated accepted rows of many submissions of ``stream``, with
             ``submission_id`` and ``row_number`` columns (any index).
         submission_ids: further submission ids to report, e.g. files with zero accepted rows;
@@ -262,3 +268,9 @@ def validate_submissions(stream: str, frame: pd.DataFrame, submission_ids=None) 
         })
     out = pd.DataFrame.from_records(records, columns=list(OUTCOME_COLUMNS))
     return out.astype({"success": "bool", "n_rows": "int64", "n_expectations": "int64", "n_failed": "int64"})
+
+
+def preload() -> None:
+    """Import Great Expectations and build the suites now (seconds, once), e.g. before forking
+    ingestion workers so that they inherit them instead of each importing GX again."""
+    _runtime()

@@ -15,9 +15,9 @@ PORTAL_STREAMS = ("child_measurements", "households", "village_scorecard")
 
 
 def run_demo(root: Path) -> bool:
-    from pipelines.cli import run_pipeline
-    from pipelines.portal.server import make_server
-    from pipelines.sources.generate import generate
+    from pipelines.runs.inprocess import run_pipeline
+    from pipelines.synthetic.generate import generate
+    from pipelines.synthetic.portal_server import make_server
 
     started = time.perf_counter()
     if root.exists():

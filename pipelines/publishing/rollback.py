@@ -1,6 +1,6 @@
 """Putting a kept warehouse file back as the published one (pure filesystem + DuckDB, no Dagster).
 
-Every publish keeps the file it replaces (see :mod:`pipelines.warehouse_io`). A rollback copies a
+Every publish keeps the file it replaces (see :mod:`pipelines.publishing.publish`). A rollback copies a
 kept file to a temp name beside the published file, checks that it opens, and installs it through
 the same fsync + rename path as a publish. The file it replaces is itself kept first, so running
 ``rollback`` again (without ``--to``) undoes it: "rollback" means "back to the file published just
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.warehouse_io import (
+from pipelines.publishing.publish import (
     KEEP_PUBLISHED,
     KeptVersion,
     clean_leftovers,

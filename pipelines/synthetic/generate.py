@@ -1,8 +1,8 @@
 """Deterministic synthetic submissions for Banten, laid out as a landing folder.
 
 ``generate(out_dir, scale, seed)`` writes ``region_master.csv`` plus one folder per stream of
-:data:`pipelines.sources.layouts.STREAMS`, every file named ``<submitter>_<period>[_note].<ext>``
-(:mod:`pipelines.sources.submission`) with the exact exported headers of its layout, and every
+:data:`pipelines.parsing.layouts.STREAMS`, every file named ``<submitter>_<period>[_note].<ext>``
+(:mod:`pipelines.ingestion.identity`) with the exact exported headers of its layout, and every
 file's mtime set to a deterministic "received" time (some submissions late). Same scale and
 seed give byte-identical files and identical mtimes.
 
@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.sources import generate_children as children
-from pipelines.sources import generate_eppgbm_files as eppgbm
-from pipelines.sources import generate_io as gio
-from pipelines.sources import generate_regency as regency
-from pipelines.sources import generate_villages as village_streams
-from pipelines.sources.generate_names import Geography, build_geography
-from pipelines.sources.layouts import STREAMS
+from pipelines.parsing.layouts import STREAMS
+from pipelines.synthetic import generate_children as children
+from pipelines.synthetic import generate_eppgbm_files as eppgbm
+from pipelines.synthetic import generate_io as gio
+from pipelines.synthetic import generate_regency as regency
+from pipelines.synthetic import generate_villages as village_streams
+from pipelines.synthetic.generate_names import Geography, build_geography
 
 _CHUNK_VILLAGES = 64
 _XLSX_SHARE, _BOM_SHARE, _CP1252_SHARE = 0.15, 0.425, 0.10

@@ -26,13 +26,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.sources import values as V
-from pipelines.sources.layouts import LAYOUTS, Layout
-from pipelines.sources.parse_context import REJECT_COLUMNS, Context, payload_json
-from pipelines.sources.parse_streams import STREAM_PARSERS
-from pipelines.sources.pseudonym import Pseudonymiser
-from pipelines.sources.readers import FileError, RawTable, read_table
-from pipelines.sources.regions import RegionIndex
+from pipelines.parsing import values as V
+from pipelines.parsing.layouts import LAYOUTS, Layout
+from pipelines.parsing.parse_context import REJECT_COLUMNS, Context, payload_json
+from pipelines.parsing.parse_streams import STREAM_PARSERS
+from pipelines.parsing.pseudonym import Pseudonymiser
+from pipelines.parsing.readers import FileError, RawTable, read_table
+from pipelines.parsing.regions import RegionIndex
 
 # Free-text columns kept out of reject payloads: nobody controls what a cadre types there.
 FREE_TEXT = frozenset({"detail"})
@@ -313,7 +313,7 @@ def parse_batch(
     province's month should pass a few hundred files at a time.
 
     Args:
-        stream: one of :data:`pipelines.sources.layouts.STREAMS`.
+        stream: one of :data:`pipelines.parsing.layouts.STREAMS`.
         files: ``(file_name, content)`` pairs; the name's extension must agree with the content.
         pseudonymiser: keyed HMAC for personal columns.
         regions: region master index for name resolution and code validation.

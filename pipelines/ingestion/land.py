@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.periods import wants
-from pipelines.sources.layouts import STREAMS
-from pipelines.sources.parse import BatchParse
-from pipelines.sources.submission import (
+from pipelines.ingestion.identity import (
     SubmissionNameError,
     parse_submission_name,
     sha256_hex,
     submission_id,
 )
+from pipelines.parsing.layouts import STREAMS
+from pipelines.parsing.parse import BatchParse
+from pipelines.periods import wants
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipelines.sources import values as V
-from pipelines.sources.parse_context import Context
-from pipelines.sources.pseudonym import child_ids, clean_nik, normalise_identity
-from pipelines.sources.regions import normalise_codes
+from pipelines.parsing import values as V
+from pipelines.parsing.parse_context import Context
+from pipelines.parsing.pseudonym import child_ids, clean_nik, normalise_identity
+from pipelines.parsing.regions import normalise_codes
 
 AKSI_STATUS = {
     "BELUM DIMULAI": "not_started", "NOT STARTED": "not_started", "NOT_STARTED": "not_started",

@@ -1,7 +1,7 @@
 """Great Expectations 1.x suites, one per submission format, built in code.
 
 Each suite describes the parsed, pseudonymised rows of one stream (the ``rows`` frame of
-:class:`pipelines.sources.parse.ParseResult`), not the files as sent. Every expectation carries
+:class:`pipelines.parsing.parse.ParseResult`), not the files as sent. Every expectation carries
 ``meta["check"]``: a name for the property it asserts (``weight_kg_in_who_cleaning_range``).
 
 Several properties span two columns (age at measurement, realisation against budget). They are
@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.sources.layouts import STREAMS
+from pipelines.parsing.layouts import STREAMS
 
 if TYPE_CHECKING:  # pragma: no cover
     from great_expectations.core import ExpectationSuite
 
-TOKEN_REGEX = r"^[0-9a-f]{32}$"  # keyed HMAC tokens of pipelines.sources.pseudonym
+TOKEN_REGEX = r"^[0-9a-f]{32}$"  # keyed HMAC tokens of pipelines.parsing.pseudonym
 # Kemendagri's code format, any province (which codes exist is checked against the region master).
 VILLAGE_CODE_REGEX = r"^\d{2}\.\d{2}\.\d{2}\.[12]\d{3}$"  # Kemendagri desa (2xxx) / kelurahan (1xxx)
 REGENCY_CODE_REGEX = r"^\d{2}\.\d{2}$"
@@ -222,7 +222,7 @@ def build_suite(stream: str) -> ExpectationSuite:
     frame missing a column fails that one table-level expectation rather than only erroring.
 
     Args:
-        stream: one of :data:`pipelines.sources.layouts.STREAMS`.
+        stream: one of :data:`pipelines.parsing.layouts.STREAMS`.
 
     Returns:
         The suite; every expectation has ``meta["check"]`` naming the property it asserts.
@@ -321,18 +321,3 @@ def derive_columns(stream: str, frame: pd.DataFrame) -> pd.DataFrame:
     elif stream == "opd_programmes" and has("realisation_rp", "budget_rp"):
         out["realisation_ratio"] = _ratio(frame["realisation_rp"], frame["budget_rp"])
     return out
-
-
-def validate_submissions(stream: str, frame: pd.DataFrame, submission_ids=None) -> pd.DataFrame:
-    """One GX outcome per submission; see :func:`pipelines.checks.gx_runner.validate_submissions`."""
-    from pipelines.checks.gx_runner import validate_submissions as run  # noqa: PLC0415 - import cycle
-
-    return run(stream, frame, submission_ids)
-
-
-def preload() -> None:
-    """Import Great Expectations and build the suites now (seconds, once), e.g. before forking
-    ingestion workers so that they inherit them instead of each importing GX again."""
-    from pipelines.checks.gx_runner import _runtime  # noqa: PLC0415 - import cycle
-
-    _runtime()

@@ -14,8 +14,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from pipelines.sources import generate_growth as growth
-from pipelines.sources import generate_names as names
+from pipelines.synthetic import generate_growth as growth
+from pipelines.synthetic import generate_names as names
 
 # Routine-data stunting prevalence aimed at per regency (DOMAIN.md §8: 8–25 %).
 STUNTING_TARGET = {"36.01": 0.24, "36.02": 0.22, "36.03": 0.17, "36.04": 0.21,
