@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("DAGSTER_HOME", str(Path(__file__).resolve().parent.parent / ".dagster_home"))
+from tests.paths import ROOT_DIR, SHARED
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+os.environ.setdefault("DAGSTER_HOME", str(ROOT_DIR / ".dagster_home"))
+
 
 
 @pytest.fixture

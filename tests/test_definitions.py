@@ -6,7 +6,9 @@ from pathlib import Path
 
 from dagster import AssetKey
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT_DIR
+
+ROOT = ROOT_DIR
 
 
 def test_definitions_load_and_graph_is_wired():

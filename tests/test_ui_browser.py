@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT_DIR
+
+ROOT = ROOT_DIR
 LOCATION = "banten_konvergensi"
 SCREENSHOT = ROOT / "warehouse" / "reports" / "ui_asset_graph.png"
 MARTS = ("fct_stunting_prevalence", "mart_target_progress", "dim_region")

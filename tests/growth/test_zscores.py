@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -14,12 +13,10 @@ from pygrowup.tables.by_day import lfa, wfa, wfh, wfl
 
 from pipelines.growth import compute_zscores, lms_tables, load_into_duckdb, zscores_csv
 from pipelines.growth.who_tables import lms_arrays
+from tests.paths import SHARED
 
 ORACLE_NAME = "who_anthro_documented_cases.csv"
-ORACLE_CANDIDATES = [
-    Path(__file__).resolve().parents[2] / "shared" / "reference" / ORACLE_NAME,
-    Path("/work/shared/reference") / ORACLE_NAME,
-]
+ORACLE_CANDIDATES = [SHARED / "reference" / ORACLE_NAME]
 SEX_NAMES = {1: "male", 2: "female"}
 
 

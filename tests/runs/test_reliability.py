@@ -25,7 +25,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT_DIR
+
+ROOT = ROOT_DIR
 TOKEN = "reliability-token-9f3a"
 KEY = "reliability-pseudonym-key-77c1"
 VILLAGES = 16

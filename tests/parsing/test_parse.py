@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import io
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,9 +16,10 @@ from pipelines.parsing.parse import ParseResult, parse_submission
 from pipelines.parsing.parse_context import REJECT_REASONS
 from pipelines.parsing.pseudonym import Pseudonymiser
 from pipelines.parsing.regions import RegionIndex
+from tests.paths import FIXTURES, ROOT_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
-FIX = Path(__file__).resolve().parent / "fixtures" / "sources"
+ROOT = ROOT_DIR
+FIX = FIXTURES / "sources"
 MASTERS = (ROOT / "pipelines" / "data" / "banten_regions.csv", ROOT.parent / "shared" / "reference" / "banten_regions.csv")
 KEY = b"parse-test-key-not-secret"
 MAIN = "child_measurements/eppgbm_bom_semicolon.csv"

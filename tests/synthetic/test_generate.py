@@ -16,13 +16,14 @@ import pytest
 from pipelines.ingestion.identity import parse_submission_name
 from pipelines.parsing.layouts import LAYOUTS, STREAMS
 from pipelines.synthetic.generate import generate
+from tests.paths import SHARED
 
 # DOMAIN.md §2: districts, desa, kelurahan per regency.
 EXPECTED_COUNTS = {
     "36.01": (35, 326, 13), "36.02": (28, 340, 5), "36.03": (29, 246, 28), "36.04": (29, 326, 0),
     "36.71": (13, 0, 104), "36.72": (8, 0, 43), "36.73": (6, 0, 67), "36.74": (7, 0, 54),
 }
-REFERENCE = Path("/work/shared/reference/banten_regions.csv")
+REFERENCE = SHARED / "reference" / "banten_regions.csv"
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 from dagster import AssetKey, asset, materialize
 
@@ -12,8 +10,9 @@ from pipelines.assets.sql import build_sql_assets
 from pipelines.checks.quality import no_submission_mostly_unparseable
 from pipelines.resources import WarehouseResource
 from pipelines.sql_engine.models import discover_models
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = FIXTURES
 
 
 def _raw_counts_asset(duplicate: bool):

@@ -1,6 +1,5 @@
 """The dbt-like SQL runner: dependency inference, YAML tests, builds in DuckDB."""
 
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -9,8 +8,9 @@ from dagster import AssetKey, Definitions, asset, materialize
 from pipelines.assets.sql import build_sql_assets
 from pipelines.resources import WarehouseResource
 from pipelines.sql_engine.models import SqlModelError, check_sql, discover_models, run_model, table_refs
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sql_models"
+FIXTURES = FIXTURES / "sql_models"
 
 
 def test_table_refs_excludes_ctes_and_table_functions():

@@ -25,8 +25,9 @@ import pytest
 from pipelines import cli
 from pipelines.publishing.publish import KEEP_PUBLISHED, database_fingerprint, list_kept, publish_database
 from pipelines.publishing.rollback import RollbackError, choose_version, format_versions, rollback
+from tests.paths import ROOT_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT_DIR
 ROWS_PER_VERSION = 1000
 FACTS_COMMENT = "Versi gudang data (warehouse version)"
 

@@ -11,8 +11,9 @@ import pytest
 
 from pipelines.parsing.layouts import CHILD_MEASUREMENTS, HOUSEHOLDS
 from pipelines.parsing.readers import FileError, detect_format, read_table, sniff_delimiter
+from tests.paths import FIXTURES
 
-FIX = Path(__file__).resolve().parent / "fixtures" / "sources"
+FIX = FIXTURES / "sources"
 
 
 def fixture(path: str) -> bytes:

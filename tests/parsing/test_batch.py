@@ -16,8 +16,9 @@ from pipelines.parsing.parse import ParseResult, parse_batch, parse_submission
 from pipelines.parsing.pseudonym import Pseudonymiser
 from pipelines.parsing.regions import RegionIndex
 from pipelines.parsing.values import squeeze_whitespace
+from tests.paths import FIXTURES
 
-FIX = Path(__file__).resolve().parent / "fixtures" / "sources"
+FIX = FIXTURES / "sources"
 KEY = b"batch-test-key-not-secret"
 PSEUDO = Pseudonymiser(KEY)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from pipelines.parsing.regions import RegionIndex, normalise_codes, normalise_name
+from tests.paths import ROOT_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT_DIR
 MASTERS = (ROOT / "pipelines" / "data" / "banten_regions.csv", ROOT.parent / "shared" / "reference" / "banten_regions.csv")
 
 
