@@ -8,15 +8,20 @@
 * A model whose YAML says ``config: {partition_by: period}`` is a monthly-partitioned asset: a run
   over some months deletes and re-inserts exactly those months' rows (the full table is built
   only when it does not exist yet or its columns changed), and its tests look at those months.
-* Tests declared in ``_*.yml`` files beside the SQL (``unique``, ``not_null``, ``accepted_values``,
-  ``relationships``, ``expression_is_true``) become Dagster asset checks; ``severity: warn`` makes
-  one advisory, otherwise it is blocking.
+* Each model's docs and tests live in ``<name>.yml`` beside ``<name>.sql`` (dbt's ``models:``
+  schema, one entry). Its tests (``unique``, ``not_null``, ``accepted_values``, ``relationships``,
+  ``expression_is_true``) become Dagster asset checks; ``severity: warn`` makes one advisory,
+  otherwise it is blocking. Its ``unit_tests:`` (given rows, expected rows) are run by
+  :mod:`pipelines.sql_engine.unit_tests`, not by Dagster.
+* ``sources.yml`` (dbt's ``sources:`` schema) declares the tables built in Python that models read;
+  a model reading a table that is neither a model nor a declared source fails at load time.
 
 The parsing and SQL generation here are pure; :func:`build_sql_assets` is the Dagster glue.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -25,6 +30,8 @@ from pathlib import Path
 import sqlglot
 import yaml
 from sqlglot import exp
+
+SOURCES_FILE = "sources.yml"
 
 
 class SqlModelError(ValueError):
@@ -58,6 +65,7 @@ class SqlModel:
     columns: dict[str, str] = field(default_factory=dict)
     tests: list[ModelTest] = field(default_factory=list)
     partition_by: str | None = None
+    unit_tests: list[dict] = field(default_factory=list)
 
     @property
     def table(self) -> str:
@@ -65,7 +73,7 @@ class SqlModel:
 
     @property
     def upstream_tables(self) -> set[str]:
-        return table_refs(self.sql)
+        return set(_cached_refs(self.sql))
 
 
 def table_refs(sql: str) -> set[str]:
@@ -86,6 +94,12 @@ def table_refs(sql: str) -> set[str]:
             raise SqlModelError(f"table {table.name!r} must be schema-qualified (layer.table)")
         refs.add(f"{table.db}.{table.name}")
     return refs
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_refs(sql: str) -> frozenset[str]:
+    # Loading the definitions checks every model's reads and then wires its deps: parse once.
+    return frozenset(table_refs(sql))
 
 
 def _first_comment(sql: str) -> str:
@@ -125,27 +139,104 @@ def _parse_tests(model: str, column: str | None, raw_tests: list) -> list[ModelT
     return tests
 
 
+_YAML_KEYS = {"version", "models", "unit_tests"}
+
+
+def _apply_entry(model: SqlModel, yml: Path, entry: dict) -> None:
+    """Docs, config and tests of the one ``models:`` entry of ``yml`` onto ``model``."""
+    if not isinstance(entry, dict) or entry.get("name") != model.name:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        raise SqlModelError(f"{yml}: model entry {name!r} does not match its file {model.name}.sql")
+    table = model.table
+    model.description = entry.get("description", model.description).strip()
+    model.partition_by = (entry.get("config") or {}).get("partition_by")
+    model.tests.extend(_parse_tests(table, None, entry.get("tests")))
+    for col in entry.get("columns", []):
+        if col.get("description"):
+            model.columns[col["name"]] = col["description"].strip()
+        model.tests.extend(_parse_tests(table, col["name"], col.get("tests")))
+
+
+def _apply_unit_tests(model: SqlModel, yml: Path, raw_tests) -> None:
+    """Keep the ``unit_tests:`` of ``yml`` on ``model`` (run by :mod:`pipelines.sql_engine.unit_tests`)."""
+    names = set()
+    for test in raw_tests or []:
+        if not isinstance(test, dict) or not test.get("name"):
+            raise SqlModelError(f"{yml}: a unit test needs a name: {test!r}")
+        if test.get("model") != model.name:
+            raise SqlModelError(
+                f"{yml}: unit test {test['name']!r} is for model {test.get('model')!r}, not {model.name}"
+            )
+        if test["name"] in names:
+            raise SqlModelError(f"{yml}: unit test {test['name']!r} is declared twice")
+        names.add(test["name"])
+        model.unit_tests.append(test)
+
+
+def _load_model(path: Path) -> SqlModel:
+    """One model from ``<layer>/<name>.sql`` and, when present, the ``<name>.yml`` beside it (dbt's
+    ``models:`` schema with the one entry of this model, and its ``unit_tests:``)."""
+    sql = path.read_text(encoding="utf-8")
+    model = SqlModel(path.parent.name, path.stem, path, sql, description=_first_comment(sql))
+    yml = path.with_suffix(".yml")
+    if not yml.exists():
+        return model
+    doc = yaml.safe_load(yml.read_text(encoding="utf-8")) or {}
+    if not isinstance(doc, dict) or set(doc) - _YAML_KEYS:
+        keys = sorted(set(doc) - _YAML_KEYS) if isinstance(doc, dict) else doc
+        raise SqlModelError(f"{yml}: unexpected top-level keys {keys!r} (allowed: {sorted(_YAML_KEYS)})")
+    entries = doc.get("models") or []
+    if len(entries) > 1:
+        raise SqlModelError(f"{yml}: {len(entries)} model entries; one YAML per model")
+    for entry in entries:
+        _apply_entry(model, yml, entry)
+    _apply_unit_tests(model, yml, doc.get("unit_tests"))
+    return model
+
+
+def discover_sources(sql_dir: Path) -> set[str]:
+    """``schema.table`` names declared in ``sql_dir/sources.yml`` (dbt's ``sources:`` schema): the
+    tables models read that Python assets build. No file declares none."""
+    path = sql_dir / SOURCES_FILE
+    if not path.exists():
+        return set()
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    tables = set()
+    for source in doc.get("sources") or []:
+        schema = source.get("schema", source["name"])
+        for table in source.get("tables") or []:
+            name = table["name"] if isinstance(table, dict) else table
+            identifier = table.get("identifier", name) if isinstance(table, dict) else name
+            tables.add(f"{schema}.{identifier}")
+    return tables
+
+
+def _check_reads(models: dict[str, SqlModel], sources: set[str], sql_dir: Path) -> None:
+    """Every table a model reads is a model or a declared source; no source is also a model."""
+    for table in sorted(sources & set(models)):
+        raise SqlModelError(f"{sql_dir / SOURCES_FILE}: {table} is declared as a source but is a model")
+    for model in models.values():
+        for ref in sorted(model.upstream_tables - set(models) - sources):
+            raise SqlModelError(
+                f"{model.path}: reads {ref}, which is neither a model nor a source declared in "
+                f"{sql_dir / SOURCES_FILE}"
+            )
+
+
 def discover_models(sql_dir: Path) -> list[SqlModel]:
-    """All models under ``sql_dir``, with their YAML docs and tests, sorted by table name."""
+    """All models under ``sql_dir``, with their YAML docs, tests and unit tests, sorted by table
+    name. A YAML without its SQL, a model entry named unlike its file, or a read of a table that is
+    neither a model nor a declared source is a :class:`SqlModelError`."""
     models: dict[str, SqlModel] = {}
     for path in sorted(sql_dir.glob("*/*.sql")):
-        sql = path.read_text(encoding="utf-8")
-        model = SqlModel(path.parent.name, path.stem, path, sql, description=_first_comment(sql))
+        model = _load_model(path)
         models[model.table] = model
-    for yml in sorted(sql_dir.glob("*/_*.yml")):
-        doc = yaml.safe_load(yml.read_text(encoding="utf-8")) or {}
-        for entry in doc.get("models", []):
-            table = f"{yml.parent.name}.{entry['name']}"
-            if table not in models:
-                raise SqlModelError(f"{yml}: model {entry['name']!r} has no SQL file")
-            model = models[table]
-            model.description = entry.get("description", model.description).strip()
-            model.partition_by = (entry.get("config") or {}).get("partition_by")
-            model.tests.extend(_parse_tests(table, None, entry.get("tests")))
-            for col in entry.get("columns", []):
-                if col.get("description"):
-                    model.columns[col["name"]] = col["description"].strip()
-                model.tests.extend(_parse_tests(table, col["name"], col.get("tests")))
+    for yml in sorted([*sql_dir.glob("*/*.yml"), *sql_dir.glob("*/*.yaml")]):
+        if yml.suffix == ".yaml":
+            raise SqlModelError(f"{yml}: a model's YAML is named <name>.yml")
+        if not yml.with_suffix(".sql").exists():
+            raise SqlModelError(f"{yml}: no SQL file {yml.stem}.sql beside it")
+    _check_reads(models, discover_sources(sql_dir), sql_dir)
     return [models[k] for k in sorted(models)]
 
 

@@ -7,7 +7,14 @@ from dagster import AssetKey, Definitions, asset, materialize
 
 from pipelines.assets.sql import build_sql_assets
 from pipelines.resources import WarehouseResource
-from pipelines.sql_engine.models import SqlModelError, check_sql, discover_models, run_model, table_refs
+from pipelines.sql_engine.models import (
+    SqlModelError,
+    check_sql,
+    discover_models,
+    discover_sources,
+    run_model,
+    table_refs,
+)
 from tests.paths import FIXTURES
 
 FIXTURES = FIXTURES / "sql_models"
@@ -42,6 +49,67 @@ def test_yaml_becomes_descriptions_and_tests():
     }
     assert names["n_orders_accepted_values"].severity == "warn"
     assert names["customer_id_unique"].severity == "error"
+
+
+def _sql_dir(tmp_path, files: dict[str, str]):
+    """A small model directory: ``{relative path: text}``."""
+    for rel, text in files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tmp_path
+
+
+_SOURCES = "sources:\n  - name: raw\n    tables:\n      - name: orders\n"
+
+
+def test_each_model_reads_the_yaml_named_like_it():
+    models = {m.table: m for m in discover_models(FIXTURES)}
+    assert models["marts.dim_customer"].tests[0].name == "customer_id_unique"
+    assert models["staging.stg_orders"].tests == []  # no stg_orders.yml: docs from the SQL comment only
+
+
+def test_yaml_without_sql_is_an_error(tmp_path):
+    sql_dir = _sql_dir(tmp_path, {"staging/a.sql": "select 1 as x", "staging/b.yml": "models:\n  - name: b\n"})
+    with pytest.raises(SqlModelError, match=r"b\.yml: no SQL file b\.sql"):
+        discover_models(sql_dir)
+
+
+def test_model_entry_named_unlike_its_file_is_an_error(tmp_path):
+    sql_dir = _sql_dir(tmp_path, {"staging/a.sql": "select 1 as x", "staging/a.yml": "models:\n  - name: b\n"})
+    with pytest.raises(SqlModelError, match=r"a\.yml: model entry 'b' does not match its file a\.sql"):
+        discover_models(sql_dir)
+
+
+def test_one_model_per_yaml(tmp_path):
+    sql_dir = _sql_dir(tmp_path, {
+        "staging/a.sql": "select 1 as x", "staging/b.sql": "select 2 as x",
+        "staging/a.yml": "models:\n  - name: a\n  - name: b\n",
+    })
+    with pytest.raises(SqlModelError, match="one YAML per model"):
+        discover_models(sql_dir)
+
+
+def test_sources_are_declared_in_sources_yml():
+    assert discover_sources(FIXTURES) == {"raw.orders", "raw.customers"}
+    assert discover_sources(FIXTURES / "staging") == set()
+
+
+def test_reading_an_undeclared_table_is_an_error(tmp_path):
+    sql_dir = _sql_dir(tmp_path, {
+        "sources.yml": _SOURCES,
+        "staging/stg_a.sql": "select * from raw.orders join raw.customers using (id)",
+    })
+    with pytest.raises(SqlModelError, match=r"stg_a\.sql: reads raw\.customers, which is neither a model nor a source"):
+        discover_models(sql_dir)
+    (sql_dir / "staging" / "stg_a.sql").write_text("select * from raw.orders")
+    assert [m.table for m in discover_models(sql_dir)] == ["staging.stg_a"]
+
+
+def test_a_source_that_is_also_a_model_is_an_error(tmp_path):
+    sql_dir = _sql_dir(tmp_path, {"sources.yml": _SOURCES, "raw/orders.sql": "select 1 as id"})
+    with pytest.raises(SqlModelError, match="raw.orders is declared as a source but is a model"):
+        discover_models(sql_dir)
 
 
 def _raw_tables():
