@@ -19,19 +19,14 @@ from pipelines.schedules import nightly_schedule
 from pipelines.sensors import landing_folder_sensor, portal_sensor
 from pipelines.settings import SQL_DIR
 from pipelines.sql_engine.models import discover_models
+from pipelines.tables import TABLES
 
 PYTHON_ASSETS = [raw_region_master, ingest_submissions, who_growth_lms, stg_child_zscores]
 
 
-def _python_tables() -> dict:
-    tables = {}
-    for a in PYTHON_ASSETS:
-        for key in a.keys:
-            tables[".".join(key.path)] = key
-    return tables
-
-
-sql_assets, sql_checks = build_sql_assets(discover_models(SQL_DIR), _python_tables())
+sql_assets, sql_checks = build_sql_assets(
+    discover_models(SQL_DIR), {name: spec.key for name, spec in TABLES.items() if spec.is_asset}
+)
 
 # In-process: the multiprocess executor spends seconds per step starting Python, and every
 # warehouse step is serialised through one DuckDB writer anyway (docs/operations.md).

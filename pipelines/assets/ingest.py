@@ -2,11 +2,10 @@
 
 
 import dagster as dg
-from dagster import AssetKey, AssetSpec, MaterializeResult, multi_asset
+from dagster import AssetSpec, DataVersion, MaterializeResult, multi_asset
 
-from pipelines.ingestion.land import DDL as INGEST_DDL
-from pipelines.ingestion.land import ensure_raw_table, land_submissions, landing_incoming, portal_incoming
-from pipelines.parsing.layouts import STREAMS
+from pipelines import tables
+from pipelines.ingestion.land import land_submissions, landing_incoming, portal_incoming
 from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.resources import (
     LandingFolderResource,
@@ -15,38 +14,14 @@ from pipelines.resources import (
     WarehouseResource,
 )
 from pipelines.settings import PORTAL_LOOKBACK, WAREHOUSE_POOL
-
-RAW_STREAM_KEYS = {s: AssetKey(["raw", s]) for s in STREAMS}
-SUBMISSIONS_KEY = AssetKey(["raw", "submissions"])
-VALIDATION_KEY = AssetKey(["raw", "submission_validation"])
-REJECTED_ROWS_KEY = AssetKey(["quarantine", "rejected_rows"])
-REJECTED_FILES_KEY = AssetKey(["quarantine", "rejected_files"])
-REGION_MASTER_KEY = AssetKey(["raw", "region_master"])
-FINGERPRINTS_KEY = AssetKey(["raw", "landing_fingerprints"])
-
-_DESCRIPTIONS = {
-    SUBMISSIONS_KEY: "One row per submission received (any stream, any transport): submitter, period, "
-    "version, content sha256, status and row counts. Append-only.",
-    VALIDATION_KEY: "One row per submission landed: the outcome of its Great Expectations suite (failed "
-    "expectations with counts, never values).",
-    REJECTED_ROWS_KEY: "One row per rejected cell/row: stream, submission, row number, column, reason code "
-    "and the pseudonymised row payload.",
-    FINGERPRINTS_KEY: "One row per landing-folder file read: relative path, size, mtime and sha256. A file "
-    "with the same size and mtime is not read again (a run with nothing new reads no file).",
-    REJECTED_FILES_KEY: "One row per rejected file (undecodable, wrong format, required columns missing, "
-    "bad file name), with the reason.",
-}
+from pipelines.sql_engine import build_state
 
 
 @multi_asset(
     specs=[
-        *[
-            AssetSpec(key, description=f"Parsed, pseudonymised rows of every accepted `{s}` submission "
-                      "(one row per source row; append-only).", group_name="raw", kinds={"duckdb"},
-                      deps=[REGION_MASTER_KEY])
-            for s, key in RAW_STREAM_KEYS.items()
-        ],
-        *[AssetSpec(k, description=d, group_name=k.path[0], kinds={"duckdb"}) for k, d in _DESCRIPTIONS.items()],
+        AssetSpec(spec.key, description=spec.description, group_name=spec.key.path[0], kinds={"duckdb"},
+                  deps=[tables.key("raw.region_master")] if name in tables.RAW_STREAM_TABLES.values() else [])
+        for name, spec in ((n, tables.TABLES[n]) for n in tables.INGESTION_TABLES)
     ],
     pool=WAREHOUSE_POOL,
     name="ingest_submissions",
@@ -72,7 +47,7 @@ def ingest_submissions(
     months = context_months(context)
     months = set(months) if months is not None else None
     with warehouse.connect() as con:
-        con.execute(INGEST_DDL)
+        tables.ensure_all(con, tables.INGESTION_TABLES)
         regions = RegionIndex.from_frame(con.execute("select * from raw.region_master").df())
 
         parse = functools.partial(parse_batch_joined, pseudonymiser=pseudonymiser, regions=regions)
@@ -89,7 +64,7 @@ def ingest_submissions(
 
             since = con.execute(
                 "select max(received_at) from raw.submissions where transport = 'portal'"
-            ).fetchall()[0][0] if _has_submissions(con) else None
+            ).fetchall()[0][0]
             # Listing re-reads a window before the last pull: a file the portal dates earlier
             # than it publishes is still seen; ids already landed cost no download.
             updated_since = (since - PORTAL_LOOKBACK).isoformat() + "Z" if since else None
@@ -115,9 +90,7 @@ def ingest_submissions(
         n_validated = con.execute(
             "select count(*) from raw.submission_validation where run_id = ?", [context.run_id]
         ).fetchall()[0][0]
-        for stream in STREAMS:
-            # Streams nobody has submitted yet still get an (empty) typed table so SQL models build.
-            ensure_raw_table(con, stream, parse(stream, [("empty.csv", b"")]).rows)
+        versions = {name: DataVersion(build_state.table_version(con, name)) for name in tables.INGESTION_TABLES}
     errors += [e for r in reports.values() for e in r.errors]
     for transport, rep in reports.items():
         context.log.info(
@@ -129,23 +102,23 @@ def ingest_submissions(
             description=f"{len(errors)} pull(s) failed; everything else landed. First: {errors[0]}",
             metadata={"errors": "\n".join(errors[:20])},
         )
-    for stream, key in RAW_STREAM_KEYS.items():
+    for stream, name in tables.RAW_STREAM_TABLES.items():
         per = {t: r.by_stream.get(stream, {}) for t, r in reports.items()}
         yield MaterializeResult(
-            asset_key=key,
+            asset_key=tables.key(name),
+            data_version=versions[name],
             metadata={
                 "submissions_total": int(counts.get(stream, 0)),
                 **{f"{t}_{k}": v for t, d in per.items() for k, v in d.items()},
             },
         )
-    yield MaterializeResult(asset_key=SUBMISSIONS_KEY, metadata={"row_count": int(sum(counts.values()))})
-    yield MaterializeResult(asset_key=VALIDATION_KEY, metadata={"validated_this_run": int(n_validated)})
-    yield MaterializeResult(asset_key=REJECTED_ROWS_KEY, metadata={"row_count": int(n_rej_rows)})
-    yield MaterializeResult(asset_key=REJECTED_FILES_KEY, metadata={"row_count": int(n_rej_files)})
-    yield MaterializeResult(asset_key=FINGERPRINTS_KEY)
-
-
-def _has_submissions(con) -> bool:
-    return con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'submissions'"
-    ).fetchall()[0][0] == 1
+    others = {
+        "raw.submissions": {"row_count": int(sum(counts.values()))},
+        "raw.submission_validation": {"validated_this_run": int(n_validated)},
+        "quarantine.rejected_rows": {"row_count": int(n_rej_rows)},
+        "quarantine.rejected_files": {"row_count": int(n_rej_files)},
+        "raw.landing_fingerprints": {},
+    }
+    for name, meta in others.items():
+        # Append-only tables: the version is the row count, unchanged when nothing landed.
+        yield MaterializeResult(asset_key=tables.key(name), data_version=versions[name], metadata=meta)

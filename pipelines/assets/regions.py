@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-from dagster import AssetKey, MaterializeResult, asset
+from dagster import DataVersion, MaterializeResult, asset
 
+from pipelines import tables
 from pipelines.resources import RegionMasterResource, WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
 from pipelines.sql_engine import build_state
@@ -35,7 +36,7 @@ def read_region_master(path) -> pd.DataFrame:
 
 
 @asset(
-    key=AssetKey(["raw", "region_master"]),
+    key=tables.key("raw.region_master"),
     group_name="raw",
     kinds={"duckdb", "csv"},
     pool=WAREHOUSE_POOL,
@@ -46,11 +47,16 @@ def raw_region_master(warehouse: WarehouseResource, region_master: RegionMasterR
     df = read_region_master(region_master.file)
     with warehouse.connect() as con:
         con.register("_regions", df)
-        con.execute("create or replace table raw.region_master as select * from _regions order by code")
-        con.unregister("_regions")
+        con.execute("begin transaction")
+        tables.create(con, "raw.region_master", replace=True)
+        con.execute("insert into raw.region_master by name select * from _regions order by code")
         build_state.ensure(con)
-        build_state.record(con, "raw.region_master", build_state.content_digest(con, "raw.region_master"))
+        version = build_state.content_digest(con, "raw.region_master")
+        build_state.record(con, "raw.region_master", version)
+        con.execute("commit")
+        con.unregister("_regions")
     counts = df["level"].value_counts().to_dict()
     return MaterializeResult(
+        data_version=DataVersion(version),
         metadata={"source_file": str(region_master.file), "row_count": len(df), **{f"n_{k}": v for k, v in counts.items()}}
     )

@@ -10,12 +10,14 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    DataVersion,
     MaterializeResult,
     MetadataValue,
     asset,
     multi_asset_check,
 )
 
+from pipelines import tables
 from pipelines.assets._meta import markdown_table
 from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.resources import WarehouseResource
@@ -28,7 +30,7 @@ def _model_asset(model: SqlModel, deps: list[AssetKey]):
     partitioned = bool(model.partition_by)
 
     @asset(
-        key=AssetKey([model.layer, model.name]),
+        key=tables.key(model.table),
         deps=deps,
         description=model.description or None,
         group_name=model.layer,
@@ -43,13 +45,15 @@ def _model_asset(model: SqlModel, deps: list[AssetKey]):
         months = context_months(context) if partitioned else None
         with warehouse.connect() as con:
             n, rebuilt = build_model(con, model, months)
+            version = build_state.table_version(con, model.table)
             preview = con.execute(f"select * from {model.table} limit 5").df()
         # Not rebuilt: its SQL and the versions of every table it reads are those of its last
         # build, so the table already holds what a rebuild would write (pipelines/sql_engine/build_state.py).
         meta = {"row_count": n, "rebuilt": rebuilt, "preview": markdown_table(preview)}
         if months:
             meta["months"] = f"{months[0]}..{months[-1]}"
-        return MaterializeResult(metadata=meta)
+        # Dagster sees an unchanged version when nothing was rebuilt: downstream is not stale.
+        return MaterializeResult(metadata=meta, data_version=DataVersion(version))
 
     return _build
 
@@ -59,7 +63,7 @@ def _model_checks(model: SqlModel):
     instead of one per test, which at ~0.07 s of Dagster overhead per step is most of a no-op
     run. Each test is still its own check in the UI, with its own result and severity."""
     partitioned = bool(model.partition_by)
-    key = AssetKey([model.layer, model.name])
+    key = tables.key(model.table)
     specs = {
         test.name: AssetCheckSpec(
             name=test.name,
@@ -110,7 +114,7 @@ def build_sql_assets(models: list[SqlModel], python_tables: dict[str, AssetKey])
     reading a table nobody produces is an error at load time, not a surprise at run time.
     """
     known = dict(python_tables)
-    known.update({m.table: AssetKey([m.layer, m.name]) for m in models})
+    known.update({m.table: tables.key(m.table) for m in models})
     assets, checks = [], []
     for model in models:
         deps = []

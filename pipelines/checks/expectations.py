@@ -11,12 +11,12 @@ from dagster import (
     asset_check,
 )
 
-from pipelines.assets.ingest import VALIDATION_KEY
+from pipelines import tables
 from pipelines.partitions import MONTHLY
 from pipelines.resources import WarehouseResource
 
 
-@asset_check(asset=VALIDATION_KEY, name="submissions_meet_expectations", blocking=False, partitions_def=MONTHLY)
+@asset_check(asset=tables.key("raw.submission_validation"), name="submissions_meet_expectations", blocking=False, partitions_def=MONTHLY)
 def submissions_meet_expectations(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
     """WARN: submissions landed in this run whose Great Expectations suite failed, with the failed
     expectations (names, columns and counts only, never values)."""

@@ -1,13 +1,14 @@
 """Growth checks: the export's own z-scores against ours (advisory)."""
 
 
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, asset_check
 
+from pipelines import tables
 from pipelines.partitions import MONTHLY, context_months
 from pipelines.periods import period_filter_sql
 from pipelines.resources import WarehouseResource
 
-FCT_CHILD_MEASUREMENT = AssetKey(["marts", "fct_child_measurement"])
+FCT_CHILD_MEASUREMENT = tables.key("marts.fct_child_measurement")
 # e-PPGBM rounds to 2 decimals: more than 0.05 apart means a different computation, not rounding.
 EXPORT_TOLERANCE = 0.05
 # Share of rows allowed to disagree before the check warns.
@@ -55,7 +56,7 @@ def export_zscores_agree_with_recomputed(
     )
 
 
-WHO_LMS = AssetKey(["reference", "who_growth_lms"])
+WHO_LMS = tables.key("reference.who_growth_lms")
 # lfa and wfa by day 0-1856, wfl 45-110 cm and wfh 65-120 cm by 0.1 cm, for both sexes.
 EXPECTED_WHO_ROWS = {"lfa": 1857, "wfa": 1857, "wfl": 651, "wfh": 551}
 

@@ -9,7 +9,7 @@ from dagster import (
     asset_check,
 )
 
-from pipelines.assets.ingest import SUBMISSIONS_KEY
+from pipelines import tables
 from pipelines.partitions import MONTHLY, context_months
 from pipelines.periods import covering_filter_sql
 from pipelines.resources import WarehouseResource
@@ -23,7 +23,7 @@ order by submission_id
 """
 
 
-@asset_check(asset=SUBMISSIONS_KEY, name="every_source_row_accounted_for", blocking=True, partitions_def=MONTHLY)
+@asset_check(asset=tables.key("raw.submissions"), name="every_source_row_accounted_for", blocking=True, partitions_def=MONTHLY)
 def every_source_row_accounted_for(
     context: AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> AssetCheckResult:

