@@ -95,6 +95,13 @@ def test_sources_are_declared_in_sources_yml():
     assert discover_sources(FIXTURES / "staging") == set()
 
 
+def test_every_source_is_a_table_declared_in_python():
+    from pipelines.settings import SQL_DIR
+    from pipelines.tables import TABLES
+
+    assert discover_sources(SQL_DIR) <= set(TABLES)
+
+
 def test_reading_an_undeclared_table_is_an_error(tmp_path):
     sql_dir = _sql_dir(tmp_path, {
         "sources.yml": _SOURCES,
