@@ -17,9 +17,10 @@ import yaml
 from pipelines.ingestion.identity import parse_submission_name, submission_id
 from pipelines.ingestion.portal import PortalAuthError, PortalClient, PortalError, PortalUnavailableError
 from pipelines.synthetic.portal_server import FAULT_KINDS, FaultPlan, make_server
+from tests.paths import ROOT_DIR
 
 TOKEN = "s3cret-test-token-9f2c"
-OPENAPI = Path(__file__).resolve().parents[1] / "pipelines" / "ingestion" / "openapi.yaml"
+OPENAPI = ROOT_DIR / "pipelines" / "ingestion" / "openapi.yaml"
 BASE_NS = 1_700_000_000 * 10**9
 
 # (stream, file name, bytes, mtime offset in seconds); two files share an mtime to exercise the
