@@ -45,11 +45,11 @@ def no_submission_mostly_unparseable(
     rows = _rows(
         warehouse,
         f"""
-        with submissions as (
+        with stg_submissions as (
             {STG_SUBMISSIONS_SQL}
         )
         select stream, file_name, n_source_rows, n_rows_rejected
-        from submissions
+        from stg_submissions
         where is_latest_version and {scope} and n_source_rows >= ? and n_rows_rejected > ? * n_source_rows
         order by stream, file_name
         """,

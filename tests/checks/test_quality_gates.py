@@ -5,14 +5,13 @@ from __future__ import annotations
 import duckdb
 from dagster import AssetKey, asset, materialize
 
+from pipelines import tables
 from pipelines.assets.publish import build_publish_asset
 from pipelines.assets.sql import build_sql_assets
 from pipelines.checks.quality import no_submission_mostly_unparseable
 from pipelines.resources import WarehouseResource
 from pipelines.sql_engine.models import discover_models
 from tests.paths import FIXTURES
-
-FIXTURES = FIXTURES
 
 
 def _raw_counts_asset(duplicate: bool):
@@ -64,8 +63,10 @@ def test_mostly_unparseable_submission_is_an_error(tmp_path):
     @asset(key=AssetKey(["raw", "submissions"]))
     def submissions(warehouse: WarehouseResource):
         with warehouse.connect() as con:
+            tables.create(con, "raw.submissions", replace=True)  # as ingestion declares it
             con.execute(
-                """create or replace table raw.submissions as select * from (values
+                """insert into raw.submissions by name select *, 'village' as submitter_level, 'landing' as transport,
+                received_at as ingested_at, 'sha' || submission_id as content_sha256 from (values
                 ('a', 'child_measurements', '36.01.01.2001', '2024-08', 1, 'a.csv', 'accepted', timestamp '2024-09-01', 40, 38, 2),
                 ('b', 'child_measurements', '36.01.01.2002', '2024-08', 1, 'b.csv', 'accepted', timestamp '2024-09-01', 40, 10, 30),
                 ('c', 'child_measurements', '36.01.01.2003', '2024-08', 1, 'c.csv', 'accepted', timestamp '2024-09-01', 4, 0, 4)
