@@ -1,6 +1,6 @@
 """parse_batch: many files of one stream typed in one pass give exactly the per-file results
 (pipelines.parsing.parse), and the two CSV readers (pyarrow for big files, csv module for small
-ones) read the same cells (pipelines.parsing.readers)."""
+ones) read the same cells (pipelines.parsing.read_delimited)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.parsing import readers
+from pipelines.parsing import read_delimited, readers
 from pipelines.parsing.layouts import LAYOUTS, STREAMS
 from pipelines.parsing.parse import ParseResult, parse_batch, parse_submission
 from pipelines.parsing.pseudonym import Pseudonymiser
@@ -159,16 +159,16 @@ def test_pyarrow_and_csv_module_readers_agree(small, monkeypatch, with_bad_row):
     content = _big_csv(FIX / "child_measurements")
     if with_bad_row:  # pyarrow refuses a row with too many cells: the row-by-row reader takes over
         content += b"1;2;" + b";" * 40 + b"x\n"
-    assert len(content) > readers.ARROW_MIN_BYTES
+    assert len(content) > read_delimited.ARROW_MIN_BYTES
     fast = readers.read_table(content, "big.csv", LAYOUTS["child_measurements"])
-    monkeypatch.setattr(readers, "ARROW_MIN_BYTES", len(content) + 1)
+    monkeypatch.setattr(read_delimited, "ARROW_MIN_BYTES", len(content) + 1)
     slow = readers.read_table(content, "big.csv", LAYOUTS["child_measurements"])
     assert fast.names == slow.names and fast.row_numbers.tolist() == slow.row_numbers.tolist()
     pd.testing.assert_frame_equal(fast.frame, slow.frame)
     assert len(slow.bad_rows) == int(with_bad_row)
     assert "ANAK; DENGAN\nBARIS BARU" in fast.frame["child_name"].tolist()
     by_rows = parse_submission("child_measurements", content, "big.csv", pseudonymiser=PSEUDO, regions=regions)
-    monkeypatch.setattr(readers, "ARROW_MIN_BYTES", 0)
+    monkeypatch.setattr(read_delimited, "ARROW_MIN_BYTES", 0)
     assert_same(parse_submission("child_measurements", content, "big.csv", pseudonymiser=PSEUDO, regions=regions),
                 by_rows, "big.csv")
 

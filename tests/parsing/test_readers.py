@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.parsing.layouts import CHILD_MEASUREMENTS, HOUSEHOLDS
-from pipelines.parsing.readers import FileError, detect_format, read_table, sniff_delimiter
+from pipelines.parsing.read_delimited import sniff_delimiter
+from pipelines.parsing.readers import FileError, detect_format, read_table
 from tests.paths import FIXTURES
 
 FIX = FIXTURES / "sources"

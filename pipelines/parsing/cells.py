@@ -1,0 +1,111 @@
+"""A file's cells under canonical column names: what every reader returns (:class:`RawTable`),
+the whole-file error (:class:`FileError`), the size limits, and header mapping through the
+layout's alias table after :func:`~pipelines.parsing.layouts.normalise_header` (never by position).
+
+Cells are kept as one array per column: the parser concatenates the columns of many files and
+types them once, so a file costs no pandas work of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from pipelines.parsing.layouts import Layout, header_aliases, normalise_header
+
+MAX_ROWS = 1_048_576  # Excel's own sheet limit
+MAX_COLS = 256
+# Longest cell kept (bytes of UTF-8 for CSV, characters for XLSX). No field of any layout comes
+# near it; a row with a longer cell is quarantined as ``value_too_long`` and its cell never
+# travels further (a 10 MB cell would otherwise ride along into payloads and logs).
+MAX_CELL = 4096
+HEADER_SCAN_ROWS = 10  # XLSX exports sometimes carry a title row or two above the header
+_DIGIT_RUN = re.compile(r"\d{6,}")
+
+
+class FileError(Exception):
+    """The whole file is unusable; ``code`` is the reason code (``undecodable``, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class RawTable:
+    """Cells of one file under canonical column names (unknown columns dropped)."""
+
+    names: list[str]  # canonical column names, in file order
+    cells: list[np.ndarray | pa.Array]  # one array per name: CSV text as arrow strings, else objects
+    row_numbers: np.ndarray  # spreadsheet row per frame row (header = 1); JSON: record index
+    file_format: str
+    warnings: list[str] = field(default_factory=list)
+    # (row_number, detail) quarantined as malformed_row, or (row_number, detail, reason_code)
+    bad_rows: list[tuple] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.row_numbers)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The cells as a frame (``object`` dtype)."""
+        cells = [c.to_numpy(zero_copy_only=False) if isinstance(c, pa.Array) else c for c in self.cells]
+        return pd.DataFrame(dict(zip(self.names, cells, strict=True)), columns=self.names, dtype=object,
+                            index=pd.RangeIndex(len(self)))
+
+
+def columns_of(body: list[list[object]], positions: list[int]) -> list[np.ndarray]:
+    """Object array per chosen position of rectangular row lists."""
+    if not body:
+        return [np.empty(0, dtype=object) for _ in positions]
+    grid = np.empty((len(body), len(body[0])), dtype=object)
+    grid[:] = body
+    return [grid[:, p].copy() for p in positions]
+
+
+def safe_header(header: object) -> str:
+    # A file without a header row turns its first data row into "headers"; mask long digit
+    # runs (NIKs, phone numbers) so a warning never carries them.
+    return _DIGIT_RUN.sub("<digits>", str(header))[:60]
+
+
+_ALIASES: dict[str, tuple[Layout, dict[str, str]]] = {}
+
+
+def layout_aliases(layout: Layout) -> dict[str, str]:
+    """The layout's alias table, built once per layout."""
+    cached = _ALIASES.get(layout.stream)
+    if cached is None or cached[0] is not layout:
+        cached = _ALIASES[layout.stream] = (layout, header_aliases(layout))
+    return cached[1]
+
+
+def map_headers(
+    headers: list[object], layout: Layout, warnings: list[str]
+) -> tuple[list[int], list[str]]:
+    """Positions and canonical names of the recognised headers; warns about the rest."""
+    aliases = layout_aliases(layout)
+    positions, names, unknown = [], [], []
+    for pos, header in enumerate(headers):
+        if header is None or str(header).strip() == "":
+            continue
+        canonical = aliases.get(normalise_header(header))
+        if canonical is None:
+            unknown.append(safe_header(header))
+        elif canonical in names:
+            warnings.append(f"duplicate column {safe_header(header)!r} for {canonical}: first one kept")
+        else:
+            positions.append(pos)
+            names.append(canonical)
+    missing = [h for c, h in layout.columns if c in layout.required and c not in names]
+    if missing:
+        hint = "" if names else " (no known header found: is the first row a header?)"
+        raise FileError("missing_columns", ", ".join(missing) + hint)
+    if unknown:
+        warnings.append(f"unknown columns dropped: {', '.join(unknown)}")
+    return positions, names
