@@ -51,15 +51,11 @@ def _head_id(ctx: Context, village_code: pd.Series) -> tuple[pd.Series, pd.Serie
     return by_nik.where(valid, by_name), valid
 
 
-def parse_child_measurements(ctx: Context) -> pd.DataFrame:
-    """e-PPGBM export -> one row per measurement (grain: child x measurement date, duplicates kept)."""
-    ctx.require()
-    ctx.warn_numeric_identifiers("nik")
-    birth = ctx.date("birth_date")
-    measured = ctx.date("measured_on")
+def _measurements(ctx: Context, birth: pd.Series, measured: pd.Series) -> dict[str, pd.Series]:
+    """Weight, length/height and birth values, range-checked; birth values typed in grams (3800)
+    or millimetres (500) are rescaled with a warning (common, DOMAIN.md §4, §8.4)."""
     after = (birth > measured).fillna(False).astype(bool)
     ctx.reject(after, "birth_date", "birth_after_measurement", "birth date is after the measurement date")
-
     weight = ctx.in_range("weight_kg", ctx.decimal("weight_kg"), *WEIGHT_RANGE_KG, reason="weight_out_of_range")
     lenhei = ctx.decimal("lenhei_cm")
     zero = lenhei.eq(0).fillna(False).astype(bool)
@@ -68,21 +64,31 @@ def parse_child_measurements(ctx: Context) -> pd.DataFrame:
 
     birth_weight = ctx.decimal("birth_weight_kg", zero_is_null=True)
     birth_length = ctx.decimal("birth_length_cm", zero_is_null=True)
-    # Birth weight typed in grams (3800) and length in mm (500) are common (DOMAIN.md §4, §8.4).
     grams, mm = birth_weight.gt(100), birth_length.gt(100)
     n_grams, n_mm = ctx.file_count(grams), ctx.file_count(mm)
     ctx.warn((n_grams > 0) | (n_mm > 0),
              lambda f: f"birth values rescaled: {n_grams[f]} weights g->kg, {n_mm[f]} lengths mm->cm")
-    birth_weight = birth_weight.where(~grams, birth_weight / 1000)
-    birth_length = birth_length.where(~mm, birth_length / 10)
+    return {
+        "weight_kg": weight,
+        "lenhei_cm": lenhei,
+        "birth_weight_kg": birth_weight.where(~grams, birth_weight / 1000),
+        "birth_length_cm": birth_length.where(~mm, birth_length / 10),
+    }
 
+
+def _resolved_region(ctx: Context) -> tuple[dict[str, pd.Series], pd.Series]:
+    """Regency, district and village names, and the village code they resolve to; a name the
+    region master does not know is rejected with its level's reason."""
     names = {c: ctx.text(c) for _, c in REGION_REASONS}
     region = ctx.regions.resolve(names["regency_name"], names["district_name"], names["village_name"])
     for reason, column in REGION_REASONS:
         failed = region["reason"].eq(reason).fillna(False) & names[column].notna()
         ctx.reject(failed.astype(bool), column, reason, region["detail"])
-    village_code = region["village_code"]
+    return names, region["village_code"]
 
+
+def _child_tokens(ctx: Context, birth: pd.Series, village_code: pd.Series) -> dict[str, pd.Series]:
+    """Pseudonyms of the child (NIK, else name + birth date + village), the parent and the address."""
     child_id, nik_valid = child_ids(
         ctx.pseudonymiser, ctx.cell("nik"), ctx.cell("child_name"), birth.astype("str"), village_code
     )
@@ -92,22 +98,35 @@ def parse_child_measurements(ctx: Context) -> pd.DataFrame:
     address_key = (ctx.text("address").fillna("") + "|RT " + ctx.text("rt").fillna("")
                    + "|RW " + ctx.text("rw").fillna(""))
     has_address = ctx.text("address").notna() | ctx.text("rt").notna() | ctx.text("rw").notna()
-
-    gain = ctx.text("weight_gain_code").str.upper()
-    return pd.DataFrame({
+    return {
         "child_id": child_id,
         "nik_valid": nik_valid,
         "parent_id": token_with_scope(ctx, "parent", ctx.cell("parent_name"), village_code),
         "address_id": token_with_scope(ctx, "address", address_key.where(has_address), village_code),
+    }
+
+
+def parse_child_measurements(ctx: Context) -> pd.DataFrame:
+    """e-PPGBM export -> one row per measurement (grain: child x measurement date, duplicates kept)."""
+    ctx.require()
+    ctx.warn_numeric_identifiers("nik")
+    birth = ctx.date("birth_date")
+    measured = ctx.date("measured_on")
+    sizes = _measurements(ctx, birth, measured)
+    names, village_code = _resolved_region(ctx)
+    tokens = _child_tokens(ctx, birth, village_code)
+    gain = ctx.text("weight_gain_code").str.upper()
+    return pd.DataFrame({
+        **tokens,
         "sex": ctx.enum("sex", V.SEX_CODES, "invalid_sex", "Int64"),
         "birth_date": birth,
         "measured_on": measured,
-        "weight_kg": weight,
-        "lenhei_cm": lenhei,
+        "weight_kg": sizes["weight_kg"],
+        "lenhei_cm": sizes["lenhei_cm"],
         "measure": ctx.enum("measure_position", V.MEASURE_CODES),
         "muac_cm": ctx.decimal("muac_cm", zero_is_null=True),
-        "birth_weight_kg": birth_weight,
-        "birth_length_cm": birth_length,
+        "birth_weight_kg": sizes["birth_weight_kg"],
+        "birth_length_cm": sizes["birth_length_cm"],
         "haz_export": ctx.decimal("haz_export", sentinels=(Z_SENTINEL,)),
         "waz_export": ctx.decimal("waz_export", sentinels=(Z_SENTINEL,)),
         "whz_export": ctx.decimal("whz_export", sentinels=(Z_SENTINEL,)),
@@ -115,9 +134,7 @@ def parse_child_measurements(ctx: Context) -> pd.DataFrame:
         "hfa_label": V.clean_label(ctx.cell("hfa_label")),
         "wfh_label": V.clean_label(ctx.cell("wfh_label")),
         "weight_gain_code": gain.where(gain.isin(["N", "T", "O", "B"]).astype(bool)),
-        "regency_name": names["regency_name"],
-        "district_name": names["district_name"],
-        "village_name": names["village_name"],
+        **names,
         "village_code": village_code,
         "puskesmas": V.clean_label(ctx.cell("puskesmas")),
         "posyandu": V.clean_label(ctx.cell("posyandu")),
