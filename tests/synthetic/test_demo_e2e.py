@@ -63,5 +63,13 @@ def test_demo_twice_gives_identical_tables(tmp_path, monkeypatch, isolated_env):
         "select table_name || '.' || column_name from duckdb_columns() "
         "where schema_name = 'marts' and coalesce(comment, '') = ''"
     ).fetchall()
+    # every table built in Python holds exactly its declared columns and types (pipelines/tables.py)
+    from pipelines.tables import TABLES
+
+    for name, spec in TABLES.items():
+        schema, table = name.split(".")
+        got = con.execute("select column_name, data_type from duckdb_columns() where schema_name = ? "
+                          "and table_name = ? order by column_index", [schema, table]).fetchall()
+        assert got == spec.columns, name
     con.close()
     assert not undocumented, undocumented
