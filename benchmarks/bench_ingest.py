@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipelines.ingestion.land import land_submissions, landing_incoming
+from pipelines.ingestion.incoming import landing_incoming
+from pipelines.ingestion.land import land_submissions
 from pipelines.parsing.layouts import STREAMS
 from pipelines.parsing.parse import parse_batch, parse_submission
 from pipelines.parsing.pseudonym import Pseudonymiser

@@ -15,7 +15,7 @@ from pathlib import Path
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from pipelines.ingestion.identity import SubmissionNameError, parse_submission_name
-from pipelines.ingestion.land import landing_files
+from pipelines.ingestion.incoming import landing_files
 from pipelines.partitions import latest_month
 from pipelines.periods import partition_for_period, range_tags
 from pipelines.resources import LandingFolderResource, PortalResource

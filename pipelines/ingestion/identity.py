@@ -51,6 +51,8 @@ class SubmissionKey:
 
 
 def sha256_hex(content: bytes) -> str:
+    """The content hash everywhere (submission ids, landing fingerprints, sensor run keys): the
+    full sha256 in hex."""
     return hashlib.sha256(content).hexdigest()
 
 
@@ -59,6 +61,13 @@ def submission_id(stream: str, submitter_code: str, period: str, content_sha256:
     transport, so re-pulling or re-dropping a file is a no-op."""
     digest = hashlib.sha256(f"{stream}|{submitter_code}|{period}|{content_sha256}".encode()).hexdigest()
     return f"{stream[:3]}-{digest[:20]}"
+
+
+def unnamed_submission_id(stream: str, file_name: str, content_sha256: str) -> str:
+    """Id of a file whose name tells no submitter or period (it lands as ``bad_file_name``): the
+    same bytes under the same name are still one submission."""
+    digest = hashlib.sha256(f"{stream}|{file_name}|{content_sha256}".encode()).hexdigest()
+    return f"{stream[:3]}-x{digest[:19]}"
 
 
 def validate_period(stream: str, period: str) -> str:

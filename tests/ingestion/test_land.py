@@ -13,7 +13,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.ingestion.land import land_submissions, landing_incoming, portal_incoming
+from pipelines.ingestion.incoming import landing_incoming, portal_incoming
+from pipelines.ingestion.land import land_submissions
 from pipelines.ingestion.portal import PortalClient
 from pipelines.parsing.parse import parse_batch, parse_batch_joined
 from pipelines.parsing.pseudonym import Pseudonymiser

@@ -1,0 +1,142 @@
+"""Committing one prepared batch: one transaction writes its rows, rejects, validation outcomes
+and one ``raw.submissions`` row per file, so a crash never leaves half a submission behind.
+
+:class:`Ledger` is what ``raw.submissions`` already holds (ids, content hashes, accepted versions
+per stream, submitter and period): a corrected file becomes the next version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipelines.ingestion.batches import Pending, Prepared
+from pipelines.ingestion.report import IngestReport
+
+SUBMISSION_COLUMNS = (
+    "submission_id", "stream", "submitter_level", "submitter_code", "period", "version", "file_name",
+    "file_format", "transport", "received_at", "ingested_at", "run_id", "content_sha256", "size_bytes",
+    "status", "n_source_rows", "n_rows_accepted", "n_rows_rejected", "error",
+)
+REJECTED_FILE_COLUMNS = (
+    "stream", "submission_id", "file_name", "transport", "reason_code", "detail", "content_sha256", "run_id",
+    "rejected_at",
+)
+
+
+@dataclass
+class Ledger:
+    """Submissions landed so far (this run's included, from when they are fetched)."""
+
+    ids: set[str]
+    hashes: set[tuple[str, str]]  # (stream, content sha256)
+    versions: dict[tuple[str, str, str], int]  # (stream, submitter, period) -> accepted versions
+
+    @classmethod
+    def load(cls, con) -> Ledger:
+        ids = {r[0] for r in con.execute("select submission_id from raw.submissions").fetchall()}
+        hashes = {(r[0], r[1]) for r in con.execute("select stream, content_sha256 from raw.submissions").fetchall()}
+        versions = {
+            (r[0], r[1], r[2]): r[3]
+            for r in con.execute(
+                "select stream, submitter_code, period, count(*) from raw.submissions "
+                "where status = 'accepted' group by all"
+            ).fetchall()
+        }
+        return cls(ids, hashes, versions)
+
+    def landed(self, stream: str, sha: str, sid: str) -> bool:
+        return (stream, sha) in self.hashes and sid in self.ids
+
+    def add(self, stream: str, sha: str, sid: str) -> None:
+        self.ids.add(sid)
+        self.hashes.add((stream, sha))
+
+    def next_version(self, stream: str, submitter: str, period: str) -> int:
+        k = (stream, submitter, period)
+        self.versions[k] = self.versions.get(k, 0) + 1
+        return self.versions[k]
+
+
+def _insert_df(con, table: str, df: pd.DataFrame) -> None:
+    """Append ``df`` to a declared table (pipelines/tables.py), by column name."""
+    if df.empty:
+        return
+    con.register("_incoming_df", df)
+    try:
+        con.execute(f"insert into {table} by name select * from _incoming_df")
+    finally:
+        con.unregister("_incoming_df")
+
+
+def _insert_rows(con, table: str, columns: tuple[str, ...], rows: list[list]) -> None:
+    """Insert Python rows through one DataFrame (executemany prepares once per row)."""
+    frame = pd.DataFrame(rows, columns=list(columns))
+    con.register("_rows", frame)
+    try:
+        con.execute(f"insert into {table} by name select * from _rows")
+    finally:
+        con.unregister("_rows")
+
+
+def _outcome(p: Pending, prepared: Prepared, run_id: str, now: dt.datetime, report: IngestReport,
+             ledger: Ledger) -> tuple[list, list | None]:
+    """One file's ``raw.submissions`` row, and its ``quarantine.rejected_files`` row when the
+    whole file was rejected; counts it in ``report`` and numbers its version."""
+    stream, k, error = p.inc.stream, p.inc.key, prepared.errors[p.sid]
+    version, file_reject = None, None
+    n_acc = n_rej = n_src = 0
+    if error is None:
+        n_acc, n_src, n_rej = prepared.results[p.sid]
+        version = ledger.next_version(stream, k.submitter_code, k.period)
+        report.rows_accepted += n_acc
+        report.rows_rejected += n_rej
+        report.add(stream, "submissions")
+        report.add(stream, "rows_accepted", n_acc)
+        report.add(stream, "rows_rejected", n_rej)
+        report.landed += 1
+    else:
+        reason = "bad_file_name" if p.inc.name_error else (error.split(":", 1)[0] if ":" in error else "rejected_file")
+        file_reject = [stream, p.sid, p.inc.file_name, p.inc.transport, reason, error, p.sha, run_id, now]
+        report.rejected_files += 1
+        report.add(stream, "files_rejected")
+    meta = [
+        p.sid, stream, k.submitter_level if k else None, k.submitter_code if k else None,
+        k.period if k else None, version, p.inc.file_name, k.file_format if k else None,
+        p.inc.transport, p.inc.received_at, now, run_id, p.sha, len(p.content),
+        "accepted" if error is None else "rejected_file", n_src, n_acc, n_rej, error,
+    ]
+    return meta, file_reject
+
+
+def commit_batch(con, batch: list[Pending], prepared: Prepared, run_id: str, now: dt.datetime,
+                 report: IngestReport, ledger: Ledger) -> None:
+    """Write one prepared batch in one transaction (rolled back whole on any error)."""
+    stream = batch[0].inc.stream
+    outcomes = [_outcome(p, prepared, run_id, now, report, ledger) for p in batch]
+    meta = [m for m, _ in outcomes]
+    file_rejects = [r for _, r in outcomes if r is not None]
+    validation = rejects = None
+    if prepared.validation is not None and len(prepared.validation):
+        validation = prepared.validation.assign(run_id=run_id, validated_at=now)
+    if prepared.rejects is not None and len(prepared.rejects):
+        names = {p.sid: p.inc.file_name for p in batch}
+        rejects = prepared.rejects.assign(
+            stream=stream, file_name=prepared.rejects["submission_id"].map(names), run_id=run_id, rejected_at=now)
+    con.execute("begin transaction")
+    try:
+        if prepared.rows is not None:
+            _insert_df(con, f"raw.{stream}", prepared.rows)
+        if validation is not None:
+            _insert_df(con, "raw.submission_validation", validation)
+        if rejects is not None:
+            _insert_df(con, "quarantine.rejected_rows", rejects)
+        if file_rejects:
+            _insert_rows(con, "quarantine.rejected_files", REJECTED_FILE_COLUMNS, file_rejects)
+        _insert_rows(con, "raw.submissions", SUBMISSION_COLUMNS, meta)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise

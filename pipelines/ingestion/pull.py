@@ -1,0 +1,70 @@
+"""One ingestion run: the portal, then the landing folder, into ``raw``; what it did.
+
+The Dagster asset (:mod:`pipelines.assets.ingest`) calls :func:`pull_submissions` and turns the
+returned :class:`~pipelines.ingestion.report.IngestionRun` into materialisations.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pipelines import tables
+from pipelines.ingestion.incoming import landing_incoming, portal_incoming
+from pipelines.ingestion.land import land_submissions
+from pipelines.ingestion.report import IngestionRun, IngestReport
+from pipelines.settings import PORTAL_LOOKBACK
+
+
+def _portal_since(con) -> str | None:
+    """Where the portal listing starts: a window before the last pull, so a file the portal
+    dates earlier than it publishes is still seen (ids already landed cost no download)."""
+    since = con.execute("select max(received_at) from raw.submissions where transport = 'portal'").fetchall()[0][0]
+    return (since - PORTAL_LOOKBACK).isoformat() + "Z" if since else None
+
+
+def _state(con, run_id: str, transports: dict[str, IngestReport], errors: list[str]) -> IngestionRun:
+    from pipelines.sql_engine import build_state
+
+    def scalar(sql: str, params=()):
+        return con.execute(sql, list(params)).fetchall()[0][0]
+
+    return IngestionRun(
+        transports=transports,
+        errors=errors + [e for r in transports.values() for e in r.errors],
+        submissions=dict(con.execute("select stream, count(*) from raw.submissions group by stream").fetchall()),
+        rejected_rows=scalar("select count(*) from quarantine.rejected_rows"),
+        rejected_files=scalar("select count(*) from quarantine.rejected_files"),
+        validated_this_run=scalar("select count(*) from raw.submission_validation where run_id = ?", [run_id]),
+        versions={name: build_state.table_version(con, name) for name in tables.INGESTION_TABLES},
+    )
+
+
+def pull_submissions(con, run_id: str, months: set[str] | None, pseudonymiser, *, landing_root: Path | None,
+                     portal_client=None, workers: int = 0) -> IngestionRun:
+    """Land what the portal (when ``portal_client`` is given) and the landing folder (when
+    ``landing_root`` is) offer for ``months`` (None: every month), parsed with the warehouse's
+    region master and validated with the Great Expectations suites. A portal failure is recorded
+    in the result's errors after the landing folder landed; the caller decides what it means."""
+    from pipelines.ingestion.validation.runner import preload
+    from pipelines.ingestion.validation.runner import validate_submissions as validate
+    from pipelines.parsing.parse import parse_batch_joined
+    from pipelines.parsing.regions import RegionIndex
+
+    tables.ensure_all(con, tables.INGESTION_TABLES)
+    regions = RegionIndex.from_frame(con.execute("select * from raw.region_master").df())
+    parse = functools.partial(parse_batch_joined, pseudonymiser=pseudonymiser, regions=regions)
+    land = functools.partial(land_submissions, con, parse_many=parse, run_id=run_id, months=months,
+                             validate=validate, workers=workers, before_fork=preload)
+    transports: dict[str, IngestReport] = {}
+    errors: list[str] = []
+    if portal_client is not None:
+        from pipelines.ingestion.portal import PortalError
+
+        try:
+            transports["portal"] = land(portal_incoming(portal_client, updated_since=_portal_since(con)))
+        except PortalError as exc:
+            errors.append(f"portal: {exc}")
+    if landing_root is not None:
+        transports["landing"] = land(landing_incoming(landing_root))
+    return _state(con, run_id, transports, errors)

@@ -1,0 +1,59 @@
+"""What an ingestion did: per transport (:class:`IngestReport`) and per run (:class:`IngestionRun`,
+what the Dagster asset turns into materialisations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines import tables
+
+
+@dataclass
+class IngestReport:
+    """One transport's pull: submissions landed, skipped, rejected, rows, and fetch errors."""
+
+    landed: int = 0
+    skipped_known: int = 0
+    rejected_files: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    by_stream: dict[str, dict[str, int]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, stream: str, key: str, n: int = 1) -> None:
+        counts = self.by_stream.setdefault(
+            stream, {"submissions": 0, "rows_accepted": 0, "rows_rejected": 0, "files_rejected": 0}
+        )
+        counts[key] += n
+
+    def summary(self) -> str:
+        return (f"landed {self.landed}, already known {self.skipped_known}, rejected files {self.rejected_files}, "
+                f"rows accepted {self.rows_accepted}, rows rejected {self.rows_rejected}")
+
+
+@dataclass
+class IngestionRun:
+    """One ingestion run over both transports, and the ingestion tables as it left them."""
+
+    transports: dict[str, IngestReport]  # "portal", "landing": the transports configured
+    errors: list[str]  # pulls that failed (a portal outage, a file that could not be fetched)
+    submissions: dict[str, int]  # stream -> rows of raw.submissions
+    rejected_rows: int
+    rejected_files: int
+    validated_this_run: int
+    versions: dict[str, str]  # ingestion table -> data version
+
+    def metadata(self, table: str) -> dict[str, int]:
+        """Materialisation metadata of one ingestion table."""
+        stream = next((s for s, name in tables.RAW_STREAM_TABLES.items() if name == table), None)
+        if stream is not None:
+            return {
+                "submissions_total": int(self.submissions.get(stream, 0)),
+                **{f"{t}_{k}": v for t, rep in self.transports.items() for k, v in rep.by_stream.get(stream, {}).items()},
+            }
+        return {
+            "raw.submissions": {"row_count": int(sum(self.submissions.values()))},
+            "raw.submission_validation": {"validated_this_run": int(self.validated_this_run)},
+            "quarantine.rejected_rows": {"row_count": int(self.rejected_rows)},
+            "quarantine.rejected_files": {"row_count": int(self.rejected_files)},
+        }.get(table, {})

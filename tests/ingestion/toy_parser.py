@@ -1,0 +1,36 @@
+"""A stand-in for the real parser in ingestion unit tests: each line of a file is one row (only its
+``row_number``, a column of every raw stream table); a line ``reject`` is a rejected row, a file
+starting ``bad`` is rejected whole and one starting ``crash`` makes the parser raise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipelines.parsing.parse import ParseResult
+from pipelines.parsing.parse_context import REJECT_COLUMNS
+
+
+def _rejects(numbers: list[int]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "row_number": pd.Series(numbers, dtype="int64"), "column": ["village_code"] * len(numbers),
+        "reason_code": ["invalid"] * len(numbers), "detail": ["toy reject"] * len(numbers),
+        "payload": ["{}"] * len(numbers),
+    }, columns=list(REJECT_COLUMNS))
+
+
+def toy_parse(stream: str, files: list[tuple[str, bytes]]) -> list[ParseResult]:
+    out = []
+    for _, content in files:
+        if content.startswith(b"crash"):
+            raise RuntimeError("toy parser bug")
+        if content.startswith(b"bad"):
+            out.append(ParseResult(pd.DataFrame(), _rejects([]), "undecodable: toy", 0))
+            continue
+        lines = content.decode().splitlines()
+        numbers = np.arange(2, len(lines) + 2)
+        kept = [i for i, line in enumerate(lines) if line != "reject"]
+        rows = pd.DataFrame({"row_number": numbers[kept].astype("int64")})
+        rejected = [int(numbers[i]) for i, line in enumerate(lines) if line == "reject"]
+        out.append(ParseResult(rows, _rejects(rejected), None, len(lines)))
+    return out
