@@ -14,45 +14,39 @@ from pathlib import Path
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from pipelines.ingestion.identity import SubmissionNameError, parse_submission_name
-from pipelines.ingestion.incoming import landing_files
+from pipelines.ingestion.fingerprints import fingerprint, same_content
+from pipelines.ingestion.identity import parse_submission_name
+from pipelines.ingestion.incoming import ParseName, landing_incoming, portal_item
 from pipelines.partitions import latest_month
-from pipelines.periods import partition_for_period, range_tags
+from pipelines.periods import range_tags
 from pipelines.resources import LandingFolderResource, PortalResource
 
 
-def landing_fingerprints(root: Path, previous: dict[str, list]) -> dict[str, list]:
-    """``relative path -> [size, mtime_ns, sha256[:16]]``; a file whose size and mtime did not
-    change keeps its previous hash instead of being read again."""
-    out = {}
-    for _, path in landing_files(root):
-        rel = path.relative_to(root).as_posix()
-        st = path.stat()
-        old = previous.get(rel)
-        if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
-            out[rel] = old
-        else:
-            out[rel] = [st.st_size, st.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()[:16]]
-    return out
+def landing_fingerprints(
+    root: Path, previous: dict[str, list], parse_name: ParseName = parse_submission_name
+) -> tuple[dict[str, list], dict[str, str | None]]:
+    """``relative path -> [size, mtime_ns, sha256]`` of every landing file (read and hashed only
+    when its size or mtime changed since ``previous``, the same rule ingestion applies to
+    ``raw.landing_fingerprints``), and the month partition each file lands in."""
+    current, months = {}, {}
+    for inc in landing_incoming(root, parse_name=parse_name):
+        fp, _ = fingerprint(inc.stat, inc.fetch, previous)
+        current[fp.path] = [fp.size, fp.mtime_ns, fp.sha256]
+        months[fp.path] = inc.partition
+    return current, months
 
 
 def new_arrivals(previous: dict[str, list], current: dict[str, list]) -> list[str]:
-    """``path:hash`` of files that are new or whose content changed."""
+    """``path:hash`` of files that are new or whose content changed (a cursor from before full
+    hashes holds 16-character prefixes: a file whose full hash begins with it is unchanged)."""
     return sorted(
-        f"{rel}:{fp[2]}" for rel, fp in current.items() if rel not in previous or previous[rel][2] != fp[2]
+        f"{rel}:{fp[2]}" for rel, fp in current.items()
+        if rel not in previous or not same_content(previous[rel][2], fp[2])
     )
 
 
 def run_key_for(arrivals: list[str]) -> str:
     return hashlib.sha256("\n".join(arrivals).encode()).hexdigest()[:32]
-
-
-def arrival_month(stream: str, file_name: str) -> str | None:
-    """The month partition that lands a file, from its name (None: no usable period)."""
-    try:
-        return partition_for_period(parse_submission_name(stream, file_name).period)
-    except SubmissionNameError:
-        return None
 
 
 def run_request(prefix: str, arrivals: list[str], months: list[str | None]) -> RunRequest:
@@ -70,12 +64,11 @@ def landing_folder_sensor(context: SensorEvaluationContext, landing: LandingFold
     if not landing.configured:
         return SkipReason("KONVERGENSI_LANDING_DIR is not set")
     previous = json.loads(context.cursor) if context.cursor else {}
-    current = landing_fingerprints(landing.root, previous)
+    current, partitions = landing_fingerprints(landing.root, previous)
     arrivals = new_arrivals(previous, current)
     if not arrivals:
         return SensorResult(skip_reason="no new or changed files", cursor=json.dumps(current))
-    months = [arrival_month(rel.split("/")[0], rel.rsplit("/", 1)[-1])
-              for rel in (a.rsplit(":", 1)[0] for a in arrivals)]
+    months = [partitions[a.rsplit(":", 1)[0]] for a in arrivals]
     return SensorResult(run_requests=[run_request("landing", arrivals, months)], cursor=json.dumps(current))
 
 
@@ -91,5 +84,5 @@ def portal_sensor(context: SensorEvaluationContext, portal: PortalResource):
         return SkipReason("no new submissions on the portal")
     ids = sorted(i["submission_id"] for i in items)
     latest = max(i["updated_at"] for i in items)
-    months = [arrival_month(i["stream"], i["file_name"]) for i in items]
+    months = [portal_item(client, i).partition for i in items]
     return SensorResult(run_requests=[run_request("portal", ids, months)], cursor=json.dumps({"updated_since": latest}))

@@ -1,5 +1,5 @@
-"""Landing-file fingerprints: read and hash a file only when its size or mtime changed
-(pipelines.ingestion.fingerprints)."""
+"""Landing-file fingerprints: read and hash a file only when its size or mtime changed; one rule
+for the sensor's cursor and ingestion's table (pipelines.ingestion.fingerprints)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pipelines import tables
 from pipelines.ingestion import fingerprints
 from pipelines.ingestion.fingerprints import FileStat, Fingerprint, fingerprint, same_content
 from pipelines.ingestion.identity import sha256_hex
+from pipelines.sensors import landing_fingerprints
 
 
 def _stat(root, rel) -> FileStat:
@@ -65,6 +66,19 @@ def test_a_new_mtime_is_read_and_hashed_again(landing):
     again, content = fingerprint(_stat(root, rel), reads, {rel: first[1:]})
     assert reads.n == 1 and content is not None
     assert again.mtime_ns == first.mtime_ns + 10**9 and again.sha256 == first.sha256  # same bytes
+
+
+def test_the_sensor_does_not_open_a_file_whose_size_and_mtime_stayed(landing):
+    """Proof by swapping the bytes behind the sensor's back: same size, same mtime, other
+    content. A sensor that read the file would see the new hash; it keeps the cached one."""
+    root, rel = landing
+    first, _ = landing_fingerprints(root, {})
+    st = (root / rel).stat()
+    (root / rel).write_bytes(b"No;NIK\n1;y\n")
+    os.utime(root / rel, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again, _ = landing_fingerprints(root, first)
+    assert again == first
+    assert landing_fingerprints(root, {})[0][rel][2] == sha256_hex(b"No;NIK\n1;y\n")
 
 
 def test_a_cached_16_character_hash_is_read_again_and_matches_its_full_hash(landing):

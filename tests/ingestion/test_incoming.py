@@ -8,6 +8,7 @@ import duckdb
 from pipelines.ingestion.identity import parse_submission_name, sha256_hex, submission_id
 from pipelines.ingestion.incoming import Incoming, landing_incoming, portal_incoming
 from pipelines.ingestion.land import land_submissions
+from pipelines.sensors import landing_fingerprints
 from tests.ingestion.toy_parser import toy_parse
 
 FILES = {
@@ -46,6 +47,19 @@ def test_ingestion_reads_each_name_once(tmp_path):
     assert report.landed == 2 and report.rejected_files == 1
     reasons = con.execute("select file_name, reason_code from quarantine.rejected_files").fetchall()
     assert reasons == [("laporan agustus.csv", "bad_file_name")]
+
+
+def test_the_sensor_reads_each_name_once(tmp_path):
+    root = _landing(tmp_path / "landing")
+    names = CountingNames()
+    _, months = landing_fingerprints(root, {}, parse_name=names)
+    assert sorted(names.names) == sorted(rel.rsplit("/", 1)[1] for rel in FILES)
+    assert months == {
+        "child_measurements/36.01.01.2001_2024-08.csv": "2024-08",
+        "child_measurements/36.01.01.2002_2024-07.csv": "2024-07",
+        "child_measurements/laporan agustus.csv": None,
+        "opd_programmes/DINKES_2024-Q3.json": "2024-07",
+    }
 
 
 class FakePortal:
