@@ -14,6 +14,7 @@ from pipelines.checks.expectations import submissions_meet_expectations
 from pipelines.checks.growth import export_zscores_agree_with_recomputed, who_tables_complete
 from pipelines.checks.lineage import every_source_row_accounted_for
 from pipelines.checks.quality import QUALITY_CHECKS
+from pipelines.checks.refusals import every_file_lands_at_least_half_its_rows
 from pipelines.resources import build_resources
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import landing_folder_sensor, portal_sensor
@@ -46,7 +47,7 @@ defs = Definitions(
     assets=[*_warehouse_assets, publish_warehouse, quality_report],
     asset_checks=[
         *sql_checks, every_source_row_accounted_for, export_zscores_agree_with_recomputed, *QUALITY_CHECKS,
-        submissions_meet_expectations, who_tables_complete,
+        submissions_meet_expectations, who_tables_complete, every_file_lands_at_least_half_its_rows,
     ],
     jobs=[nightly_job],
     schedules=[nightly_schedule],

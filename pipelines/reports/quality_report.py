@@ -129,6 +129,12 @@ def _markdown(facts: subs.Facts, run_id: str | None, html_path: Path) -> str:
         lines.append(f"  - **{subs.severity(c)}** `{c.get('asset')}` {c.get('check')}")
     if len(facts.failed_checks) > 10:
         lines.append(f"  - … and {len(facts.failed_checks) - 10} more")
+    if facts.not_landed:
+        lines.append(f"- **Not landed (WARN)**: {facts.not_landed.headline}")
+        items = [*facts.not_landed.refused, *facts.not_landed.thin]
+        lines += [f"  - `{x.stream}/{x.file_name}`: {x.reason}" for x in items[:5]]
+        if len(items) > 5:
+            lines.append(f"  - … and {len(items) - 5} more (see the headline of the full report)")
     if facts.top_reasons:
         lines.append("- Top quarantine reasons:")
         lines += [

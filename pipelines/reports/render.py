@@ -35,6 +35,7 @@ th{background:#eaeded}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .ok{background:#1e8449}.bad{background:#c0392b}.error{background:#c0392b}.warn{background:#d68910}
 .muted{background:#7f8c8d}
 tr.failed td{background:#fdedec}
+.alert{background:#fef5e7;border:2px solid #d68910;border-radius:6px;padding:4px 12px;margin:.6em 0}
 img{max-width:100%;height:auto;border:1px solid #d5d8dc;background:#fff}
 """
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from pipelines.reports import plots, queries
 from pipelines.reports import render as r
+from pipelines.reports.not_landed import NotLanded
 
 
 @dataclass
@@ -24,12 +25,15 @@ class Facts:
     checks_passed: int = 0
     failed_checks: list[dict] = field(default_factory=list)
     top_reasons: list[dict] = field(default_factory=list)
+    not_landed: NotLanded = field(default_factory=NotLanded)
 
 
 def headline(con, run_id: str | None, tables: set[str], facts: Facts) -> str:
-    """Section 1: files and rows by stream x transport, and the read = landed + quarantined check."""
+    """Section 1: what did not land (a warning box), files and rows by stream x transport, and the
+    read = landed + quarantined check."""
     if "raw.submissions" not in tables:
         return r.missing_table("raw.submissions")
+    facts.not_landed = NotLanded.find(con, run_id)
     rows = queries.submissions_by_stream(con, run_id)
     suffix = "run" if run_id else "total"
     facts.files_run = sum(x["n_files_run"] for x in rows)
@@ -45,7 +49,7 @@ def headline(con, run_id: str | None, tables: set[str], facts: Facts) -> str:
         (f"{facts.rows_quarantined:,}", f"rows quarantined ({scope})"),
         (f"{facts.files_rejected:,}", f"files rejected ({scope})"),
     ]
-    out = (
+    out = not_landed_box(facts.not_landed) + (
         '<div class="cards">'
         + "".join(
             f'<div class="card"><span class="num">{v}</span><span class="lbl">{r.text(label)}</span></div>'
@@ -115,6 +119,30 @@ def headline(con, run_id: str | None, tables: set[str], facts: Facts) -> str:
         ["" if x["ok"] else "failed" for x in recon],
     )
     return out
+
+
+def not_landed_box(found: NotLanded, limit: int = 50) -> str:
+    """The headline's warning box: every file refused and every submission that landed under half
+    its rows in the run's scope (pipelines/reports/not_landed.py), with what to do; empty if none."""
+    if not found:
+        return ""
+    out = (f'<div class="alert"><p>{r.badge("WARN", "warn")} <strong>Not landed (Tidak masuk): '
+           f"{r.text(found.headline)}.</strong> Nothing from a refused file reaches the figures. A warning: "
+           "it does not stop the publish. Each stays listed until it is fixed.</p>")
+    if found.refused:
+        out += "<h3>Refused files (Berkas ditolak)</h3>" + r.table(
+            ["File", "Stream", "Transport", "Reason", "Detail", "What to do", "Refused"],
+            [[f.file_name, f.stream, f.transport, f.reason_code, f.short_detail, f.remedy, f.when]
+             for f in found.refused[:limit]])
+    if found.thin:
+        out += "<h3>Landed under half their rows (Kurang dari separuh baris masuk)</h3>" + r.table(
+            ["File", "Stream", "Period", "Rows landed", "Rows read", "Rejected for", "What to do", "Landed"],
+            [[s.file_name, s.stream, s.period, s.n_rows_accepted, s.n_source_rows, s.reasons, s.remedy, s.when]
+             for s in found.thin[:limit]])
+    if max(len(found.refused), len(found.thin)) > limit:
+        out += (f'<p class="note">The first {limit} of each list are shown; quarantine.rejected_files '
+                "and raw.submissions hold them all.</p>")
+    return out + "</div>"
 
 
 def severity(check: dict) -> str:

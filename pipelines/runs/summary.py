@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from pipelines.reports.not_landed import NotLanded
+
 
 @dataclass
 class RunSummary:
@@ -20,6 +22,7 @@ class RunSummary:
     quarantined_files: int = 0
     failures: list[str] = field(default_factory=list)
     warehouse: str = ""
+    not_landed: NotLanded = field(default_factory=NotLanded)
 
     @classmethod
     def from_result(cls, result, defs, wall_seconds: float) -> RunSummary:
@@ -46,27 +49,40 @@ class RunSummary:
                 if err is not None:
                     summary.failures.append(f"run: {err.message.strip().splitlines()[0]}")
                     break
-        from pipelines.resources import WarehouseResource
+        summary._read_warehouse()
+        return summary
+
+    def _read_warehouse(self) -> None:
+        """Tables as BI sees them (the published file, else the working one); what did not land
+        from the working file, which has this run's refusals even when a blocking check stopped
+        the publish. The working file is read only while no other run owns it (even a read-only
+        open would stop that run's writers)."""
+        from pipelines.resources import WarehouseBusyError, WarehouseResource, acquire_run_lock
 
         warehouse = WarehouseResource(path=os.environ.get("KONVERGENSI_WAREHOUSE", ""))
-        if warehouse.published_path.exists():
-            summary.warehouse = str(warehouse.published_path)
-            summary._read_tables(warehouse.published_path)
-        elif warehouse.work_path.exists():
-            # Nothing published yet: list the working file, but only while no other run owns it
-            # (even a read-only open would stop that run's writers).
-            from pipelines.resources import WarehouseBusyError, acquire_run_lock
-
-            summary.warehouse = str(warehouse.work_path)
+        published, work = warehouse.published_path, warehouse.work_path
+        self.warehouse = str(published if published.exists() else work)
+        lock = None
+        if work.exists():
             try:
-                lock = acquire_run_lock(warehouse.work_path.parent / ".run.lock", wait_s=0)
+                lock = acquire_run_lock(work.parent / ".run.lock", wait_s=0)
             except WarehouseBusyError:
-                return summary
-            try:
-                summary._read_tables(warehouse.work_path)
-            finally:
+                pass
+        try:
+            if published.exists():
+                self._read_tables(published)
+            elif lock is not None:
+                self._read_tables(work)
+            source = work if lock is not None else published if published.exists() else None
+            if source is not None:
+                con = duckdb.connect(str(source), read_only=True)
+                try:
+                    self.not_landed = NotLanded.find(con, self.run_id)
+                finally:
+                    con.close()
+        finally:
+            if lock is not None:
                 lock.close()
-        return summary
 
     def _read_tables(self, path) -> None:
         con = duckdb.connect(str(path), read_only=True)
@@ -102,9 +118,18 @@ class RunSummary:
             f"checks: {self.checks_passed} passed, {self.n_errors} failed (ERROR, blocking), "
             f"{len(self.checks_failed) - self.n_errors} warnings",
             *[f"  {'FAILED' if c.endswith('(ERROR)') else 'WARN  '} {c}" for c in self.checks_failed],
+            *self._not_landed_lines(),
             f"quarantine: {sum(self.quarantined_rows.values()):,} row rejections, {self.quarantined_files} files",
             *[f"  {reason:<32} {n:>8,}" for reason, n in self.quarantined_rows.items()],
         ]
         if self.failures:
             lines += ["step failures:", *[f"  {f}" for f in self.failures]]
         return "\n".join(lines)
+
+    def _not_landed_lines(self) -> list[str]:
+        """Files refused and submissions landing under half their rows, by name (a WARN: the
+        run still publishes and exits 0)."""
+        if not self.not_landed:
+            return []
+        return [f"not landed (WARN, does not block): {self.not_landed.headline}",
+                *[f"  {line}" for line in self.not_landed.lines()]]

@@ -147,6 +147,13 @@ def _create(con: duckdb.DuckDBPyConnection, with_marts: bool, with_validation: b
         "insert into raw.submissions values (?, ?, ?, ?, ?, ?, ?, ?, timestamp '2024-09-01 03:00', ?, ?, ?, ?, ?, ?)",
         subs,
     )
+    # columns the report reads beyond the counts (raw.submissions as pipelines/tables.py declares it)
+    con.execute(
+        "alter table raw.submissions add column ingested_at timestamp default timestamp '2024-09-01 03:00';"
+        "alter table raw.submissions add column file_format varchar default 'csv';"
+        "alter table raw.submissions add column content_sha256 varchar;"
+        "update raw.submissions set content_sha256 = 'sha-' || submission_id"
+    )
     con.execute(
         """
         create table quarantine.rejected_rows (stream varchar, submission_id varchar, file_name varchar,
@@ -444,3 +451,15 @@ def test_a_national_warehouse_gets_capped_figures():
     assert f"Showing the {ms.MAX_HAZ_PANELS} of 30 regencies with the lowest mean HAZ" in html
     assert f"Showing the {ms.MAX_PREVALENCE_BARS} of 50 regencies with the highest prevalence" in html
     assert {"haz_by_regency", "stunting_by_regency"} <= set(figures)
+
+
+def test_headline_warns_of_the_refused_file_first(full_report):
+    result, html = full_report
+    headline = html[html.index('id="headline"') : html.index('id="checks"')]
+    box = headline[headline.index('class="alert"') : headline.index('class="cards"')]
+    assert "Not landed (Tidak masuk): 1 file refused" in box
+    assert BAD_FILE in box and "missing_columns" in box and "this run" in box
+    assert "export it again with every required column" in box  # what to do
+    assert FAKE_NIK not in box
+    assert "- **Not landed (WARN)**: 1 file refused" in result.markdown
+    assert f"`child_measurements/{BAD_FILE}`: missing_columns" in result.markdown
