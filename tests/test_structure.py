@@ -115,3 +115,13 @@ def test_table_index_lists_every_table_with_the_file_that_builds_it():
         assert (ROOT_DIR / path).is_file(), (table, path)
     doc = (ROOT_DIR / "docs" / "tables.md").read_text(encoding="utf-8")
     assert render_index() == doc, "docs/tables.md is stale: run `python -m pipelines.table_index > docs/tables.md`"
+
+
+def test_no_function_over_60_lines_in_the_ingestion_path():
+    paths = [*PACKAGE.glob("ingestion/**/*.py"), *PACKAGE.glob("parsing/*.py"), PACKAGE / "assets" / "ingest.py"]
+    long = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 60:
+                long.append(f"{path.relative_to(ROOT_DIR)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert not long, long
