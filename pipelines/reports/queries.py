@@ -328,7 +328,9 @@ def completeness(con) -> list[dict]:
         select
             stream,
             period,
-            any_value(submitter_level) as submitter_level,
+            -- the expected level (an unexpected sender may be a kecamatan sending for its villages)
+            coalesce(any_value(submitter_level) filter (where is_expected_submitter), any_value(submitter_level))
+                as submitter_level,
             count(*) filter (where is_expected_submitter) as n_expected,
             count(*) filter (where is_expected_submitter and is_submitted) as n_submitted,
             count(*) filter (where is_expected_submitter and submission_status = 'on_time') as n_on_time,
