@@ -166,7 +166,7 @@ def _submitters(stream: str, typed: pd.DataFrame, files: np.ndarray, n: int, val
 
 
 def derive_identities(stream: str, typed: pd.DataFrame, files: np.ndarray, hints: list[FileHints],
-                      periods: list[str | None], valid_codes: pd.Series, extensions: list[str],
+                      periods: list[str | None], valid_codes: pd.Series | None, extensions: list[str],
                       ) -> list[FileIdentity | str]:
     """Per file: its identity (hints first, then its rows), or why it has none
     (``"submitter_unknown: ..."`` / ``"period_unknown: ..."``).
@@ -174,7 +174,8 @@ def derive_identities(stream: str, typed: pd.DataFrame, files: np.ndarray, hints
     Args:
         typed: the parser's rows of every file; ``files`` the file of each row.
         periods: periods the parser already settled per file (e-PPGBM), else None.
-        valid_codes: per row, whether its submitter column holds a code the region master knows.
+        valid_codes: per row, whether its submitter column holds a code the region master knows
+            (None when every file's hints name its submitter).
         extensions: per file, the extension to suggest in a rename.
     """
     n = len(hints)

@@ -263,8 +263,9 @@ def _identified(ctx: Context, typed: pd.DataFrame, tables: list[RawTable], rows:
                 row_files: np.ndarray, rejects: pd.DataFrame) -> BatchParse:
     """The batch's outcome with every file's identity; a file whose rows tell no submitter or
     period (and no hint did) is refused whole and lands none of its rows."""
+    unnamed = any(h.submitter_code is None for h in ctx.hints)  # named files: no look at the codes at all
     identities = derive_identities(ctx.layout.stream, typed, ctx.file_index, ctx.hints, ctx.periods,
-                                   _valid_submitters(ctx, typed), [t.file_format for t in tables])
+                                   _valid_submitters(ctx, typed) if unnamed else None, [t.file_format for t in tables])
     refused = np.array([f for f, i in enumerate(identities) if isinstance(i, str)], dtype="int64")
     if len(refused):
         keep = ~np.isin(row_files, refused)
