@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipelines.ingestion.incoming import landing_incoming
+from pipelines.ingestion.incoming import Incoming, landing_incoming
 from pipelines.ingestion.land import land_submissions
 from pipelines.parsing.layouts import STREAMS
 from pipelines.parsing.parse import parse_batch, parse_submission
@@ -44,8 +44,8 @@ def main() -> None:
     regions = RegionIndex.from_frame(pd.read_csv(data / "region_master.csv", dtype=str, keep_default_na=False))
     pseudonymiser = Pseudonymiser(b"bench-key")
 
-    def parse_many(stream, files):
-        return parse_batch(stream, files, pseudonymiser=pseudonymiser, regions=regions)
+    def parse_many(stream, files, hints=None):
+        return parse_batch(stream, files, hints, pseudonymiser=pseudonymiser, regions=regions)
 
     db = work / "bench.duckdb"
     db.unlink(missing_ok=True)
@@ -70,7 +70,8 @@ def main() -> None:
         sample = files[:BASELINE_SAMPLE_FILES]
         t = time.perf_counter()
         n_naive = sum(
-            parse_submission(stream, f.read_bytes(), f.name, pseudonymiser=pseudonymiser, regions=regions).n_source_rows
+            parse_submission(stream, f.read_bytes(), f.name, Incoming(stream, f.name, "landing", None, bytes).hints,
+                             pseudonymiser=pseudonymiser, regions=regions).n_source_rows
             for f in sample
         )
         naive = n_naive / (time.perf_counter() - t)

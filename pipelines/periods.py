@@ -13,9 +13,10 @@ every month, and the measurement chain (raw child measurements -> staging -> z-s
 * Everything downstream of that (prevalence, scorecards, target progress) is a small aggregate over
   all months and is rebuilt whole in every run, so a backfill of a past month shows up in trends.
 
-Files whose name tells no period (rejected as ``bad_file_name``) and periods before the first
-partition are landed (or quarantined) by every run, so nothing waits for a partition that does
-not exist. The helpers here are pure (no Dagster); :mod:`pipelines.partitions` holds the Dagster objects.
+Files refused for their name and periods before the first partition are landed (or quarantined)
+by every run, so nothing waits for a partition that does not exist. A file whose name tells no
+period is parsed by every run and lands in the first run whose months cover the period its rows
+tell (docs/ingestion.md). The helpers here are pure (no Dagster); :mod:`pipelines.partitions` holds the Dagster objects.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import re
 from collections.abc import Iterable
 
 FIRST_MONTH = "2021-01"  # Perpres 72/2021: the national stunting strategy and its e-PPGBM reporting
+# The "month" of a file whose period only its rows will tell: a sensor asks for every month.
+ALL_MONTHS = "*"
 TIMEZONE = "Asia/Jakarta"
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"

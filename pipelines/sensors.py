@@ -3,7 +3,8 @@
 Run keys come from what arrived (path plus content hash; portal submission ids), so a re-delivered
 identical file never starts a run, and a corrected file (new hash) does. Each run covers exactly the
 months the arrivals report on (a late July file arriving in September reruns July), as one run over
-that range of month partitions.
+that range of month partitions. An arrival whose name tells no period (its rows will) asks for every
+month, from the first partition to the latest: the run lands it under whichever month its rows tell.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pipelines.ingestion.fingerprints import fingerprint, same_content
 from pipelines.ingestion.identity import parse_submission_name
 from pipelines.ingestion.incoming import ParseName, landing_incoming, portal_item
 from pipelines.partitions import latest_month
-from pipelines.periods import range_tags
+from pipelines.periods import ALL_MONTHS, FIRST_MONTH, range_tags
 from pipelines.resources import LandingFolderResource, PortalResource
 
 
@@ -50,9 +51,11 @@ def run_key_for(arrivals: list[str]) -> str:
 
 
 def run_request(prefix: str, arrivals: list[str], months: list[str | None]) -> RunRequest:
-    """One run over the months that arrived. A file with no usable period (it will be quarantined
-    as bad_file_name, or its period precedes the first partition) is landed by any run, so it
-    takes the latest month."""
+    """One run over the months that arrived. A file with no usable period (a name refused outright,
+    or a period before the first partition) is landed by any run, so it takes the latest month; a
+    file whose period only its rows tell (:data:`ALL_MONTHS`) makes the run cover every month."""
+    if ALL_MONTHS in months:
+        months = [FIRST_MONTH, latest_month()]
     known = sorted({m for m in months if m}) or [latest_month()]
     tags = {"arrivals": str(len(arrivals)), **range_tags(known[0], known[-1])}
     return RunRequest(run_key=f"{prefix}-{run_key_for(arrivals)}", tags=tags)

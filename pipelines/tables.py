@@ -65,7 +65,7 @@ _INGEST = "pipelines.assets.ingest:ingest_submissions"
 _STREAM_COLUMNS = {
     "child_measurements": """
         child_id varchar, nik_valid boolean, parent_id varchar, address_id varchar, sex bigint,
-        birth_date date, measured_on date, weight_kg double, lenhei_cm double, measure varchar,
+        birth_date date, measured_on date, age_days_export bigint, weight_kg double, lenhei_cm double, measure varchar,
         muac_cm double, birth_weight_kg double, birth_length_cm double, haz_export double,
         waz_export double, whz_export double, wfa_label varchar, hfa_label varchar, wfh_label varchar,
         weight_gain_code varchar, regency_name varchar, district_name varchar, village_name varchar,

@@ -107,6 +107,31 @@ def test_landing_sensor_requests_the_months_that_arrived(tmp_path):
     assert request.tags["dagster/asset_partition_range_end"] == "2024-07"
 
 
+def test_landing_sensor_requests_every_month_for_a_file_whose_rows_tell_its_period(tmp_path):
+    from pipelines.partitions import latest_month
+    from pipelines.resources import LandingFolderResource
+    from pipelines.sensors import landing_folder_sensor
+
+    for rel in ["child_measurements/36.01.01.2001_2024-07.csv",
+                "child_measurements/Data Pengukuran Balita Agustus 2024.csv",
+                "child_measurements/36.01.01.2001_2024-08\x07.csv"]:  # refused outright: any run
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(rel.encode())
+    ctx = build_sensor_context(resources={"landing": LandingFolderResource(path=str(tmp_path))})
+    first = landing_folder_sensor(ctx)
+    (request,) = first.run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == FIRST_MONTH
+    assert request.tags["dagster/asset_partition_range_end"] == latest_month()
+    assert request.tags["arrivals"] == "3"
+    # the named July file alone asks for July only
+    (tmp_path / "child_measurements" / "36.01.01.2001_2024-07.csv").write_bytes(b"changed")
+    later = build_sensor_context(resources={"landing": LandingFolderResource(path=str(tmp_path))},
+                                 cursor=first.cursor)
+    (request,) = landing_folder_sensor(later).run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == "2024-07"
+    assert request.tags["dagster/asset_partition_range_end"] == "2024-07"
+
+
 # --- runs ---------------------------------------------------------------------------------------
 
 VILLAGES = 24

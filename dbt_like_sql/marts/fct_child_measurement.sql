@@ -14,6 +14,7 @@ final as (
         measurements.period,
         measurements.measured_on,
         measurements.age_days,
+        measurements.age_days_export,
         measurements.sex,
         measurements.weight_kg,
         measurements.lenhei_cm,

@@ -96,22 +96,30 @@ measures as (
         100.0 * count(*) filter (where flag_c9mo) / count(*) as pct_standing_under_9_months,
         count(*) filter (where sex = 1) / nullif(count(*) filter (where sex = 2), 0) as sex_ratio,
         100.0 * count(*) filter (where abs(haz - haz_export) > 0.05) / nullif(count(haz_export), 0)
-            as pct_export_haz_disagrees
+            as pct_export_haz_disagrees,
+        -- the stated age (Usia Saat Ukur) and the dates disagree by more than a month: a mistyped date or age
+        count(*) filter (where abs(age_days - age_days_export) > 31) as n_export_age_disagrees
     from with_digits
     group by unit_level, unit_key, period
 ),
 
 rejected_dates as (
-    -- rows quarantined for an impossible or missing date, by the village that submitted them
+    -- rows quarantined for an impossible, missing or inconsistent date, by their village: the village that sent its own
+    -- file, or for a district- or regency-wide file the village the row's names resolved to (kept in its payload)
     select
-        submissions.submitter_code as village_code,
+        coalesce(
+            case when submissions.submitter_level = 'village' then submissions.submitter_code end,
+            json_extract_string(rejected.payload, '$.village_code')
+        ) as village_code,
         submissions.period,
         count(distinct (rejected.submission_id, rejected.row_number)) as n_bad_dates
     from quarantine.rejected_rows as rejected
     inner join raw.submissions as submissions using (submission_id)
     where rejected.stream = 'child_measurements'
         and (
-            rejected.reason_code in ('invalid_date', 'birth_after_measurement')
+            rejected.reason_code in (
+                'invalid_date', 'birth_after_measurement', 'measured_outside_period', 'measured_after_received'
+            )
             or (rejected.reason_code = 'missing_value' and rejected.column_name in ('birth_date', 'measured_on'))
         )
     group by all
@@ -139,6 +147,7 @@ final as (
         round(measures.pct_standing_under_9_months, 6) as pct_standing_under_9_months,
         round(measures.sex_ratio, 6) as sex_ratio,
         round(measures.pct_export_haz_disagrees, 6) as pct_export_haz_disagrees,
+        measures.n_export_age_disagrees,
         case when measures.unit_level = 'village' then coalesce(rejected_dates.n_bad_dates, 0) end as n_bad_dates
     from measures
     left join digit_preference as height

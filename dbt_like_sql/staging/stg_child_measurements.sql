@@ -37,6 +37,7 @@ final as (
         birth_date,
         measured_on,
         date_diff('day', birth_date, measured_on) as age_days,
+        age_days_export,
         weight_kg,
         lenhei_cm,
         measure,

@@ -2,7 +2,11 @@
 and one ``raw.submissions`` row per file, so a crash never leaves half a submission behind.
 
 :class:`Ledger` is what ``raw.submissions`` already holds (ids, content hashes, accepted versions
-per stream, submitter and period): a corrected file becomes the next version.
+per stream, submitter and period): a corrected file becomes the next version, whatever its name,
+once its key (from its name, the portal's listing or its rows) is known.
+
+A file identified from its rows lands only in a run whose months cover the period they told; in
+any other run it is *deferred*: nothing of it is written, and it is read again by the next run.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import pandas as pd
 
 from pipelines.ingestion.batches import Pending, Prepared
 from pipelines.ingestion.report import IngestReport
+from pipelines.periods import wants
 
 SUBMISSION_COLUMNS = (
     "submission_id", "stream", "submitter_level", "submitter_code", "period", "version", "file_name",
@@ -33,11 +38,18 @@ class Ledger:
     ids: set[str]
     hashes: set[tuple[str, str]]  # (stream, content sha256)
     versions: dict[tuple[str, str, str], int]  # (stream, submitter, period) -> accepted versions
+    # (stream, sha256) of content that landed or was refused for itself: an unnamed file with it is
+    # not read again. A refusal for the file's name alone (bad_file_name, from before names stopped
+    # being required) does not count: that content is read once more under its rows' identity.
+    settled: set[tuple[str, str]]
 
     @classmethod
     def load(cls, con) -> Ledger:
         ids = {r[0] for r in con.execute("select submission_id from raw.submissions").fetchall()}
         hashes = {(r[0], r[1]) for r in con.execute("select stream, content_sha256 from raw.submissions").fetchall()}
+        settled = {(r[0], r[1]) for r in con.execute(
+            "select stream, content_sha256 from raw.submissions where submission_id not in "
+            "(select submission_id from quarantine.rejected_files where reason_code = 'bad_file_name')").fetchall()}
         versions = {
             (r[0], r[1], r[2]): r[3]
             for r in con.execute(
@@ -45,14 +57,20 @@ class Ledger:
                 "where status = 'accepted' group by all"
             ).fetchall()
         }
-        return cls(ids, hashes, versions)
+        return cls(ids, hashes, versions, settled)
 
-    def landed(self, stream: str, sha: str, sid: str) -> bool:
+    def landed(self, stream: str, sha: str, sid: str | None) -> bool:
+        """Whether this content already landed: under ``sid``, or for an unnamed file (``sid``
+        None) under any id of the stream."""
+        if sid is None:
+            return (stream, sha) in self.settled
         return (stream, sha) in self.hashes and sid in self.ids
 
-    def add(self, stream: str, sha: str, sid: str) -> None:
-        self.ids.add(sid)
+    def add(self, stream: str, sha: str, sid: str | None) -> None:
+        if sid is not None:
+            self.ids.add(sid)
         self.hashes.add((stream, sha))
+        self.settled.add((stream, sha))
 
     def next_version(self, stream: str, submitter: str, period: str) -> int:
         k = (stream, submitter, period)
@@ -81,15 +99,15 @@ def _insert_rows(con, table: str, columns: tuple[str, ...], rows: list[list]) ->
         con.unregister("_rows")
 
 
-def _outcome(p: Pending, prepared: Prepared, run_id: str, now: dt.datetime, report: IngestReport,
+def _outcome(p: Pending, sid: str, k, prepared: Prepared, run_id: str, now: dt.datetime, report: IngestReport,
              ledger: Ledger) -> tuple[list, list | None]:
     """One file's ``raw.submissions`` row, and its ``quarantine.rejected_files`` row when the
     whole file was rejected; counts it in ``report`` and numbers its version."""
-    stream, k, error = p.inc.stream, p.inc.key, prepared.errors[p.sid]
+    stream, error = p.inc.stream, prepared.errors[sid]
     version, file_reject = None, None
     n_acc = n_rej = n_src = 0
     if error is None:
-        n_acc, n_src, n_rej = prepared.results[p.sid]
+        n_acc, n_src, n_rej = prepared.results[sid]
         version = ledger.next_version(stream, k.submitter_code, k.period)
         report.rows_accepted += n_acc
         report.rows_rejected += n_rej
@@ -99,11 +117,11 @@ def _outcome(p: Pending, prepared: Prepared, run_id: str, now: dt.datetime, repo
         report.landed += 1
     else:
         reason = "bad_file_name" if p.inc.name_error else (error.split(":", 1)[0] if ":" in error else "rejected_file")
-        file_reject = [stream, p.sid, p.inc.file_name, p.inc.transport, reason, error, p.sha, run_id, now]
+        file_reject = [stream, sid, p.inc.file_name, p.inc.transport, reason, error, p.sha, run_id, now]
         report.rejected_files += 1
         report.add(stream, "files_rejected")
     meta = [
-        p.sid, stream, k.submitter_level if k else None, k.submitter_code if k else None,
+        sid, stream, k.submitter_level if k else None, k.submitter_code if k else None,
         k.period if k else None, version, p.inc.file_name, k.file_format if k else None,
         p.inc.transport, p.inc.received_at, now, run_id, p.sha, len(p.content),
         "accepted" if error is None else "rejected_file", n_src, n_acc, n_rej, error,
@@ -111,31 +129,64 @@ def _outcome(p: Pending, prepared: Prepared, run_id: str, now: dt.datetime, repo
     return meta, file_reject
 
 
+def _held_back(batch: list[Pending], prepared: Prepared, months: set[str] | None, report: IngestReport,
+               ledger: Ledger) -> list[int]:
+    """Positions of the files not to write now: an unnamed file whose rows told a period outside
+    the run's months (deferred to a run that covers it), or whose id already landed."""
+    held = []
+    for i, (p, key) in enumerate(zip(batch, prepared.keys, strict=True)):
+        if key is not None and not wants(key.period, months):
+            report.deferred.append(f"{p.inc.stream}/{p.inc.file_name} ({key.submitter_code}, {key.period})")
+            held.append(i)
+        elif p.sid is None and prepared.sids[i] in ledger.ids:
+            report.skipped_known += 1
+            held.append(i)
+    return held
+
+
+def _only(frame: pd.DataFrame | None, sids: set[str]) -> pd.DataFrame | None:
+    if frame is None or not len(frame):
+        return frame
+    return frame[frame["submission_id"].isin(sids)]
+
+
 def commit_batch(con, batch: list[Pending], prepared: Prepared, run_id: str, now: dt.datetime,
-                 report: IngestReport, ledger: Ledger) -> None:
-    """Write one prepared batch in one transaction (rolled back whole on any error)."""
+                 report: IngestReport, ledger: Ledger, months: set[str] | None = None) -> list[Pending]:
+    """Write one prepared batch in one transaction (rolled back whole on any error); returns the
+    files held back (:func:`_held_back`), which leave no trace."""
     stream = batch[0].inc.stream
-    outcomes = [_outcome(p, prepared, run_id, now, report, ledger) for p in batch]
-    meta = [m for m, _ in outcomes]
-    file_rejects = [r for _, r in outcomes if r is not None]
-    validation = rejects = None
-    if prepared.validation is not None and len(prepared.validation):
-        validation = prepared.validation.assign(run_id=run_id, validated_at=now)
-    if prepared.rejects is not None and len(prepared.rejects):
-        names = {p.sid: p.inc.file_name for p in batch}
-        rejects = prepared.rejects.assign(
-            stream=stream, file_name=prepared.rejects["submission_id"].map(names), run_id=run_id, rejected_at=now)
+    held = _held_back(batch, prepared, months, report, ledger)
+    todo = [i for i in range(len(batch)) if i not in held]
+    outcomes = [_outcome(batch[i], prepared.sids[i], batch[i].inc.key or prepared.keys[i], prepared, run_id, now,
+                         report, ledger) for i in todo]
+    ledger.ids.update(prepared.sids[i] for i in todo)
+    keep = {prepared.sids[i] for i in todo}
+    rows, rejects, validation = (_only(prepared.rows, keep) if held else prepared.rows,
+                                 _only(prepared.rejects, keep), _only(prepared.validation, keep))
+    if validation is not None and len(validation):
+        validation = validation.assign(run_id=run_id, validated_at=now)
+    if rejects is not None and len(rejects):
+        names = {prepared.sids[i]: batch[i].inc.file_name for i in todo}
+        rejects = rejects.assign(stream=stream, file_name=rejects["submission_id"].map(names), run_id=run_id,
+                                 rejected_at=now)
+    _write(con, stream, rows, validation, rejects, [r for _, r in outcomes if r is not None],
+           [m for m, _ in outcomes])
+    return [batch[i] for i in held]
+
+
+def _write(con, stream: str, rows, validation, rejects, file_rejects: list, meta: list) -> None:
     con.execute("begin transaction")
     try:
-        if prepared.rows is not None:
-            _insert_df(con, f"raw.{stream}", prepared.rows)
+        if rows is not None:
+            _insert_df(con, f"raw.{stream}", rows)
         if validation is not None:
             _insert_df(con, "raw.submission_validation", validation)
         if rejects is not None:
             _insert_df(con, "quarantine.rejected_rows", rejects)
         if file_rejects:
             _insert_rows(con, "quarantine.rejected_files", REJECTED_FILE_COLUMNS, file_rejects)
-        _insert_rows(con, "raw.submissions", SUBMISSION_COLUMNS, meta)
+        if meta:
+            _insert_rows(con, "raw.submissions", SUBMISSION_COLUMNS, meta)
         con.execute("commit")
     except Exception:
         con.execute("rollback")

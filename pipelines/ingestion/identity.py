@@ -6,10 +6,18 @@ File naming (landing folder and the portal's folder alike)::
 
     <stream>/<submitter_code>_<period>[_<free text>].<csv|xlsx|json>
 
-``submitter_code`` is a Kemendagri village code (``36.01.01.2001``) for village streams, a
-regency code (``36.01``) for regency streams and an OPD code (``DINKES``) for OPD streams;
-``period`` is ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY`` by the stream's grain
-(:data:`pipelines.parsing.layouts.PERIOD_GRAIN`).
+``submitter_code`` is a Kemendagri region code for village streams (a village ``36.01.01.2001``,
+or the district ``36.01.01``, regency ``36.01`` or province ``36`` whose villages the file covers),
+a regency code (``36.01``, or the province ``36``) for regency streams and an OPD code
+(``DINKES``) for OPD streams; ``period`` is ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY`` by the stream's
+grain (:data:`pipelines.parsing.layouts.PERIOD_GRAIN`). The submitter level is the code's
+(:func:`pipelines.parsing.file_identity.submitter_level`).
+
+That is the fast path. A file named any other way is identified from its rows after parsing
+(:mod:`pipelines.parsing.file_identity`; the portal may tell submitter and period in its listing
+instead), and its submission id is derived from what its rows tell, like a well-named file's; only
+a name that is unsafe to show (control characters, path separators) is refused as
+``bad_file_name`` without reading the file.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from pipelines.parsing.file_identity import submitter_level
 from pipelines.parsing.layouts import PERIOD_GRAIN, STREAMS, SUBMITTER_LEVEL
 
 EXTENSIONS = ("csv", "xlsx", "json")
@@ -29,9 +38,10 @@ _PERIOD_RE = {
 }
 # Kemendagri's national code format (any province); which codes exist is the region master's
 # business, so a national or another province's deployment needs only its own master.
+# A village stream's file may cover one village or every village of a district, regency or province.
 _SUBMITTER_RE = {
-    "village": re.compile(r"^\d{2}\.\d{2}\.\d{2}\.[12]\d{3}$"),
-    "regency": re.compile(r"^\d{2}\.\d{2}$"),
+    "village": re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.[12]\d{3})?)?)?$"),
+    "regency": re.compile(r"^\d{2}(\.\d{2})?$"),
     "opd": re.compile(r"^[A-Z][A-Z0-9-]{1,29}$"),
 }
 _NAME_RE = re.compile(r"^(?P<submitter>[^_/\\]+)_(?P<period>[0-9]{4}(?:-[0-9Q]{2})?)(?:_[^/\\]*)?\.(?P<ext>[A-Za-z]+)$")
@@ -39,6 +49,10 @@ _NAME_RE = re.compile(r"^(?P<submitter>[^_/\\]+)_(?P<period>[0-9]{4}(?:-[0-9Q]{2
 
 class SubmissionNameError(ValueError):
     """A file name that does not follow the submission naming convention."""
+
+
+class UnsafeFileName(SubmissionNameError):
+    """A file name that is not shown or trusted at all (control characters, path separators)."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +78,18 @@ def submission_id(stream: str, submitter_code: str, period: str, content_sha256:
 
 
 def unnamed_submission_id(stream: str, file_name: str, content_sha256: str) -> str:
-    """Id of a file whose name tells no submitter or period (it lands as ``bad_file_name``): the
-    same bytes under the same name are still one submission."""
+    """Id of a file refused for its name (``bad_file_name``): the same bytes under the same name
+    are still one submission. The portal lists badly named files under this id too."""
     digest = hashlib.sha256(f"{stream}|{file_name}|{content_sha256}".encode()).hexdigest()
+    return f"{stream[:3]}-x{digest[:19]}"
+
+
+def unidentified_submission_id(stream: str, file_name: str, content_sha256: str) -> str:
+    """Id of a file named otherwise whose content was refused before it told submitter and period
+    (unreadable, ``submitter_unknown``, ``period_unknown``). Not :func:`unnamed_submission_id`: a
+    file refused as ``bad_file_name`` before names stopped being required is read again once, and
+    a second refusal must not collide with the first."""
+    digest = hashlib.sha256(f"{stream}|{file_name}|{content_sha256}|content".encode()).hexdigest()
     return f"{stream[:3]}-x{digest[:19]}"
 
 
@@ -77,13 +100,32 @@ def validate_period(stream: str, period: str) -> str:
     return period
 
 
+def submission_key(stream: str, submitter: str, period: str, file_format: str | None) -> SubmissionKey:
+    """The key of a submission whose submitter and period are told (by its name, or by the
+    portal's metadata); SubmissionNameError when the code or period is not of the stream's kind."""
+    level = SUBMITTER_LEVEL[stream]
+    if level == "opd":
+        submitter = submitter.upper()
+    if not _SUBMITTER_RE[level].match(submitter):
+        raise SubmissionNameError(f"{submitter!r} is not a {level} code")
+    validate_period(stream, period)
+    return SubmissionKey(stream, submitter_level(submitter) if level != "opd" else "opd", submitter, period,
+                         file_format)
+
+
+def file_format_of(file_name: str) -> str | None:
+    """The lower-cased extension when it is one we read."""
+    ext = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else None
+    return ext if ext in EXTENSIONS else None
+
+
 def parse_submission_name(stream: str, file_name: str) -> SubmissionKey:
     """Read stream, submitter and period from a file name; raise SubmissionNameError naming
-    the file and what is wrong with it."""
+    the file and what is wrong with it (:class:`UnsafeFileName` for a name never to be trusted)."""
     if stream not in STREAMS:
-        raise SubmissionNameError(f"{file_name!r}: unknown stream {stream!r}")
+        raise UnsafeFileName(f"{file_name!r}: unknown stream {stream!r}")
     if any(ord(ch) < 32 for ch in file_name) or "/" in file_name or "\\" in file_name or ".." in file_name:
-        raise SubmissionNameError(f"{file_name!r}: unsafe file name")
+        raise UnsafeFileName(f"{file_name!r}: unsafe file name")
     m = _NAME_RE.match(file_name)
     if not m:
         raise SubmissionNameError(
@@ -92,11 +134,7 @@ def parse_submission_name(stream: str, file_name: str) -> SubmissionKey:
     ext = m["ext"].lower()
     if ext not in EXTENSIONS:
         raise SubmissionNameError(f"{file_name!r}: unsupported extension .{ext}")
-    level = SUBMITTER_LEVEL[stream]
-    submitter = m["submitter"]
-    if level == "opd":
-        submitter = submitter.upper()
-    if not _SUBMITTER_RE[level].match(submitter):
-        raise SubmissionNameError(f"{file_name!r}: {submitter!r} is not a {level} code")
-    validate_period(stream, m["period"])
-    return SubmissionKey(stream, level, submitter, m["period"], ext)
+    try:
+        return submission_key(stream, m["submitter"], m["period"], ext)
+    except SubmissionNameError as exc:
+        raise SubmissionNameError(f"{file_name!r}: {exc}") from None

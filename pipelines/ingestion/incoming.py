@@ -1,9 +1,12 @@
 """What the transports offer: one :class:`Incoming` per file, from the landing folder or the portal.
 
 A file's name is read once, when its Incoming is made: the submission key (stream, submitter,
-period) or what is wrong with the name travels with it, and everything after (the month filter,
-the submission id, the sensors' month) reads it from there. Bytes are fetched lazily: a portal
-download costs, and a file already landed is never fetched.
+period) travels with it, and everything after (the month filter, the submission id, the sensors'
+month) reads it from there. A file named otherwise carries no key (unless the portal's listing
+tells submitter and period): it is *unnamed*, parsed whatever the run's months, identified from its
+rows (:mod:`pipelines.parsing.file_identity`) and only then given its submission id. A name unsafe
+to trust (control characters, path separators) is refused (``name_error``) without being parsed.
+Bytes are fetched lazily: a portal download costs, and a file already landed is never fetched.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ from pipelines.ingestion.fingerprints import FileStat
 from pipelines.ingestion.identity import (
     SubmissionKey,
     SubmissionNameError,
+    UnsafeFileName,
+    file_format_of,
     parse_submission_name,
     submission_id,
+    submission_key,
     unnamed_submission_id,
 )
+from pipelines.parsing.file_identity import FileHints
 from pipelines.parsing.layouts import STREAMS
-from pipelines.periods import partition_for_period, wants
+from pipelines.periods import ALL_MONTHS, partition_for_period, wants
 
 ParseName = Callable[[str, str], SubmissionKey]
 
@@ -30,18 +37,34 @@ ParseName = Callable[[str, str], SubmissionKey]
 def read_name(
     stream: str, file_name: str, parse_name: ParseName = parse_submission_name
 ) -> tuple[SubmissionKey | None, str | None]:
-    """``(key, None)`` for a well-named file, ``(None, why not)`` for any other."""
+    """``(key, None)`` for a well-named file, ``(None, None)`` for a file named otherwise (its rows
+    will tell), ``(None, why)`` for a name refused outright (unsafe)."""
     try:
         return parse_name(stream, file_name), None
-    except SubmissionNameError as exc:
+    except UnsafeFileName as exc:
         return None, str(exc)
+    except SubmissionNameError:
+        return None, None
+
+
+def listed_key(stream: str, item: dict) -> SubmissionKey | None:
+    """Submitter and period the portal's listing tells for a file whose name does not (its upload
+    form's fields); None when it tells none or they are not of the stream's kind."""
+    code, period = item.get("submitter_code"), item.get("period")
+    if not code or not period:
+        return None
+    try:
+        return submission_key(stream, str(code), str(period), file_format_of(item["file_name"]))
+    except SubmissionNameError:
+        return None
 
 
 @dataclass
 class Incoming:
     """One file offered by a transport; bytes fetched lazily (portal downloads cost).
 
-    ``key``/``name_error`` are what the name tells (read once; made here when not given).
+    ``key``/``name_error`` are what the name tells (read once; made here unless ``name_read``):
+    a key, or a refusal, or neither (an unnamed file, identified from its rows).
     """
 
     stream: str
@@ -55,28 +78,45 @@ class Incoming:
     stat: FileStat | None = None
     key: SubmissionKey | None = None
     name_error: str | None = None
+    name_read: bool = False
 
     def __post_init__(self) -> None:
-        if self.key is None and self.name_error is None:
+        if not self.name_read and self.key is None and self.name_error is None:
             self.key, self.name_error = read_name(self.stream, self.file_name)
+        self.name_read = True
 
     @property
     def period(self) -> str | None:
         return self.key.period if self.key is not None else None
 
     @property
+    def unnamed(self) -> bool:
+        """Submitter and period are read from its rows (the name and the listing tell neither)."""
+        return self.key is None and self.name_error is None
+
+    @property
     def partition(self) -> str | None:
-        """The month partition that lands this file (None: any run lands it, see periods.py)."""
-        return partition_for_period(self.period)
+        """The month partition that lands this file: None when any run lands it (a refused name, a
+        period without a partition, see periods.py); ALL_MONTHS when only its rows will tell."""
+        return ALL_MONTHS if self.unnamed else partition_for_period(self.period)
+
+    @property
+    def hints(self) -> FileHints:
+        """What the parser is told: submitter and period when known, and when the file arrived."""
+        if self.key is None:
+            return FileHints(received_at=self.received_at)
+        return FileHints(self.key.submitter_code, self.key.period, self.received_at)
 
     def lands_in(self, months: set[str] | None) -> bool:
-        """Whether a run over ``months`` (None: every month) lands this file."""
-        return wants(self.period, months)
+        """Whether a run over ``months`` (None: every month) may land this file (an unnamed file is
+        parsed by any run; whether it lands is decided once its rows told its period)."""
+        return self.unnamed or wants(self.period, months)
 
-    def submission_id(self, sha: str) -> str:
-        if self.key is None:
-            return unnamed_submission_id(self.stream, self.file_name, sha)
-        return submission_id(self.stream, self.key.submitter_code, self.key.period, sha)
+    def submission_id(self, sha: str) -> str | None:
+        """None for an unnamed file: its id is known once its rows told submitter and period."""
+        if self.key is not None:
+            return submission_id(self.stream, self.key.submitter_code, self.key.period, sha)
+        return None if self.unnamed else unnamed_submission_id(self.stream, self.file_name, sha)
 
 
 def landing_files(root: Path, streams: Iterable[str] = STREAMS) -> Iterator[tuple[str, Path]]:
@@ -98,22 +138,25 @@ def landing_incoming(
         received = dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC).replace(tzinfo=None)
         stat = FileStat(path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns)
         key, error = read_name(stream, path.name, parse_name)
-        yield Incoming(stream, path.name, "landing", received, path.read_bytes, stat=stat, key=key, name_error=error)
+        yield Incoming(stream, path.name, "landing", received, path.read_bytes, stat=stat, key=key, name_error=error,
+                       name_read=True)
 
 
 def portal_item(
     client, item: dict, stream: str | None = None, parse_name: ParseName = parse_submission_name
 ) -> Incoming:
     """One portal listing item (``file_name``, ``updated_at``, ``sha256``; ``stream`` unless
-    given) as a submission."""
+    given) as a submission: its name's key, else the submitter and period the listing tells."""
     stream = stream or item["stream"]
     received = None
     if item.get("updated_at"):
         received = dt.datetime.fromisoformat(item["updated_at"].replace("Z", "+00:00"))
         received = received.astimezone(dt.UTC).replace(tzinfo=None)
     key, error = read_name(stream, item["file_name"], parse_name)
+    if key is None and error is None:
+        key = listed_key(stream, item)
     return Incoming(stream, item["file_name"], "portal", received, (lambda: client.download(item)),
-                    sha256=item.get("sha256"), key=key, name_error=error)
+                    sha256=item.get("sha256"), key=key, name_error=error, name_read=True)
 
 
 def portal_incoming(

@@ -6,7 +6,9 @@ its metadata row in ``raw.submissions``, its accepted rows in ``raw.<stream>``, 
 ``quarantine.rejected_rows`` (or the whole file in ``quarantine.rejected_files``) — so a crash or
 a failed download never leaves half a submission behind. Submission ids derive from stream,
 submitter, period and content hash, so re-delivering the same bytes on either transport is a
-no-op, and a corrected file becomes the next version.
+no-op, and a corrected file becomes the next version. A file whose name tells neither submitter
+nor period is parsed first and identified from its rows (docs/ingestion.md); the same bytes
+already landed for its stream under any name are skipped before parsing.
 
 The steps: what is offered (:mod:`~pipelines.ingestion.incoming`), which files changed
 (:mod:`~pipelines.ingestion.fingerprints`), which are new (:class:`~pipelines.ingestion.commit.Ledger`),
@@ -17,6 +19,7 @@ batches parsed and validated (:mod:`~pipelines.ingestion.batches`, in worker pro
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable
 
 import pandas as pd
@@ -30,6 +33,8 @@ from pipelines.ingestion.identity import sha256_hex
 from pipelines.ingestion.incoming import Incoming
 from pipelines.ingestion.report import IngestReport
 from pipelines.ingestion.workers import InOrder
+
+log = logging.getLogger(__name__)
 
 
 def land_submissions(
@@ -45,12 +50,15 @@ def land_submissions(
 ) -> IngestReport:
     """Land every new submission offered; skip the ones already in ``raw.submissions``.
 
-    ``parse_many(stream, [(file_name, content), ...])`` returns one ParseResult (rows, rejects,
-    file_error, n_source_rows) per file. ``validate(stream, rows, submission_ids)`` (the Great
-    Expectations suites) returns one outcome per submission for ``raw.submission_validation``.
-    ``months``: a partitioned run lands only the submissions whose period covers them (the name
-    tells the period, so the others are not even downloaded). Errors fetching a submission are
-    recorded and the others continue; the caller decides whether a transport failure fails the run.
+    ``parse_many(stream, [(file_name, content), ...], hints)`` returns one ParseResult (rows,
+    rejects, file_error, n_source_rows, identity) per file, or a BatchParse; ``hints`` tell it each
+    file's submitter, period and arrival when known. ``validate(stream, rows, submission_ids)``
+    (the Great Expectations suites) returns one outcome per submission for
+    ``raw.submission_validation``. ``months``: a partitioned run lands only the submissions whose
+    period covers them (the name tells the period, so the others are not even downloaded; an
+    unnamed file is parsed and lands only when the period its rows tell is covered, else it is left
+    unfingerprinted for a later run). Errors fetching a submission are recorded and the others
+    continue; the caller decides whether a transport failure fails the run.
 
     With ``workers`` > 0, batches are parsed and validated in that many forked worker processes
     while this process reads files and writes DuckDB (``parse_many`` and ``validate`` must then
@@ -61,10 +69,12 @@ def land_submissions(
     """
     tables.ensure_all(con, tables.INGESTION_TABLES)
     ledger, cache = Ledger.load(con), fingerprints.load(con)
-    report, seen, batcher = IngestReport(), [], Batcher()
+    report, seen, batcher = IngestReport(), {}, Batcher()
 
     def commit(batch: list[Pending], prepared) -> None:
-        commit_batch(con, batch, prepared, run_id, now(), report, ledger)
+        for p in commit_batch(con, batch, prepared, run_id, now(), report, ledger, months):
+            if p.inc.stat is not None:  # not fingerprinted: the next run reads it again
+                seen.pop(p.inc.stat.path, None)
 
     with InOrder(workers, parse_many, validate, before_fork, commit) as queue:
         for inc in incoming:
@@ -77,11 +87,13 @@ def land_submissions(
                 batcher.add(pending)
         queue.put(batcher.take())
         queue.finish()
-        fingerprints.remember(con, seen, now())
+        fingerprints.remember(con, list(seen.values()), now())
+    for line in report.deferred:
+        log.info("left for a run covering its period (its name tells none): %s", line)
     return report
 
 
-def _hash_before_fetch(inc: Incoming, cache, seen: list[Fingerprint]) -> tuple[str | None, bytes | None]:
+def _hash_before_fetch(inc: Incoming, cache, seen: dict[str, Fingerprint]) -> tuple[str | None, bytes | None]:
     """The file's hash when it is known before downloading, and its bytes if they were read to
     know it: the portal lists the hash; a landing file is fingerprinted (read only when its size
     or mtime changed since the cached fingerprint)."""
@@ -89,13 +101,15 @@ def _hash_before_fetch(inc: Incoming, cache, seen: list[Fingerprint]) -> tuple[s
         return inc.sha256, None
     fp, content = fingerprints.fingerprint(inc.stat, inc.fetch, cache)
     if content is not None:
-        seen.append(fp)
+        seen[fp.path] = fp
     return fp.sha256, content
 
 
-def _receive(inc: Incoming, ledger: Ledger, cache, seen: list[Fingerprint], report: IngestReport) -> Pending | None:
+def _receive(inc: Incoming, ledger: Ledger, cache, seen: dict[str, Fingerprint], report: IngestReport
+             ) -> Pending | None:
     """The file as a new submission to land; None when it already landed (on either transport:
-    not even fetched when its hash is known beforehand) or could not be fetched (recorded)."""
+    not even fetched when its hash is known beforehand; an unnamed file: its bytes under any name
+    of the stream) or could not be fetched (recorded)."""
     try:
         sha, content = _hash_before_fetch(inc, cache, seen)
         if sha and ledger.landed(inc.stream, sha, inc.submission_id(sha)):
@@ -105,12 +119,12 @@ def _receive(inc: Incoming, ledger: Ledger, cache, seen: list[Fingerprint], repo
             content = inc.fetch()
             sha = sha256_hex(content)
             if inc.stat is not None:
-                seen.append(Fingerprint(*inc.stat, sha))
+                seen[inc.stat.path] = Fingerprint(*inc.stat, sha)
     except Exception as exc:  # noqa: BLE001 - recorded; the caller fails the run after the rest landed
         report.errors.append(f"{inc.transport}:{inc.stream}/{inc.file_name}: {exc}")
         return None
     sid = inc.submission_id(sha)
-    if sid in ledger.ids:
+    if sid in ledger.ids or (sid is None and ledger.landed(inc.stream, sha, None)):
         report.skipped_known += 1
         return None
     ledger.add(inc.stream, sha, sid)

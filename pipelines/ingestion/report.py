@@ -19,6 +19,8 @@ class IngestReport:
     rows_rejected: int = 0
     by_stream: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # unnamed files whose rows told a period outside the run's months: "<stream>/<file> (<submitter>, <period>)"
+    deferred: list[str] = field(default_factory=list)
 
     def add(self, stream: str, key: str, n: int = 1) -> None:
         counts = self.by_stream.setdefault(
@@ -27,8 +29,13 @@ class IngestReport:
         counts[key] += n
 
     def summary(self) -> str:
-        return (f"landed {self.landed}, already known {self.skipped_known}, rejected files {self.rejected_files}, "
+        text = (f"landed {self.landed}, already known {self.skipped_known}, rejected files {self.rejected_files}, "
                 f"rows accepted {self.rows_accepted}, rows rejected {self.rows_rejected}")
+        if self.deferred:
+            shown = "; ".join(self.deferred[:5]) + (f"; and {len(self.deferred) - 5} more" if len(self.deferred) > 5 else "")
+            text += (f"; {len(self.deferred)} unnamed file(s) left for a run covering the period their rows tell: "
+                     f"{shown}")
+        return text
 
 
 @dataclass

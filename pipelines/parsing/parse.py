@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines.parsing import values as V
+from pipelines.parsing.file_identity import SOURCES, FileHints, FileIdentity, derive_identities
 from pipelines.parsing.layouts import LAYOUTS, Layout
 from pipelines.parsing.parse_context import REJECT_COLUMNS, Context, payload_json
 from pipelines.parsing.parse_streams import STREAM_PARSERS
@@ -48,6 +49,8 @@ class ParseResult:
     ``rejects``: ``row_number, column, reason_code, detail, payload`` (payload = JSON of the
     row's non-personal cells as read plus its tokens).
     ``n_source_rows``: data rows read, so ``accepted + distinct rejected rows == n_source_rows``.
+    ``identity``: submitter and period, from the hints or read from the rows
+    (:mod:`~pipelines.parsing.file_identity`); None when the file was refused.
     """
 
     rows: pd.DataFrame
@@ -55,6 +58,7 @@ class ParseResult:
     file_error: str | None
     n_source_rows: int
     warnings: list[str] = field(default_factory=list)
+    identity: FileIdentity | None = None
 
     @property
     def n_rejected_rows(self) -> int:
@@ -119,6 +123,9 @@ def _payloads(ctx: Context, typed: pd.DataFrame, positions: np.ndarray) -> dict[
     personal = set(layout.pii) | {c for c in ctx.raw.columns if c not in layout.canonical}
     keep = [c for c in layout.canonical if c in ctx.raw.columns and c not in personal | FREE_TEXT]
     tokens = [c for c in typed.columns if c.endswith("_id") or c == "nik_valid"]
+    # e-PPGBM names resolve to a village code: kept, so that a district- or regency-wide file's
+    # rejected rows still count for their village (fct_growth_data_quality)
+    tokens += [c for c in ("village_code",) if c in typed.columns and c not in keep]
     payload_frame = pd.concat(
         [ctx.raw.iloc[positions][keep].apply(V.as_text).reset_index(drop=True),
          typed.iloc[positions][tokens].reset_index(drop=True)],
@@ -140,8 +147,9 @@ class BatchParse:
     ``rows`` holds the accepted rows of every file in file order (``row_number`` first), with
     ``row_files[i]`` the position (in the files given) of row ``i``; ``rejects`` holds
     ``REJECT_COLUMNS`` sorted by file, row number and reason, with ``reject_files`` likewise.
-    ``file_errors``, ``n_source_rows`` and ``warnings`` have one entry per file. Ingestion uses
-    this form: splitting a batch of one-row files into frames cost more than parsing them.
+    ``file_errors``, ``n_source_rows``, ``warnings`` and ``identities`` have one entry per file.
+    Ingestion uses this form: splitting a batch of one-row files into frames cost more than
+    parsing them.
     """
 
     rows: pd.DataFrame
@@ -151,6 +159,11 @@ class BatchParse:
     file_errors: list[str | None]
     n_source_rows: list[int]
     warnings: list[list[str]]
+    identities: list[FileIdentity | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.identities:
+            self.identities = [None] * len(self.file_errors)
 
     @property
     def n_files(self) -> int:
@@ -166,7 +179,7 @@ class BatchParse:
             _concat(rejects, _empty_rejects(parsed=True)),
             np.repeat(np.arange(len(results), dtype="int64"), [len(r) for r in rejects]),
             [r.file_error for r in results], [int(r.n_source_rows) for r in results],
-            [list(r.warnings) for r in results],
+            [list(r.warnings) for r in results], [r.identity for r in results],
         )
 
     @classmethod
@@ -174,9 +187,11 @@ class BatchParse:
         """Parts covering files ``positions`` each (any order) -> one result in file order."""
         errors: list[str | None] = [None] * n_files
         n_src, warns = [0] * n_files, [[] for _ in range(n_files)]
+        identities: list[FileIdentity | None] = [None] * n_files
         for positions, part in parts:
             for j, f in enumerate(positions.tolist()):
                 errors[f], n_src[f], warns[f] = part.file_errors[j], part.n_source_rows[j], part.warnings[j]
+                identities[f] = part.identities[j]
         row_files = np.concatenate([pos[p.row_files] for pos, p in parts] or [np.zeros(0, "int64")])
         reject_files = np.concatenate([pos[p.reject_files] for pos, p in parts] or [np.zeros(0, "int64")])
         rows = _concat([p.rows for _, p in parts])
@@ -186,7 +201,7 @@ class BatchParse:
             rows, row_files = rows.take(order).reset_index(drop=True), row_files[order]
             order = np.argsort(reject_files, kind="stable")
             rejects, reject_files = rejects.take(order).reset_index(drop=True), reject_files[order]
-        return cls(rows, row_files, rejects, reject_files, errors, n_src, warns)
+        return cls(rows, row_files, rejects, reject_files, errors, n_src, warns, identities)
 
     def results(self, stream: str, pseudonymiser: Pseudonymiser, regions: RegionIndex) -> list[ParseResult]:
         """One :class:`ParseResult` per file (what :func:`parse_batch` returns)."""
@@ -198,7 +213,8 @@ class BatchParse:
                 out.append(_empty_result(stream, self.file_errors[f], pseudonymiser, regions))
             else:
                 rejects = rejects_by_file[f] if len(rejects_by_file[f]) else _empty_rejects(parsed=True)
-                out.append(ParseResult(rows_by_file[f], rejects, None, self.n_source_rows[f], self.warnings[f]))
+                out.append(ParseResult(rows_by_file[f], rejects, None, self.n_source_rows[f], self.warnings[f],
+                                       self.identities[f]))
         return out
 
 
@@ -213,7 +229,6 @@ def _concat(frames: list[pd.DataFrame], empty: pd.DataFrame | None = None) -> pd
 
 def _assemble(ctx: Context, typed: pd.DataFrame, tables: list[RawTable]) -> BatchParse:
     rejects = ctx.rejects()
-    n_files = len(tables)
     row_numbers = np.concatenate([np.asarray(t.row_numbers, dtype="int64") for t in tables])
     position = rejects["position"].to_numpy(dtype="int64")
     rejected = np.zeros(ctx.n, dtype=bool)
@@ -241,11 +256,37 @@ def _assemble(ctx: Context, typed: pd.DataFrame, tables: list[RawTable]) -> Batc
             "reason_code": [m[3] for m in malformed], "detail": [m[2] for m in malformed], "payload": "{}",
         }).astype({"column": object, "reason_code": "str", "detail": "str", "payload": "str"})], ignore_index=True)
     out = out.sort_values(["file", "row_number", "reason_code"], kind="stable")
+    return _identified(ctx, typed, tables, rows, ctx.file_index[kept], out)
+
+
+def _identified(ctx: Context, typed: pd.DataFrame, tables: list[RawTable], rows: pd.DataFrame,
+                row_files: np.ndarray, rejects: pd.DataFrame) -> BatchParse:
+    """The batch's outcome with every file's identity; a file whose rows tell no submitter or
+    period (and no hint did) is refused whole and lands none of its rows."""
+    unnamed = any(h.submitter_code is None for h in ctx.hints)  # named files: no look at the codes at all
+    identities = derive_identities(ctx.layout.stream, typed, ctx.file_index, ctx.hints, ctx.periods,
+                                   _valid_submitters(ctx, typed) if unnamed else None, [t.file_format for t in tables])
+    refused = np.array([f for f, i in enumerate(identities) if isinstance(i, str)], dtype="int64")
+    if len(refused):
+        keep = ~np.isin(row_files, refused)
+        rows, row_files = rows[keep].reset_index(drop=True), row_files[keep]
+        rejects = rejects[~rejects["file"].isin(refused)]
     return BatchParse(
-        rows, ctx.file_index[kept], out[list(REJECT_COLUMNS)].reset_index(drop=True),
-        out["file"].to_numpy(dtype="int64"), [None] * n_files,
+        rows, row_files, rejects[list(REJECT_COLUMNS)].reset_index(drop=True),
+        rejects["file"].to_numpy(dtype="int64"), [i if isinstance(i, str) else None for i in identities],
         [len(t) + len(t.bad_rows) for t in tables], [list(w) for w in ctx.warnings],
+        [None if isinstance(i, str) else i for i in identities],
     )
+
+
+def _valid_submitters(ctx: Context, typed: pd.DataFrame) -> pd.Series:
+    """Per row, whether its submitter column holds a code the region master knows (e-PPGBM: its
+    names resolved; OPD codes are not in the master)."""
+    column = SOURCES[ctx.layout.stream][0]
+    codes = typed[column]
+    if column == "opd_code" or column not in ctx.raw.columns:
+        return codes.notna()
+    return ctx.regions.validate_code(codes, "village" if column == "village_code" else "regency")
 
 
 def _internal_error(exc: Exception) -> str:
@@ -255,11 +296,11 @@ def _internal_error(exc: Exception) -> str:
 
 
 def _parse_group(stream: str, layout: Layout, tables: list[RawTable], pseudonymiser: Pseudonymiser,
-                 regions: RegionIndex) -> BatchParse:
+                 regions: RegionIndex, hints: list[FileHints]) -> BatchParse:
     """Type the rows of files that share a reader kind and a column set, in one pass."""
     lengths = [len(t) for t in tables]
     ctx = Context(_batch_frame(tables), layout, pseudonymiser, regions, [list(t.warnings) for t in tables],
-                  np.repeat(np.arange(len(tables), dtype="int64"), lengths))
+                  np.repeat(np.arange(len(tables), dtype="int64"), lengths), hints)
     try:
         return _assemble(ctx, PARSERS[stream](ctx), tables)
     except Exception as exc:  # noqa: BLE001 - an exception message could quote personal cells
@@ -267,14 +308,16 @@ def _parse_group(stream: str, layout: Layout, tables: list[RawTable], pseudonymi
     # Outside the except block, so no exception chain carrying cell values is attached.
     if len(tables) > 1:  # find the file(s) at fault: every other file still parses
         return BatchParse.combine(
-            [(np.array([i]), _parse_group(stream, layout, [t], pseudonymiser, regions)) for i, t in enumerate(tables)],
+            [(np.array([i]), _parse_group(stream, layout, [t], pseudonymiser, regions, [hints[i]]))
+             for i, t in enumerate(tables)],
             len(tables),
         )
     return BatchParse.from_results([_empty_result(stream, message, pseudonymiser, regions)])
 
 
 def parse_batch_joined(
-    stream: str, files: list[tuple[str, bytes]], *, pseudonymiser: Pseudonymiser, regions: RegionIndex
+    stream: str, files: list[tuple[str, bytes]], hints: list[FileHints] | None = None, *,
+    pseudonymiser: Pseudonymiser, regions: RegionIndex,
 ) -> BatchParse:
     """:func:`parse_batch` with the outcome kept as one frame (see :class:`BatchParse`).
 
@@ -283,6 +326,7 @@ def parse_batch_joined(
     if stream not in PARSERS:
         raise ValueError(f"unknown stream {stream!r}")
     layout = LAYOUTS[stream]
+    hints = hints or [FileHints()] * len(files)
     parts: list[tuple[np.ndarray, BatchParse]] = []
     groups: dict[tuple, list[tuple[int, RawTable]]] = {}
     for i, (file_name, content) in enumerate(files):
@@ -298,14 +342,16 @@ def parse_batch_joined(
         groups.setdefault(key, []).append((i, table))
     for members in groups.values():
         positions = np.array([i for i, _ in members], dtype="int64")
-        parts.append((positions, _parse_group(stream, layout, [t for _, t in members], pseudonymiser, regions)))
+        parts.append((positions, _parse_group(stream, layout, [t for _, t in members], pseudonymiser, regions,
+                                              [hints[i] for i, _ in members])))
     if not parts:
         return BatchParse.from_results([])
     return BatchParse.combine(parts, len(files))
 
 
 def parse_batch(
-    stream: str, files: list[tuple[str, bytes]], *, pseudonymiser: Pseudonymiser, regions: RegionIndex
+    stream: str, files: list[tuple[str, bytes]], hints: list[FileHints] | None = None, *,
+    pseudonymiser: Pseudonymiser, regions: RegionIndex,
 ) -> list[ParseResult]:
     """Parse many submission files of one stream; same results as one :func:`parse_submission` each.
 
@@ -315,26 +361,31 @@ def parse_batch(
     Args:
         stream: one of :data:`pipelines.parsing.layouts.STREAMS`.
         files: ``(file_name, content)`` pairs; the name's extension must agree with the content.
+        hints: per file, its submitter and period when its name (or the portal) tells them, and
+            when it was received; None: nothing known (the rows tell, see ``ParseResult.identity``).
         pseudonymiser: keyed HMAC for personal columns.
         regions: region master index for name resolution and code validation.
 
     Returns:
         One ParseResult per file, in the order given; ``file_error`` is
-        ``"<reason_code>: <message>"`` when a file is unusable.
+        ``"<reason_code>: <message>"`` when a file is unusable (``submitter_unknown`` and
+        ``period_unknown`` when its rows tell neither and no hint did).
 
     Raises:
         ValueError: unknown stream.
     """
-    return parse_batch_joined(stream, files, pseudonymiser=pseudonymiser, regions=regions).results(
+    return parse_batch_joined(stream, files, hints, pseudonymiser=pseudonymiser, regions=regions).results(
         stream, pseudonymiser, regions)
 
 
 def parse_submission(
-    stream: str, content: bytes, file_name: str, *, pseudonymiser: Pseudonymiser, regions: RegionIndex
+    stream: str, content: bytes, file_name: str, hints: FileHints | None = None, *, pseudonymiser: Pseudonymiser,
+    regions: RegionIndex,
 ) -> ParseResult:
     """Parse one submission file of ``stream`` (see :func:`parse_batch`).
 
     Raises:
         ValueError: unknown stream.
     """
-    return parse_batch(stream, [(file_name, content)], pseudonymiser=pseudonymiser, regions=regions)[0]
+    return parse_batch(stream, [(file_name, content)], [hints or FileHints()], pseudonymiser=pseudonymiser,
+                       regions=regions)[0]

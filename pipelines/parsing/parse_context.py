@@ -13,6 +13,7 @@ per file through :meth:`Context.file_count`, so a file parses the same alone or 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipelines.parsing import dates as D
 from pipelines.parsing import values as V
+from pipelines.parsing.file_identity import FileHints, most_common_period
 from pipelines.parsing.layouts import Layout
 from pipelines.parsing.pseudonym import Pseudonymiser
 from pipelines.parsing.regions import RegionIndex, normalise_codes
@@ -31,7 +34,9 @@ REJECT_REASONS = (
     "out_of_range", "birth_after_measurement", "weight_out_of_range", "lenhei_out_of_range",
     "unknown_regency", "unknown_district", "unknown_village", "unknown_region_code",
     "region_mismatch", "invalid_decile", "invalid_action", "invalid_status", "malformed_row", "value_too_long",
+    "measured_outside_period", "measured_after_received",
 )
+WIB = dt.timedelta(hours=7)  # received_at is UTC; measurement dates are calendar days in Banten
 REJECT_COLUMNS = ("row_number", "column", "reason_code", "detail", "payload")
 MAX_QUOTED = 40  # longest cell text quoted in a detail
 
@@ -45,6 +50,7 @@ class Context:
         layout, pseudonymiser, regions: the stream's layout and the parsing tools.
         warnings: one list per file (the reader's warnings), appended to per file.
         file_index: file of each row (non-decreasing); ``None`` means one file.
+        hints: per file, what is known before parsing (submitter, period, when received).
     """
 
     raw: pd.DataFrame
@@ -53,12 +59,17 @@ class Context:
     regions: RegionIndex
     warnings: list[list[str]] = field(default_factory=lambda: [[]])
     file_index: np.ndarray | None = None
+    hints: list[FileHints] | None = None
+    periods: list[str | None] = field(default_factory=list)  # per file: the period its rows report
     _rejects: list[pd.DataFrame] = field(default_factory=list)
     _text: dict[str, pd.Series] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.file_index is None:
             self.file_index = np.zeros(len(self.raw), dtype="int64")
+        if self.hints is None:
+            self.hints = [FileHints()] * self.n_files
+        self.periods = [h.period for h in self.hints]
 
     @property
     def n(self) -> int:
@@ -171,13 +182,46 @@ class Context:
         return values.mask(outside)
 
     def date(self, column: str) -> pd.Series:
-        parsed = V.parse_dates(self.cell(column), self.file_index, self.n_files)
-        what = np.array([f"not a date (column read as {o})" for o in parsed.orders], dtype=object)
-        self.reject_bad(parsed.bad, column, "invalid_date", what)
-        if column in self.raw.columns:
-            odd = (parsed.orders != "mdy") & (self.file_count(parsed.values.notna()) > 0)
-            self.warn(odd, lambda f: f"{column}: slash dates read as {parsed.orders[f]}")
-        return parsed.values
+        return self.dates((column,))[column]
+
+    def dates(self, columns: tuple[str, ...], measured: str | None = None) -> dict[str, pd.Series]:
+        """Date columns read with one slash order per file decided from all of them together;
+        ``measured`` (one of them) and the files' periods break a tie (:mod:`~pipelines.parsing.dates`)."""
+        cells = {c: D.scan_dates(self.cell(c)) for c in columns}
+        orders = D.decide_orders(list(cells.values()), self.file_index, self.n_files,
+                                 cells.get(measured) if measured else None, self.periods)
+        self.warn(np.array([w is not None for w in orders.warnings]), lambda f: orders.warnings[f])
+        what = np.array([f"not a date (column read as {o})" for o in orders.names], dtype=object)
+        out = {}
+        for column, scanned in cells.items():
+            values, bad = scanned.read(orders.dmy[self.file_index])
+            self.reject_bad(bad, column, "invalid_date", what)
+            out[column] = values
+        return out
+
+    def check_measured(self, measured: pd.Series) -> None:
+        """Settle the period of every file that has none (the month most of its measurement dates
+        fall in; a tie goes to the later month), then reject a measurement outside its file's period
+        (``measured_outside_period``) or after the file was received (``measured_after_received``,
+        compared as calendar days in WIB)."""
+        if any(p is None for p in self.periods):
+            derived = most_common_period(self.file_index, measured.astype("string").str.slice(0, 7), self.n_files)
+            self.periods = [p if p is not None else d for p, d in zip(self.periods, derived, strict=True)]
+        days = D.as_days(measured)
+        keys = D.month_keys(days)
+        wanted = np.array([D.period_month_key(p) for p in self.periods] or [-1], dtype="int64")[self.file_index]
+        outside = (wanted >= 0) & (keys >= 0) & (keys != wanted)
+        periods = np.array(self.periods, dtype=object)
+        self.reject(outside, "measured_on", "measured_outside_period",
+                    lambda pos: "measured in " + days[pos].astype("datetime64[M]").astype(str).astype(object)
+                    + ", outside the file's period " + periods[self.file_index[pos]].astype(str))
+        received = np.array([np.datetime64((h.received_at + WIB).date()) if h.received_at else np.datetime64("NaT")
+                             for h in self.hints] or [np.datetime64("NaT")], dtype="datetime64[D]")
+        limit = received[self.file_index]
+        after = ~np.isnat(limit) & ~np.isnat(days) & (days > limit)
+        self.reject(after, "measured_on", "measured_after_received",
+                    lambda pos: "measured after the file was received on " + limit[pos].astype(str).astype(object)
+                    + " (WIB)")
 
     def boolean(self, column: str) -> pd.Series:
         result, bad = V.parse_bool(self.cell(column))

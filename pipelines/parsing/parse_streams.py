@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipelines.parsing import dates as D
 from pipelines.parsing import values as V
 from pipelines.parsing.parse_context import Context
 from pipelines.parsing.pseudonym import child_ids, clean_nik, normalise_identity
@@ -110,8 +111,9 @@ def parse_child_measurements(ctx: Context) -> pd.DataFrame:
     """e-PPGBM export -> one row per measurement (grain: child x measurement date, duplicates kept)."""
     ctx.require()
     ctx.warn_numeric_identifiers("nik")
-    birth = ctx.date("birth_date")
-    measured = ctx.date("measured_on")
+    dates = ctx.dates(("birth_date", "measured_on"), measured="measured_on")
+    birth, measured = dates["birth_date"], dates["measured_on"]
+    ctx.check_measured(measured)
     sizes = _measurements(ctx, birth, measured)
     names, village_code = _resolved_region(ctx)
     tokens = _child_tokens(ctx, birth, village_code)
@@ -121,6 +123,7 @@ def parse_child_measurements(ctx: Context) -> pd.DataFrame:
         "sex": ctx.enum("sex", V.SEX_CODES, "invalid_sex", "Int64"),
         "birth_date": birth,
         "measured_on": measured,
+        "age_days_export": D.parse_age_days(ctx.cell("age_text")),
         "weight_kg": sizes["weight_kg"],
         "lenhei_cm": sizes["lenhei_cm"],
         "measure": ctx.enum("measure_position", V.MEASURE_CODES),

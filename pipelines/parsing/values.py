@@ -1,4 +1,5 @@
-"""Vectorised cell parsing: decimals, Rupiah amounts, dates, booleans and code lists.
+"""Vectorised cell parsing: decimals, Rupiah amounts, booleans and code lists (dates:
+:mod:`pipelines.parsing.dates`).
 
 Every parser takes a column as read (strings from CSV/JSON, native values from XLSX: numbers,
 datetimes, booleans) and returns ``(values, bad)``: the typed column and a bool mask of cells
@@ -13,18 +14,11 @@ compared with the e-PPGBM CSV exports.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
-DATE_DTYPE = pd.ArrowDtype(pa.date32())
-# Excel's 1900 date system (with its fictitious 1900-02-29): serial 45505 = 2024-08-01.
-_EXCEL_EPOCH = np.datetime64("1899-12-30")
-_SERIAL_RANGE = (10_000, 100_000)  # 1927-05-18 .. 2173-10-14: anything else is not a date here
-_YEAR_RANGE = (1900, 2100)
 
 TRUE_WORDS = frozenset({"YA", "Y", "1", "TRUE", "YES", "IYA", "BENAR"})
 FALSE_WORDS = frozenset({"TIDAK", "T", "0", "FALSE", "NO", "N", "TDK", "BUKAN"})
@@ -175,112 +169,6 @@ def parse_int(values: pd.Series, *, amount: bool = False) -> tuple[pd.Series, pd
 def parse_amount(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Rupiah amounts (``12.500.000``, ``Rp 12.500.000,00``, ``12500000``) as ``Int64``."""
     return parse_int(values, amount=True)
-
-
-@dataclass(frozen=True)
-class ParsedDates:
-    values: pd.Series  # date32[pyarrow]
-    bad: pd.Series  # bool
-    # Per group (file): "mdy", "dmy" or "mdy (mixed)" - how the slash dates of that group were read.
-    orders: np.ndarray
-
-    @property
-    def order(self) -> str:
-        """Order of the first (for an ungrouped column: the only) group."""
-        return str(self.orders[0])
-
-
-def _from_parts(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """datetime64[us] from float parts, NaT where a part is missing or impossible (2/31)."""
-    ok = (year >= _YEAR_RANGE[0]) & (year <= _YEAR_RANGE[1]) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
-    y = np.where(ok, year, 2000).astype("int64")
-    m = np.where(ok, month, 1).astype("int64")
-    d = np.where(ok, day, 1).astype("int64")
-    first = (y - 1970) * 12 + (m - 1)
-    start = first.astype("datetime64[M]").astype("datetime64[D]")
-    out = start + (d - 1).astype("timedelta64[D]")
-    # Day beyond the month's end rolls into the next month: that is an impossible date.
-    ok &= out.astype("datetime64[M]") == start.astype("datetime64[M]")
-    return np.where(ok, out, np.datetime64("NaT")).astype("datetime64[us]")
-
-
-def _extract_numbers(text: pd.Series, pattern: str, n_groups: int = 3) -> list[np.ndarray]:
-    """Named groups ``g0..g{n-1}`` of ``pattern`` as float arrays (NaN where no match).
-
-    Runs pyarrow's RE2 over the whole column; pandas' ``str.extract`` calls Python's ``re``
-    once per cell.
-    """
-    arr = pa.array(text.astype("str").array)
-    struct = pc.extract_regex(arr, pattern)
-    return [pc.cast(pc.struct_field(struct, [i]), pa.float64()).to_numpy(zero_copy_only=False)
-            .astype("float64") for i in range(n_groups)]
-
-
-def _slash_orders(parts: list[np.ndarray], has_parts: np.ndarray, groups: np.ndarray,
-                  n_groups: int) -> np.ndarray:
-    """Per group: ``dmy`` when some first part exceeds 12 and no second part does."""
-    g = groups[has_parts]
-    first_big = np.bincount(g, weights=parts[0][has_parts] > 12, minlength=n_groups) > 0
-    second_big = np.bincount(g, weights=parts[1][has_parts] > 12, minlength=n_groups) > 0
-    return np.where(first_big & ~second_big, "dmy", np.where(first_big, "mdy (mixed)", "mdy")).astype(object)
-
-
-def parse_dates(values: pd.Series, groups: np.ndarray | None = None, n_groups: int = 1) -> ParsedDates:
-    """Dates: ``m/d/yyyy`` (the e-PPGBM CSV default), ``d/m/yyyy`` when some first part of the
-    column exceeds 12 and no second part does, ISO ``yyyy-mm-dd``, Excel serials (1900 system)
-    and XLSX datetimes. A time part is ignored; 2-digit years mean 20yy. Impossible dates
-    (``2/31/2024``) are bad.
-
-    Args:
-        values: the column as read.
-        groups: group (file) of each cell, in ``0..n_groups-1``; the slash order is decided
-            per group. ``None``: one group.
-        n_groups: number of groups.
-    """
-    index = values.index
-    groups = np.zeros(len(values), dtype="int64") if groups is None else groups
-    result = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
-    if values.dtype == object:
-        is_dt = values.map(lambda v: isinstance(v, dt.date)).astype(bool)
-        if is_dt.any():
-            result[is_dt.to_numpy()] = pd.to_datetime(values[is_dt].map(
-                lambda v: v.date() if isinstance(v, dt.datetime) else v)).astype("datetime64[us]").to_numpy()
-        values = values.where(~is_dt, None)
-    text, numbers = _split_native(values)
-    timed = text.str.contains(r"[ T][0-9]{1,2}:[0-9]{2}", regex=True).fillna(False).astype(bool)
-    if timed.any():  # the regex replace is slow: run it on the cells with a time part only
-        text = text.copy()
-        text[timed] = text[timed].str.replace(
-            r"^([^ T]+)[ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$", r"\1", regex=True)
-    serial_text = text.str.fullmatch(r"[0-9]{5}(\.[0-9]+)?").fillna(False).astype(bool)
-    numbers = numbers.where(~serial_text, _plain_to_float(text.where(serial_text))).to_numpy()
-    serial_ok = (numbers >= _SERIAL_RANGE[0]) & (numbers < _SERIAL_RANGE[1])
-    if serial_ok.any():
-        days = np.floor(numbers[serial_ok]).astype("int64")
-        result[serial_ok] = (_EXCEL_EPOCH + days.astype("timedelta64[D]")).astype("datetime64[us]")
-
-    iso = _extract_numbers(text, r"^(?P<g0>[0-9]{4})-(?P<g1>[0-9]{1,2})-(?P<g2>[0-9]{1,2})$")
-    has_iso = ~np.isnan(iso[0])
-    if has_iso.any():
-        result[has_iso] = _from_parts(iso[0][has_iso], iso[1][has_iso], iso[2][has_iso])
-
-    parts = _extract_numbers(
-        text, r"^(?P<g0>[0-9]{1,2})[/.-](?P<g1>[0-9]{1,2})[/.-](?P<g2>[0-9]{4}|[0-9]{2})$")
-    has_parts = ~np.isnan(parts[0])
-    orders = np.full(n_groups, "mdy", dtype=object)
-    if has_parts.any():
-        orders = _slash_orders(parts, has_parts, groups, n_groups)
-        dmy = (orders == "dmy")[groups][has_parts]
-        first, second = parts[0][has_parts], parts[1][has_parts]
-        year = parts[2][has_parts]
-        year = np.where(year >= 100, year, year + 2000)
-        result[has_parts] = _from_parts(year, np.where(dmy, second, first), np.where(dmy, first, second))
-
-    present = text.notna().to_numpy() | ~np.isnan(numbers)
-    bad = present & np.isnat(result)
-    dates = pd.Series(pa.array(result.astype("datetime64[D]"), type=pa.date32(), mask=np.isnat(result)),
-                      index=index, dtype=DATE_DTYPE)
-    return ParsedDates(dates, pd.Series(bad, index=index), orders)
 
 
 def _upper_text(values: pd.Series) -> pd.Series:

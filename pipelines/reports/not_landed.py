@@ -35,6 +35,10 @@ STG_SUBMISSIONS_SQL = (SQL_DIR / "staging" / "stg_submissions.sql").read_text(en
 # What the operator can do, per file-level reason code (docs/quality.md lists the same).
 REMEDIES = {
     "bad_file_name": "rename it {pattern}, e.g. {example}; it lands in the next run covering that period",
+    "submitter_unknown": "fix the columns the detail names so that the rows name known regions (or one OPD), "
+                         "or rename it {pattern}, e.g. {example}",
+    "period_unknown": "fix the date or year column the detail names, or rename it {pattern}, e.g. {example}; "
+                      "a P3KE register must be named with its year",
     "undecodable": "export it again from the source system as CSV (UTF-8) or XLSX and drop the new file",
     "format_mismatch": "give it the extension of its content (.csv, .xlsx or .json), or export it again",
     "missing_columns": "export it again with every required column (the detail names the missing ones)",

@@ -328,7 +328,7 @@ def completeness(con) -> list[dict]:
         select
             stream,
             period,
-            any_value(submitter_level) as submitter_level,
+            arg_min(submitter_level, not is_expected_submitter) as submitter_level,  -- an expected one's
             count(*) filter (where is_expected_submitter) as n_expected,
             count(*) filter (where is_expected_submitter and is_submitted) as n_submitted,
             count(*) filter (where is_expected_submitter and submission_status = 'on_time') as n_on_time,

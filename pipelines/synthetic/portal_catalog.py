@@ -1,12 +1,16 @@
 """The portal's view of its folder: ``DIR/<stream>/<file>`` scanned into contract items.
 
-Pure functions and a small sha256 cache; no HTTP here (that is :mod:`pipelines.synthetic.portal_server`).
+A file's submitter and period come from its name; for a file named otherwise, from the upload
+form's fields, which the portal keeps beside it as ``<file>.meta.json`` (``{"submitter_code":
+"36.04.15", "period": "2024-08"}``; not listed itself). Pure functions and a small sha256 cache;
+no HTTP here (that is :mod:`pipelines.synthetic.portal_server`).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import threading
@@ -14,13 +18,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipelines.ingestion.identity import SubmissionNameError, parse_submission_name, submission_id
+from pipelines.ingestion.identity import (
+    SubmissionNameError,
+    parse_submission_name,
+    submission_id,
+    submission_key,
+)
 from pipelines.parsing.layouts import STREAMS, SUBMITTER_LEVEL
 
 API = "/api/v1"
 # Well-named files: 20 hex digits; badly named ones: "x" + 19, so the two can never collide.
 SUBMISSION_ID_RE = re.compile(r"^[a-z_]{3}-(?:[0-9a-f]{20}|x[0-9a-f]{19})$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+META_SUFFIX = ".meta.json"  # the upload form's fields of the file it is named after
 
 
 def unnamed_submission_id(stream: str, file_name: str, content_sha256: str) -> str:
@@ -28,6 +38,17 @@ def unnamed_submission_id(stream: str, file_name: str, content_sha256: str) -> s
     for landing-folder files, so both transports agree."""
     digest = hashlib.sha256(f"{stream}|{file_name}|{content_sha256}".encode()).hexdigest()
     return f"{stream[:3]}-x{digest[:19]}"
+
+
+def _form_fields(path: Path) -> tuple[dict | None, int]:
+    """The upload form's fields kept beside a file (None when absent or not a JSON object), and
+    when they were written (epoch microseconds, 0 when absent)."""
+    try:
+        st = path.stat()
+        fields = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError, UnicodeDecodeError):
+        return None, 0
+    return (fields if isinstance(fields, dict) else None), st.st_mtime_ns // 1000
 
 
 def iso_utc(micros: int) -> str:
@@ -93,16 +114,28 @@ class Catalog:
         ext = de.name.rsplit(".", 1)[1].lower() if "." in de.name else None
         try:
             key = parse_submission_name(stream, de.name)
-            sid = submission_id(stream, key.submitter_code, key.period, sha)
-            code, period, fmt, name_error = key.submitter_code, key.period, key.file_format, None
+            name_error = None
         except SubmissionNameError as exc:
+            key, name_error = None, str(exc)
+            form, form_micros = _form_fields(Path(de.path + META_SUFFIX))
+            micros = max(micros, form_micros)  # new or changed fields relist the file
+            if form is not None:
+                try:
+                    key = submission_key(stream, str(form.get("submitter_code") or ""), str(form.get("period") or ""),
+                                         ext)
+                except SubmissionNameError:
+                    key = None
+        if key is not None:
+            sid = submission_id(stream, key.submitter_code, key.period, sha)
+            code, period, fmt, level = key.submitter_code, key.period, key.file_format, key.submitter_level
+        else:
             sid = unnamed_submission_id(stream, de.name, sha)
-            code, period, fmt, name_error = None, None, ext, str(exc)
+            code, period, fmt, level = None, None, ext, SUBMITTER_LEVEL[stream]
         item = {
             "submission_id": sid,
             "stream": stream,
             "file_name": de.name,
-            "submitter_level": SUBMITTER_LEVEL[stream],
+            "submitter_level": level,
             "submitter_code": code,
             "period": period,
             "file_format": fmt,
@@ -123,8 +156,10 @@ class Catalog:
                 continue
             with os.scandir(folder) as it:
                 for de in it:
-                    # Dotfiles and Office lock files are uploads in progress, not submissions.
-                    if de.name.startswith((".", "~$")) or not de.is_file(follow_symlinks=False):
+                    # Dotfiles and Office lock files are uploads in progress, not submissions;
+                    # form fields are the metadata of the file they are named after.
+                    if de.name.startswith((".", "~$")) or de.name.endswith(META_SUFFIX) or not de.is_file(
+                            follow_symlinks=False):
                         continue
                     try:
                         entry = self._entry(stream, de)

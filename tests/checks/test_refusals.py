@@ -1,6 +1,6 @@
-"""A refused file is never green: a badly named export and a submission that landed under half its
-rows make the WARN check fail, naming both, through the real nightly job on a real landing folder;
-the publish still happens; the next run still warns until the file is renamed."""
+"""A refused file is never green: a P3KE register whose name and rows tell no year and a submission
+that landed under half its rows make the WARN check fail, naming both, through the real nightly job on
+a real landing folder; the publish still happens; the next run still warns until the file is renamed."""
 
 from __future__ import annotations
 
@@ -18,16 +18,17 @@ from tests.paths import FIXTURES
 
 CHECK = "every_file_lands_at_least_half_its_rows"
 SOURCES = FIXTURES / "sources" / "child_measurements"
-BAD_NAME = "Data Pengukuran Balita Agustus 2024.csv"
+BAD_NAME = "P3KE Desa Cikande.csv"
 THIN = "36.04.15.2001_2024-08.csv"
 
 
 def write_landing(folder: Path) -> Path:
-    """A landing folder with a good e-PPGBM export under a name that tells nothing, and a 4-row
-    export whose last 3 weights are not numbers."""
+    """A landing folder with a good P3KE register under a name that tells no year (its rows cannot
+    either), and a 4-row e-PPGBM export whose last 3 weights are not numbers."""
     measurements = folder / "child_measurements"
     measurements.mkdir(parents=True)
-    shutil.copy2(SOURCES / "eppgbm_cp1252_comma.csv", measurements / BAD_NAME)
+    (folder / "households").mkdir()
+    shutil.copy2(FIXTURES / "sources" / "households" / BAD_NAME, folder / "households" / BAD_NAME)
     lines = (SOURCES / "eppgbm_bom_semicolon.csv").read_text(encoding="utf-8-sig").splitlines()[:5]
     for i in (2, 3, 4):
         cells = lines[i].split(";")
@@ -77,8 +78,8 @@ def test_a_refused_file_and_a_thin_submission_warn_and_the_run_still_publishes(s
     meta = {k: getattr(v, "value", v) for k, v in ev.metadata.items()}
     assert meta["n_refused_files"] == meta["n_refused_this_run"] == 1
     assert meta["n_under_half"] == meta["n_under_half_this_run"] == 1
-    assert BAD_NAME in meta["refused_files"] and "bad_file_name" in meta["refused_files"]
-    assert "rename it <village code>_<month>.csv" in meta["refused_files"]
+    assert BAD_NAME in meta["refused_files"] and "period_unknown" in meta["refused_files"]
+    assert "rename it <village code>_<year>.csv, e.g. 36.04.15.2001_2024.csv" in meta["refused_files"]
     assert THIN in meta["under_half"] and "1 of 4 rows landed" in meta["under_half"]
     assert "invalid_number (3 rows)" in meta["under_half"]
     # non-blocking: the publish happened, with what did land
@@ -96,8 +97,8 @@ def test_tomorrow_still_warns_until_the_file_is_renamed(site, first_run):
     assert (meta["n_refused_files"], meta["n_refused_this_run"]) == (1, 0)  # not re-read, still listed
     assert BAD_NAME in meta["refused_files"]
 
-    folder = site / "landing" / "child_measurements"
-    (folder / BAD_NAME).rename(folder / "36.04.15.2013_2024-08.csv")
+    folder = site / "landing" / "households"
+    (folder / BAD_NAME).rename(folder / "36.04.15.2001_2024.csv")
     third = run_pipeline("2024-08", "2024-08", quiet=True)
     meta = {k: getattr(v, "value", v) for k, v in evaluation(third.run_id).metadata.items()}
     assert meta["n_refused_files"] == 0 and meta["refused_files"] == "none"  # its content landed

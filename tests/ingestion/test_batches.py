@@ -6,9 +6,13 @@ from __future__ import annotations
 import pandas as pd
 
 from pipelines.ingestion import batches
-from pipelines.ingestion.batches import Batcher, Pending, prepare_batch
+from pipelines.ingestion.batches import Batcher, Item, Pending, prepare_batch
+from pipelines.ingestion.identity import SubmissionKey, sha256_hex, submission_id, unidentified_submission_id
 from pipelines.ingestion.incoming import Incoming
+from pipelines.parsing.file_identity import FileHints
 from tests.ingestion.toy_parser import toy_parse
+
+HINTS = FileHints("36.01.01.2001", "2024")
 
 
 def _pending(stream: str, name: str, content: bytes) -> Pending:
@@ -32,13 +36,17 @@ def test_a_batch_ends_at_another_stream_or_when_full(monkeypatch):
     assert b.full_before(_pending("households", "36.01.01.2005_2024.csv", b"").inc)  # 10 bytes
 
 
+def _item(sid, name, content, name_error=None, hints=None) -> Item:
+    return Item(sid, name, content, name_error, sha256_hex(content), hints or FileHints())
+
+
 def test_one_crashing_file_does_not_take_the_batch_down():
     items = [
-        ("s1", "a.csv", b"1\nreject\n2", None),
-        ("s2", "b.csv", b"crash", None),
-        ("s3", "c.csv", b"bad", None),
-        ("s4", "laporan.csv", b"1", "'laporan.csv': expected <submitter_code>_<period>"),
-        ("s5", "e.csv", b"3", None),
+        _item("s1", "a.csv", b"1\nreject\n2", hints=HINTS),
+        _item("s2", "b.csv", b"crash", hints=HINTS),
+        _item("s3", "c.csv", b"bad", hints=HINTS),
+        _item("s4", "laporan\x07.csv", b"1", "'laporan\\x07.csv': unsafe file name"),
+        _item("s5", "e.csv", b"3", hints=HINTS),
     ]
     seen = []
 
@@ -48,8 +56,8 @@ def test_one_crashing_file_does_not_take_the_batch_down():
 
     prepared = prepare_batch("households", items, toy_parse, validate)
     assert prepared.errors == {"s1": None, "s2": "parser_error: RuntimeError", "s3": "undecodable: toy",
-                               "s4": "'laporan.csv': expected <submitter_code>_<period>", "s5": None}
-    assert list(prepared.errors) == ["s1", "s2", "s3", "s4", "s5"]  # batch order
+                               "s4": "'laporan\\x07.csv': unsafe file name", "s5": None}
+    assert list(prepared.errors) == prepared.sids == ["s1", "s2", "s3", "s4", "s5"]  # batch order
     assert prepared.results == {"s1": (2, 3, 1), "s5": (1, 1, 0)}
     assert prepared.rows["submission_id"].tolist() == ["s1", "s1", "s5"]
     assert prepared.rejects[["submission_id", "row_number", "column_name"]].values.tolist() == [
@@ -58,10 +66,27 @@ def test_one_crashing_file_does_not_take_the_batch_down():
     assert prepared.validation["submission_id"].tolist() == ["s1", "s5"]
 
 
-def test_a_batch_of_badly_named_files_is_not_parsed_or_validated():
+def test_a_refused_name_is_not_parsed_or_validated():
     def never(*_):
         raise AssertionError("called")
 
-    prepared = prepare_batch("households", [("s1", "x.csv", b"1", "bad name")], never, never)
-    assert prepared.errors == {"s1": "bad name"} and prepared.results == {}
+    prepared = prepare_batch("households", [_item("s1", "x\x07.csv", b"1", "unsafe")], never, never)
+    assert prepared.errors == {"s1": "unsafe"} and prepared.results == {} and prepared.keys == [None]
     assert prepared.rows is None and prepared.rejects is None and prepared.validation is None
+
+
+def test_an_unnamed_file_gets_the_id_of_what_its_rows_tell():
+    """The id of a file named otherwise derives from its rows' submitter and period like a
+    well-named file's; one whose rows tell none is refused under an id of its name and bytes."""
+    told = _item(None, "Data Pengukuran Agustus.csv", b"@36.01.01 2024-08\n1\n2")
+    silent = _item(None, "Data Juli.csv", b"1\n2")
+    named = _item("s-named", "36.01.01.2001_2024-08.csv", b"1", hints=FileHints("36.01.01.2001", "2024-08"))
+    prepared = prepare_batch("child_measurements", [told, silent, named], toy_parse, None)
+    expected = submission_id("child_measurements", "36.01.01", "2024-08", told.sha)
+    assert prepared.sids == [expected, unidentified_submission_id("child_measurements", "Data Juli.csv", silent.sha),
+                             "s-named"]
+    assert prepared.keys[0] == SubmissionKey("child_measurements", "district", "36.01.01", "2024-08", "csv")
+    assert prepared.keys[1:] == [None, None]
+    assert prepared.errors[prepared.sids[1]].startswith("submitter_unknown")
+    assert prepared.results[expected] == (2, 2, 0)
+    assert prepared.rows["submission_id"].tolist() == [expected, expected, "s-named"]

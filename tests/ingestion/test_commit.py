@@ -11,7 +11,7 @@ import pytest
 from pipelines import tables
 from pipelines.ingestion.batches import Pending, prepare_batch
 from pipelines.ingestion.commit import Ledger, commit_batch
-from pipelines.ingestion.identity import sha256_hex
+from pipelines.ingestion.identity import sha256_hex, submission_id
 from pipelines.ingestion.incoming import Incoming
 from pipelines.ingestion.report import IngestReport
 from tests.ingestion.toy_parser import toy_parse
@@ -25,10 +25,10 @@ def _pending(name: str, content: bytes) -> Pending:
     return Pending(inc, content, sha, inc.submission_id(sha))
 
 
-def _commit(con, batch: list[Pending], report=None, ledger=None):
+def _commit(con, batch: list[Pending], report=None, ledger=None, months=None):
     prepared = prepare_batch("child_measurements", [p.item for p in batch], toy_parse, None)
     report = report or IngestReport()
-    commit_batch(con, batch, prepared, "run-1", NOW, report, ledger or Ledger.load(con))
+    report.held = commit_batch(con, batch, prepared, "run-1", NOW, report, ledger or Ledger.load(con), months)
     return report
 
 
@@ -56,7 +56,7 @@ def test_a_batch_lands_with_versions_rejects_and_counts(con):
                     ("36.01.01.2002_2024-08.csv", "rejected_file", None, 0, 0, 0),
                     ("laporan.csv", "rejected_file", None, 0, 0, 0)]
     assert sorted(con.execute("select reason_code from quarantine.rejected_files").fetchall()) == [
-        ("bad_file_name",), ("undecodable",)]
+        ("submitter_unknown",), ("undecodable",)]  # laporan.csv: neither its name nor its rows tell
     assert _count(con, "raw.child_measurements") == 2 and _count(con, "quarantine.rejected_rows") == 1
     # a corrected file of the same village and month is the next version, after what is landed
     _commit(con, [_pending("36.01.01.2001_2024-08_revisi.csv", b"1\n2\n3")])
@@ -97,3 +97,46 @@ def test_the_ledger_knows_ids_hashes_and_versions(con):
     assert not ledger.landed("households", p.sha, p.sid)
     assert ledger.next_version("child_measurements", "36.01.01.2001", "2024-08") == 2
     assert ledger.next_version("child_measurements", "36.01.01.2001", "2024-07") == 1
+
+
+def test_a_re_export_under_another_name_is_the_next_version_of_the_same_submission(con):
+    first = _pending("Data Pengukuran Kab Pandeglang Agustus.csv", b"@36.01 2024-08\n1\n2\n3")
+    _commit(con, [first])
+    again = _pending("pandeglang agustus (revisi).csv", b"@36.01 2024-08\n1\n2\n4")
+    report = _commit(con, [again])
+    assert report.landed == 1
+    rows = con.execute("select file_name, submitter_level, submitter_code, period, version from raw.submissions "
+                       "order by version").fetchall()
+    assert rows == [("Data Pengukuran Kab Pandeglang Agustus.csv", "regency", "36.01", "2024-08", 1),
+                    ("pandeglang agustus (revisi).csv", "regency", "36.01", "2024-08", 2)]
+    ids = [sid for (sid,) in con.execute("select submission_id from raw.submissions order by version").fetchall()]
+    assert ids == [submission_id("child_measurements", "36.01", "2024-08", p.sha) for p in (first, again)]
+
+
+def test_an_unnamed_file_outside_the_run_s_months_is_held_back_whole(con):
+    july = _pending("Data Juli.csv", b"@36.01.01 2024-07\n1\nreject")
+    august = _pending("Data Agustus.csv", b"@36.01.01 2024-08\n1")
+    named = _pending("36.01.01.2001_2024-08.csv", b"1")
+    report = _commit(con, [july, august, named], months={"2024-08"})
+    assert report.held == [july] and report.deferred == ["child_measurements/Data Juli.csv (36.01.01, 2024-07)"]
+    assert sorted(f for (f,) in con.execute("select file_name from raw.submissions").fetchall()) == [
+        "36.01.01.2001_2024-08.csv", "Data Agustus.csv"]
+    assert _count(con, "raw.child_measurements") == 2 and _count(con, "quarantine.rejected_rows") == 0
+    report = _commit(con, [july], months={"2024-07"})  # a run that covers July lands it
+    assert report.held == [] and report.landed == 1 and _count(con, "quarantine.rejected_rows") == 1
+
+
+def test_content_refused_only_for_its_name_is_read_again(con):
+    """A file refused as bad_file_name (before names stopped being required) is not settled: its
+    bytes are read once more, under the identity its rows tell; content that landed is settled."""
+    content = b"@36.01 2024-08\n1"
+    sha = sha256_hex(content)
+    old = Incoming("child_measurements", "laporan.csv", "landing", NOW, bytes, name_error="'laporan.csv': expected "
+                   "<submitter_code>_<period>", name_read=True)
+    _commit(con, [Pending(old, content, sha, old.submission_id(sha))])
+    assert con.execute("select reason_code from quarantine.rejected_files").fetchall() == [("bad_file_name",)]
+    assert not Ledger.load(con).landed("child_measurements", sha, None)
+    _commit(con, [_pending("laporan.csv", content)])
+    assert con.execute("select status, submitter_code, period from raw.submissions order by status").fetchall() == [
+        ("accepted", "36.01", "2024-08"), ("rejected_file", None, None)]
+    assert Ledger.load(con).landed("child_measurements", sha, None)

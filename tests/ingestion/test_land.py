@@ -49,8 +49,8 @@ def parse(generated):
     regions = RegionIndex.from_frame(pd.read_csv(out / "region_master.csv", dtype=str, keep_default_na=False))
     pseudonymiser = Pseudonymiser(b"test-key")
 
-    def _parse(stream, files):
-        return parse_batch(stream, files, pseudonymiser=pseudonymiser, regions=regions)
+    def _parse(stream, files, hints=None):
+        return parse_batch(stream, files, hints, pseudonymiser=pseudonymiser, regions=regions)
 
     return _parse
 

@@ -299,3 +299,33 @@ def test_cli_requires_a_token(data_dir, monkeypatch, capsys):
         main(["--data", str(data_dir), "--port", "0"])
     assert info.value.code == 2
     assert "token is required" in capsys.readouterr().err
+
+
+def test_a_badly_named_file_is_listed_with_the_fields_of_its_upload_form(data_dir):
+    """The form's fields (kept beside the file) give submitter and period; the fields file is not a
+    submission; invalid fields are ignored; the item still meets the contract."""
+    jsonschema = pytest.importorskip("jsonschema")
+    form = data_dir / "child_measurements" / "laporan januari.csv.meta.json"
+    form.write_text('{"submitter_code": "36.01.01", "period": "2024-01"}')
+    os.utime(form, ns=(BASE_NS + 99 * 10**9, BASE_NS + 99 * 10**9))
+    (data_dir / "households" / "P3KE desa.csv").write_bytes(b"Kode Kemendagri\n36.02.01.2001\n")
+    (data_dir / "households" / "P3KE desa.csv.meta.json").write_text('{"submitter_code": "DINKES", "period": "x"}')
+    srv = _start(data_dir)
+    try:
+        with _client(srv) as client:
+            items = {i["file_name"]: i for i in client.list_submissions()}
+    finally:
+        srv.stop()
+    assert not any(name.endswith(".meta.json") for name in items)
+    told, ignored = items["laporan januari.csv"], items["P3KE desa.csv"]
+    assert (told["submitter_level"], told["submitter_code"], told["period"]) == ("district", "36.01.01", "2024-01")
+    assert told["submission_id"] == submission_id("child_measurements", "36.01.01", "2024-01", told["sha256"])
+    assert "laporan januari.csv" in told["name_error"]  # the name still does not say it
+    assert told["updated_at"] == time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(BASE_NS // 10**9 + 99))
+    assert (ignored["submitter_code"], ignored["period"], ignored["submitter_level"]) == (None, None, "village")
+    spec = yaml.safe_load(OPENAPI.read_text())
+    schemas = spec["components"]["schemas"]
+    schema = {**schemas["Submission"], "properties": {**schemas["Submission"]["properties"],
+                                                      "stream": schemas["Stream"]}}
+    for item in (told, ignored):
+        jsonschema.Draft202012Validator(schema).validate(item)

@@ -35,6 +35,7 @@ def batches(tmp_path_factory) -> dict[str, pd.DataFrame]:
     from pipelines.parsing.pseudonym import Pseudonymiser
     from pipelines.parsing.regions import RegionIndex
     from pipelines.synthetic.generate import generate
+    from tests.hints import name_hints
 
     root = tmp_path_factory.mktemp("landing")
     generate(root, "small", 7)
@@ -42,7 +43,8 @@ def batches(tmp_path_factory) -> dict[str, pd.DataFrame]:
     out = {}
     for stream in STREAMS:
         files = [(p.name, p.read_bytes()) for p in sorted((root / stream).iterdir())]
-        results = parse_batch(stream, files, pseudonymiser=Pseudonymiser(b"k"), regions=regions)
+        results = parse_batch(stream, files, name_hints(stream, files), pseudonymiser=Pseudonymiser(b"k"),
+                              regions=regions)
         frames = [r.rows.assign(submission_id=f"{stream[:3]}-{sha256_hex(content)[:20]}")
                   for (_, content), r in zip(files, results, strict=True) if len(r.rows)]
         out[stream] = pd.concat(frames, ignore_index=True)

@@ -52,10 +52,10 @@ def test_nothing_to_prepare_starts_no_worker():
 MAIN = os.getpid()
 
 
-def _dies_in_a_worker(stream, files):
+def _dies_in_a_worker(stream, files, hints):
     if os.getpid() != MAIN:
         os._exit(1)  # a worker killed mid-batch (OOM killer, segfault in a C extension)
-    return toy_parse(stream, files)
+    return toy_parse(stream, files, hints)
 
 
 def test_a_dead_worker_s_batch_is_prepared_here(caplog):

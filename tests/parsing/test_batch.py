@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 
 from pipelines.parsing import read_delimited, readers
+from pipelines.parsing.file_identity import FileHints
 from pipelines.parsing.layouts import LAYOUTS, STREAMS
 from pipelines.parsing.parse import ParseResult, parse_batch, parse_submission
 from pipelines.parsing.pseudonym import Pseudonymiser
 from pipelines.parsing.regions import RegionIndex
 from pipelines.parsing.values import squeeze_whitespace
+from tests.hints import name_hints
 from tests.paths import FIXTURES
 
 FIX = FIXTURES / "sources"
@@ -33,7 +35,8 @@ def small(tmp_path_factory) -> tuple[Path, RegionIndex]:
 
 
 def assert_same(a: ParseResult, b: ParseResult, where: str) -> None:
-    assert (a.file_error, a.n_source_rows, a.warnings) == (b.file_error, b.n_source_rows, b.warnings), where
+    assert (a.file_error, a.n_source_rows, a.warnings, a.identity) == (
+        b.file_error, b.n_source_rows, b.warnings, b.identity), where
     pd.testing.assert_frame_equal(a.rows, b.rows, obj=f"{where} rows")
     pd.testing.assert_frame_equal(a.rejects, b.rejects, obj=f"{where} rejects")
 
@@ -42,8 +45,14 @@ def files_of(folder: Path) -> list[tuple[str, bytes]]:
     return [(p.name, p.read_bytes()) for p in sorted(folder.iterdir()) if p.is_file()]
 
 
-def singles(stream: str, files, regions) -> list[ParseResult]:
-    return [parse_submission(stream, content, name, pseudonymiser=PSEUDO, regions=regions) for name, content in files]
+def singles(stream: str, files, regions, hints=None) -> list[ParseResult]:
+    hints = hints or name_hints(stream, files)
+    return [parse_submission(stream, content, name, hint, pseudonymiser=PSEUDO, regions=regions)
+            for (name, content), hint in zip(files, hints, strict=True)]
+
+
+def batch_of(stream: str, files, regions, hints=None) -> list[ParseResult]:
+    return parse_batch(stream, files, hints or name_hints(stream, files), pseudonymiser=PSEUDO, regions=regions)
 
 
 @pytest.mark.parametrize("stream", STREAMS)
@@ -54,7 +63,7 @@ def test_batch_equals_one_file_at_a_time_on_generated_files(small, stream):
     # and the special files (broken, missing columns, _revisi) are always in it.
     sample = files[:: max(1, len(files) // 15)] + [f for f in files if "revisi" in f[0] or "broken" in f[0]]
     sample += [f for f in files if f not in sample][-3:]
-    batch = parse_batch(stream, sample, pseudonymiser=PSEUDO, regions=regions)
+    batch = batch_of(stream, sample, regions)
     assert len(batch) == len(sample)
     for (name, _), got, want in zip(sample, batch, singles(stream, sample, regions), strict=True):
         assert_same(got, want, f"{stream}/{name}")
@@ -65,13 +74,12 @@ def test_batch_equals_one_file_at_a_time_on_generated_files(small, stream):
 def test_result_of_a_file_does_not_depend_on_its_batch(small, stream):
     root, regions = small
     files = files_of(root / stream)[:100]
-    whole = parse_batch(stream, files, pseudonymiser=PSEUDO, regions=regions)
+    whole = batch_of(stream, files, regions)
     shuffled = files[:]
     random.Random(3).shuffle(shuffled)
     chunks = [shuffled[i:i + 34] for i in range(0, len(shuffled), 34)]
     by_name = {name: r for chunk in chunks
-               for (name, _), r in zip(chunk, parse_batch(stream, chunk, pseudonymiser=PSEUDO, regions=regions),
-                                       strict=True)}
+               for (name, _), r in zip(chunk, batch_of(stream, chunk, regions), strict=True)}
     for (name, _), result in zip(files, whole, strict=True):
         assert_same(result, by_name[name], f"{stream}/{name}")
     assert sum(r.n_source_rows for r in whole) == sum(len(r.rows) + r.n_rejected_rows for r in whole)
@@ -83,7 +91,7 @@ def test_fixtures_batched_with_generated_files(small):
     _, regions = small
     for folder in sorted(p for p in FIX.iterdir() if p.is_dir()):
         files = files_of(folder)
-        batch = parse_batch(folder.name, files + files[:1], pseudonymiser=PSEUDO, regions=regions)
+        batch = batch_of(folder.name, files + files[:1], regions)
         for (name, _), got, want in zip(files + files[:1], batch, singles(folder.name, files + files[:1], regions),
                                         strict=True):
             assert_same(got, want, f"fixture {folder.name}/{name}")
@@ -125,13 +133,15 @@ def test_per_file_decisions_stay_per_file(small):
                          if h != "Posyandu"]])
     files = [("a.csv", dmy), ("b.csv", mdy), ("c.csv", _csv([head])), ("d.csv", b"\x00\x01\x02garbage"),
              ("e.csv", short_nik), ("f.csv", no_posyandu), ("g.csv", dmy)]
-    batch = parse_batch("child_measurements", files, pseudonymiser=PSEUDO, regions=regions)
-    for (name, _), got, want in zip(files, batch, singles("child_measurements", files, regions), strict=True):
+    hints = [FileHints("36.01.01.2001", "2024-08")] * len(files)
+    batch = batch_of("child_measurements", files, regions, hints)
+    for (name, _), got, want in zip(files, batch, singles("child_measurements", files, regions, hints), strict=True):
         assert_same(got, want, name)
     a, b, c, d, e, f, g = batch
     assert a.rows["measured_on"].astype(str).tolist() == ["2024-08-13", "2024-08-01"]
     assert b.rows["measured_on"].astype(str).tolist() == ["2024-08-13"]
-    assert "measured_on: slash dates read as dmy" in a.warnings and not any("dmy" in w for w in b.warnings)
+    assert "slash dates read as dmy: 2 dates have a day above 12 first" in a.warnings
+    assert not any("dmy" in w for w in b.warnings)
     assert b.rejects["reason_code"].tolist() == ["invalid_number"] and b.rejects["row_number"].tolist() == [3]
     assert c.rows.empty and c.n_source_rows == 0 and c.file_error is None
     assert d.file_error.startswith("undecodable") and d.rows.columns.tolist() == a.rows.columns.tolist()

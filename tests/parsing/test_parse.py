@@ -11,11 +11,13 @@ import json
 import pandas as pd
 import pytest
 
+from pipelines.parsing.file_identity import FileHints
 from pipelines.parsing.layouts import LAYOUTS, STREAMS
 from pipelines.parsing.parse import ParseResult, parse_submission
 from pipelines.parsing.parse_context import REJECT_REASONS
 from pipelines.parsing.pseudonym import Pseudonymiser
 from pipelines.parsing.regions import RegionIndex
+from tests.hints import name_hints
 from tests.paths import FIXTURES, ROOT_DIR
 
 ROOT = ROOT_DIR
@@ -35,9 +37,15 @@ def regions() -> RegionIndex:
     pytest.skip("no region master CSV available")
 
 
+# What the fixtures' file names would have to tell: a P3KE register names no year, and the OPD
+# fixture holds several OPDs' lines (their rows alone identify neither, see test_file_identity.py).
+FIXTURE_HINTS = {"households/p3ke_aliases.csv": FileHints(period="2024"),
+                 "opd_programmes/opd.csv": FileHints("BAPPEDA", "2024-Q3")}
+
+
 def parse(stream_path: str, regions, key: bytes = KEY, name: str | None = None) -> ParseResult:
     path = FIX / stream_path
-    return parse_submission(path.parent.name, path.read_bytes(), name or path.name,
+    return parse_submission(path.parent.name, path.read_bytes(), name or path.name, FIXTURE_HINTS.get(stream_path),
                             pseudonymiser=Pseudonymiser(key), regions=regions)
 
 
@@ -107,24 +115,30 @@ def test_same_children_same_ids_across_formats_and_files(regions):
     first_three = set(parse(MAIN, regions).rows.set_index("row_number").loc[[2, 3, 4], "child_id"])
     assert by_nik_row["child_measurements/eppgbm_list.json"] == first_three
     assert by_nik_row["child_measurements/eppgbm_rows.json"] == first_three
-    assert first_three < by_nik_row["child_measurements/eppgbm_serial_dates.xlsx"]
+    # the workbook's first child was measured in September, outside its August rows' month
+    second_third = set(parse(MAIN, regions).rows.set_index("row_number").loc[[3, 4], "child_id"])
+    assert second_third < by_nik_row["child_measurements/eppgbm_serial_dates.xlsx"]
     other_key = parse(MAIN, regions, key=b"a-different-key").rows["child_id"]
     assert not set(other_key) & set(parse(MAIN, regions).rows["child_id"])
 
 
 def test_xlsx_serial_and_datetime_dates(regions):
-    rows = parse("child_measurements/eppgbm_serial_dates.xlsx", regions).rows
-    assert rows["row_number"].tolist() == [3, 4, 5, 6]
-    assert rows["birth_date"].iloc[0] == dt.date(2024, 8, 1)  # serial 45505
-    assert rows["measured_on"].iloc[0] == dt.date(2024, 9, 2)
-    assert rows["birth_date"].iloc[1] == dt.date(2022, 2, 1)
+    result = parse("child_measurements/eppgbm_serial_dates.xlsx", regions)
+    rows = result.rows
+    assert rows["row_number"].tolist() == [4, 5, 6]
+    assert rows["birth_date"].iloc[0] == dt.date(2022, 2, 1)  # a serial number
+    assert rows["measured_on"].iloc[0] == dt.date(2024, 8, 2)  # a datetime cell
+    # row 3: birth serial 45505 (2024-08-01), measured 2024-09-02 while the file's rows tell August
+    assert reasons(result) == {3: {("measured_on", "measured_outside_period")}}
+    assert result.identity.period == "2024-08"
 
 
-def test_cp1252_file_with_dmy_measurement_dates(regions):
+def test_cp1252_file_with_dmy_dates(regions):
     result = parse("child_measurements/eppgbm_cp1252_comma.csv", regions)
     assert result.rows["measured_on"].tolist() == [dt.date(2024, 8, 13), dt.date(2024, 8, 14)]
+    assert result.rows["birth_date"].tolist() == [dt.date(2023, 1, 15), dt.date(2022, 2, 1)]
     assert result.rows["weight_kg"].tolist() == [10.5, 11.2]
-    assert "measured_on: slash dates read as dmy" in result.warnings
+    assert "slash dates read as dmy: 3 dates have a day above 12 first" in result.warnings
 
 
 @pytest.mark.parametrize(
@@ -274,7 +288,9 @@ def test_generator_small_output_parses(tmp_path, regions):
     p = Pseudonymiser(KEY)
     errors, n_rows, seen_reasons = {}, 0, set()
     for path in sorted(sample):
-        result = parse_submission(path.parent.name, path.read_bytes(), path.name, pseudonymiser=p, regions=index)
+        (hints,) = name_hints(path.parent.name, [(path.name,)])
+        result = parse_submission(path.parent.name, path.read_bytes(), path.name, hints, pseudonymiser=p,
+                                  regions=index)
         if result.file_error:
             errors[f"{path.parent.name}/{path.name}"] = result.file_error.split(":")[0]
             continue

@@ -1,8 +1,6 @@
-"""Cell parsers: decimals, amounts, dates, booleans and enums (pipelines.parsing.values)."""
+"""Cell parsers: decimals, amounts, booleans and enums (pipelines.parsing.values; dates: test_dates.py)."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import numpy as np
 import pandas as pd
@@ -54,31 +52,6 @@ def test_int_rejects_fractions():
     result, bad = V.parse_int(_s("3", "2,5", "4.0"))
     assert result.iloc[0] == 3 and result.iloc[2] == 4
     assert bad.tolist() == [False, True, False]
-
-
-def test_dates_mdy_default_iso_serial_and_impossible():
-    parsed = V.parse_dates(_s("8/1/2024", "2024-08-01", "45505", "2/31/2024", "", "2024-08-01 00:00:00"))
-    assert parsed.order == "mdy"
-    got = parsed.values.tolist()
-    assert got[:3] == [dt.date(2024, 8, 1)] * 3
-    assert got[5] == dt.date(2024, 8, 1)
-    assert parsed.bad.tolist() == [False, False, False, True, False, False]
-
-
-def test_dates_switch_to_dmy_per_column_when_first_part_exceeds_12():
-    parsed = V.parse_dates(_s("13/8/2024", "1/8/2024"))
-    assert parsed.order == "dmy"
-    assert parsed.values.tolist() == [dt.date(2024, 8, 13), dt.date(2024, 8, 1)]
-    # The same "1/8/2024" alone is read US-style.
-    assert V.parse_dates(_s("1/8/2024")).values.tolist() == [dt.date(2024, 1, 8)]
-
-
-def test_dates_from_xlsx_cells():
-    cells = pd.Series([45505, 45505.0, dt.datetime(2024, 8, 1, 9, 30), dt.date(2024, 8, 1), None, 2.5],
-                      dtype=object)
-    parsed = V.parse_dates(cells)
-    assert parsed.values.tolist()[:4] == [dt.date(2024, 8, 1)] * 4
-    assert parsed.bad.tolist() == [False, False, False, False, False, True]
 
 
 def test_bool_words():

@@ -108,6 +108,9 @@ def test_remedies_name_the_pattern_of_the_stream():
     assert "DINKES_2024-Q3.json" in remedy("bad_file_name", "opd_programmes", "dinkes.JSON")
     assert "required column" in remedy("missing_columns", "households", "36.04.15.2001_2024.csv")
     assert remedy("something_new", "households", "x.csv").startswith("read the detail")
+    assert "36.04.15.2001_2024.csv" in remedy("period_unknown", "households", "P3KE Desa Cikande.csv")
+    assert "with its year" in remedy("period_unknown", "households", "P3KE Desa Cikande.csv")
+    assert remedy("submitter_unknown", "child_measurements", "Data Balita.csv").startswith("fix the columns")
 
 
 def test_lines_show_detail_without_repeating_the_name_and_never_a_nik():

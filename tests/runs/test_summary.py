@@ -54,5 +54,5 @@ def test_cli_run_prints_the_refused_file_and_exits_0_on_warnings_only(isolated_e
     out = capsys.readouterr().out
     assert ", 0 failed (ERROR, blocking)" in out
     assert "WARN   raw.submissions:every_file_lands_at_least_half_its_rows (WARN)" in out
-    assert f"child_measurements/{BAD_NAME} (landing, this run): bad_file_name" in out
+    assert f"households/{BAD_NAME} (landing, this run): period_unknown" in out
     assert f"child_measurements/{THIN} (this run): 1 of 4 rows landed" in out
