@@ -1,5 +1,6 @@
-"""Committing one prepared batch: one transaction writes its rows, rejects, validation outcomes
-and one ``raw.submissions`` row per file, so a crash never leaves half a submission behind.
+"""Committing one prepared batch: one transaction writes its rows, rejected rows and values,
+parser warnings, validation outcomes and one ``raw.submissions`` row per file, so a crash never
+leaves half a submission behind.
 
 :class:`Ledger` is what ``raw.submissions`` already holds (ids, content hashes, accepted versions
 per stream, submitter and period): a corrected file becomes the next version.
@@ -12,13 +13,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipelines.ingestion.batches import Pending, Prepared
+from pipelines.ingestion.batches import Counts, Pending, Prepared
 from pipelines.ingestion.report import IngestReport
 
 SUBMISSION_COLUMNS = (
     "submission_id", "stream", "submitter_level", "submitter_code", "period", "version", "file_name",
     "file_format", "transport", "received_at", "ingested_at", "run_id", "content_sha256", "size_bytes",
-    "status", "n_source_rows", "n_rows_accepted", "n_rows_rejected", "error",
+    "status", "n_source_rows", "n_rows_accepted", "n_rows_rejected", "error", "n_values_nulled", "n_nik_untrusted",
 )
 REJECTED_FILE_COLUMNS = (
     "stream", "submission_id", "file_name", "transport", "reason_code", "detail", "content_sha256", "run_id",
@@ -87,16 +88,11 @@ def _outcome(p: Pending, prepared: Prepared, run_id: str, now: dt.datetime, repo
     whole file was rejected; counts it in ``report`` and numbers its version."""
     stream, k, error = p.inc.stream, p.inc.key, prepared.errors[p.sid]
     version, file_reject = None, None
-    n_acc = n_rej = n_src = 0
+    counts = Counts(0, 0, 0)
     if error is None:
-        n_acc, n_src, n_rej = prepared.results[p.sid]
+        counts = prepared.results[p.sid]
         version = ledger.next_version(stream, k.submitter_code, k.period)
-        report.rows_accepted += n_acc
-        report.rows_rejected += n_rej
-        report.add(stream, "submissions")
-        report.add(stream, "rows_accepted", n_acc)
-        report.add(stream, "rows_rejected", n_rej)
-        report.landed += 1
+        report.count(stream, counts)
     else:
         reason = "bad_file_name" if p.inc.name_error else (error.split(":", 1)[0] if ":" in error else "rejected_file")
         file_reject = [stream, p.sid, p.inc.file_name, p.inc.transport, reason, error, p.sha, run_id, now]
@@ -106,7 +102,8 @@ def _outcome(p: Pending, prepared: Prepared, run_id: str, now: dt.datetime, repo
         p.sid, stream, k.submitter_level if k else None, k.submitter_code if k else None,
         k.period if k else None, version, p.inc.file_name, k.file_format if k else None,
         p.inc.transport, p.inc.received_at, now, run_id, p.sha, len(p.content),
-        "accepted" if error is None else "rejected_file", n_src, n_acc, n_rej, error,
+        "accepted" if error is None else "rejected_file", counts.read, counts.accepted, counts.rejected, error,
+        counts.values_nulled if error is None else None, counts.nik_untrusted if error is None else None,
     ]
     return meta, file_reject
 
@@ -118,21 +115,28 @@ def commit_batch(con, batch: list[Pending], prepared: Prepared, run_id: str, now
     outcomes = [_outcome(p, prepared, run_id, now, report, ledger) for p in batch]
     meta = [m for m, _ in outcomes]
     file_rejects = [r for _, r in outcomes if r is not None]
-    validation = rejects = None
+    validation = None
     if prepared.validation is not None and len(prepared.validation):
         validation = prepared.validation.assign(run_id=run_id, validated_at=now)
-    if prepared.rejects is not None and len(prepared.rejects):
-        names = {p.sid: p.inc.file_name for p in batch}
-        rejects = prepared.rejects.assign(
-            stream=stream, file_name=prepared.rejects["submission_id"].map(names), run_id=run_id, rejected_at=now)
+    names = {p.sid: p.inc.file_name for p in batch}
+
+    def of_files(frame: pd.DataFrame | None, stamp: str) -> pd.DataFrame | None:
+        if frame is None or not len(frame):
+            return None
+        return frame.assign(stream=stream, file_name=frame["submission_id"].map(names), run_id=run_id, **{stamp: now})
+
+    found = {"quarantine.rejected_rows": of_files(prepared.rejects, "rejected_at"),
+             "quarantine.rejected_values": of_files(prepared.nulled, "rejected_at"),
+             "raw.submission_warnings": of_files(prepared.warnings, "warned_at")}
     con.execute("begin transaction")
     try:
         if prepared.rows is not None:
             _insert_df(con, f"raw.{stream}", prepared.rows)
         if validation is not None:
             _insert_df(con, "raw.submission_validation", validation)
-        if rejects is not None:
-            _insert_df(con, "quarantine.rejected_rows", rejects)
+        for table, frame in found.items():
+            if frame is not None:
+                _insert_df(con, table, frame)
         if file_rejects:
             _insert_rows(con, "quarantine.rejected_files", REJECTED_FILE_COLUMNS, file_rejects)
         _insert_rows(con, "raw.submissions", SUBMISSION_COLUMNS, meta)

@@ -7,8 +7,9 @@ outcome back per file. :func:`parse_submission` is the one-file case. A file par
 alone or in any batch.
 
 Nothing here raises for a bad file: a file that cannot be read at all comes back with
-``file_error`` set, a bad row comes back in ``rejects`` (one reject per offending cell, each
-naming its column) and every other row in ``rows``. Rows are NOT de-duplicated here;
+``file_error`` set, every offending cell comes back in ``rejects`` (one reject per cell, naming
+its column, with its ``level``): a row with a ``row`` reject is left out of ``rows``; a ``value``
+reject nulls that value in ``rows`` and the row stays. Rows are NOT de-duplicated here;
 ``row_number`` lets the loader keep the last row of a duplicate group.
 
 Personal columns of the layout (and any alias-only personal column such as a parent's phone)
@@ -27,9 +28,10 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines.parsing import values as V
+from pipelines.parsing.cells import ParseWarning
 from pipelines.parsing.layouts import LAYOUTS, Layout
-from pipelines.parsing.parse_context import REJECT_COLUMNS, Context, payload_json
-from pipelines.parsing.parse_streams import STREAM_PARSERS
+from pipelines.parsing.parse_context import MAX_QUOTED, REJECT_COLUMNS, Context, payload_json
+from pipelines.parsing.parse_streams import NULLED_COLUMN, STREAM_PARSERS
 from pipelines.parsing.pseudonym import Pseudonymiser
 from pipelines.parsing.readers import FileError, RawTable, read_table
 from pipelines.parsing.regions import RegionIndex
@@ -45,8 +47,10 @@ class ParseResult:
 
     ``rows``: accepted rows, ``row_number`` (header = row 1; JSON: 1-based record index) plus
     the stream's typed canonical columns with personal data replaced by tokens.
-    ``rejects``: ``row_number, column, reason_code, detail, payload`` (payload = JSON of the
-    row's non-personal cells as read plus its tokens).
+    ``rejects``: ``REJECT_COLUMNS``: ``row_number, column, reason_code, detail, payload, level,
+    original_value``. ``level`` ``row``: the row is quarantined (payload = JSON of the row's
+    non-personal cells as read plus its tokens); ``value``: the row is in ``rows`` with that value
+    nulled (original_value = the cell as read, never for a personal column).
     ``n_source_rows``: data rows read, so ``accepted + distinct rejected rows == n_source_rows``.
     """
 
@@ -54,11 +58,22 @@ class ParseResult:
     rejects: pd.DataFrame
     file_error: str | None
     n_source_rows: int
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[ParseWarning] = field(default_factory=list)
 
     @property
     def n_rejected_rows(self) -> int:
-        return int(self.rejects["row_number"].nunique()) if len(self.rejects) else 0
+        """Rows quarantined (a ``row`` reject); a row that only lost values is accepted."""
+        return int(self.rejects.loc[self.row_rejected, "row_number"].nunique()) if len(self.rejects) else 0
+
+    @property
+    def row_rejected(self) -> pd.Series:
+        """Per reject: whether it quarantined its row."""
+        return self.rejects["level"].ne("value") if "level" in self.rejects else pd.Series(True, self.rejects.index)
+
+    @property
+    def nulled(self) -> pd.DataFrame:
+        """The value rejects: values nulled in ``rows``."""
+        return self.rejects[~self.row_rejected]
 
 
 def _reject_template(parsed: bool) -> pd.DataFrame:
@@ -66,7 +81,7 @@ def _reject_template(parsed: bool) -> pd.DataFrame:
     # parsed file without rejects has text reasons/details and a float (all-empty) payload.
     text = "str" if parsed else object
     dtypes = {"row_number": "int64", "column": object, "reason_code": text, "detail": text,
-              "payload": "float64" if parsed else object}
+              "payload": "float64" if parsed else object, "level": text, "original_value": text}
     return pd.DataFrame({c: pd.Series([], dtype=dtypes[c]) for c in REJECT_COLUMNS})
 
 
@@ -140,7 +155,8 @@ class BatchParse:
     ``rows`` holds the accepted rows of every file in file order (``row_number`` first), with
     ``row_files[i]`` the position (in the files given) of row ``i``; ``rejects`` holds
     ``REJECT_COLUMNS`` sorted by file, row number and reason, with ``reject_files`` likewise.
-    ``file_errors``, ``n_source_rows`` and ``warnings`` have one entry per file. Ingestion uses
+    ``file_errors``, ``n_source_rows`` and ``warnings`` (:class:`ParseWarning`) have one entry per
+    file. Ingestion uses
     this form: splitting a batch of one-row files into frames cost more than parsing them.
     """
 
@@ -150,7 +166,7 @@ class BatchParse:
     reject_files: np.ndarray
     file_errors: list[str | None]
     n_source_rows: list[int]
-    warnings: list[list[str]]
+    warnings: list[list[ParseWarning]]
 
     @property
     def n_files(self) -> int:
@@ -211,27 +227,57 @@ def _concat(frames: list[pd.DataFrame], empty: pd.DataFrame | None = None) -> pd
     return frames[0].reset_index(drop=True) if frames else (empty if empty is not None else pd.DataFrame())
 
 
+def _null_values(ctx: Context, typed: pd.DataFrame, rejects: pd.DataFrame, kept: np.ndarray) -> None:
+    """Null, in ``typed``, the value of every value reject on a kept row (most are already null:
+    an unparseable or out-of-range cell types as NA)."""
+    values = rejects[(rejects["level"] == "value").to_numpy() & kept[rejects["position"].to_numpy()]]
+    for column, positions in values.groupby("column")["position"]:
+        target = NULLED_COLUMN.get(column, column)
+        if target in typed.columns:
+            mask = np.zeros(ctx.n, dtype=bool)
+            mask[positions.to_numpy()] = True
+            typed[target] = typed[target].mask(mask)
+
+
+def _original_values(ctx: Context, columns: pd.Series, positions: np.ndarray) -> np.ndarray:
+    """The cell as read behind each reject, for non-personal columns (None for personal ones)."""
+    out = np.full(len(positions), None, dtype=object)
+    columns = columns.to_numpy(dtype=object)
+    for column in pd.unique(columns):
+        if column in ctx.raw.columns and column not in ctx.layout.pii:
+            at = columns == column
+            out[at] = ctx.text(column).iloc[positions[at]].str.slice(0, 4 * MAX_QUOTED).to_numpy(object)
+    return out
+
+
 def _assemble(ctx: Context, typed: pd.DataFrame, tables: list[RawTable]) -> BatchParse:
     rejects = ctx.rejects()
     n_files = len(tables)
     row_numbers = np.concatenate([np.asarray(t.row_numbers, dtype="int64") for t in tables])
     position = rejects["position"].to_numpy(dtype="int64")
     rejected = np.zeros(ctx.n, dtype=bool)
-    rejected[position] = True
+    rejected[position[(rejects["level"] == "row").to_numpy()]] = True
+    kept = ~rejected
+    _null_values(ctx, typed, rejects, kept)
 
     rows = typed.reset_index(drop=True)
     rows.insert(0, "row_number", row_numbers)
-    kept = ~rejected
     rows = rows[kept].reset_index(drop=True) if rejected.any() else rows
 
     payload_by_pos = _payloads(ctx, typed, np.flatnonzero(rejected))
+    # A value reject on a row quarantined anyway goes with the row's other rejects.
+    on_kept = kept[position]
+    original = np.full(len(position), None, dtype=object)
+    original[on_kept] = _original_values(ctx, rejects["column"][on_kept], position[on_kept])
     out = pd.DataFrame({
         "file": ctx.file_index[position],
         "row_number": row_numbers[position],
         "column": rejects["column"].astype(object),
         "reason_code": rejects["reason_code"].astype("str"),
         "detail": rejects["detail"].astype("str"),
-        "payload": pd.Series([payload_by_pos[p] for p in position.tolist()], dtype="str"),
+        "payload": pd.Series([payload_by_pos.get(p) for p in position.tolist()], dtype="str"),
+        "level": pd.Series(np.where(on_kept, "value", "row"), dtype="str"),
+        "original_value": pd.Series(original, dtype="str"),
     })
     malformed = [(f, b[0], b[1], b[2] if len(b) > 2 else "malformed_row") for f, t in enumerate(tables)
                  for b in t.bad_rows]
@@ -239,7 +285,9 @@ def _assemble(ctx: Context, typed: pd.DataFrame, tables: list[RawTable]) -> Batc
         out = pd.concat([out, pd.DataFrame({
             "file": [m[0] for m in malformed], "row_number": [m[1] for m in malformed], "column": None,
             "reason_code": [m[3] for m in malformed], "detail": [m[2] for m in malformed], "payload": "{}",
-        }).astype({"column": object, "reason_code": "str", "detail": "str", "payload": "str"})], ignore_index=True)
+            "level": "row", "original_value": None,
+        }).astype({"column": object, "reason_code": "str", "detail": "str", "payload": "str", "level": "str",
+                   "original_value": "str"})], ignore_index=True)
     out = out.sort_values(["file", "row_number", "reason_code"], kind="stable")
     return BatchParse(
         rows, ctx.file_index[kept], out[list(REJECT_COLUMNS)].reset_index(drop=True),

@@ -24,14 +24,15 @@ THIN = "36.04.15.2001_2024-08.csv"
 
 def write_landing(folder: Path) -> Path:
     """A landing folder with a good e-PPGBM export under a name that tells nothing, and a 4-row
-    export whose last 3 weights are not numbers."""
+    export whose last 3 birth dates are impossible (a row without an age cannot be used; a bad
+    weight alone would only null the weight)."""
     measurements = folder / "child_measurements"
     measurements.mkdir(parents=True)
     shutil.copy2(SOURCES / "eppgbm_cp1252_comma.csv", measurements / BAD_NAME)
     lines = (SOURCES / "eppgbm_bom_semicolon.csv").read_text(encoding="utf-8-sig").splitlines()[:5]
     for i in (2, 3, 4):
         cells = lines[i].split(";")
-        cells[19] = "abc"  # Berat
+        cells[4] = "2/31/2023"  # Tgl Lahir
         lines[i] = ";".join(cells)
     (measurements / THIN).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
@@ -80,7 +81,7 @@ def test_a_refused_file_and_a_thin_submission_warn_and_the_run_still_publishes(s
     assert BAD_NAME in meta["refused_files"] and "bad_file_name" in meta["refused_files"]
     assert "rename it <village code>_<month>.csv" in meta["refused_files"]
     assert THIN in meta["under_half"] and "1 of 4 rows landed" in meta["under_half"]
-    assert "invalid_number (3 rows)" in meta["under_half"]
+    assert "invalid_date (3 rows)" in meta["under_half"]
     # non-blocking: the publish happened, with what did land
     published = site / "wh" / "banten.duckdb"
     with duckdb.connect(str(published), read_only=True) as con:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipelines.ingestion import batches
-from pipelines.ingestion.batches import Batcher, Pending, prepare_batch
+from pipelines.ingestion.batches import Batcher, Counts, Pending, prepare_batch
 from pipelines.ingestion.incoming import Incoming
 from tests.ingestion.toy_parser import toy_parse
 
@@ -34,7 +34,7 @@ def test_a_batch_ends_at_another_stream_or_when_full(monkeypatch):
 
 def test_one_crashing_file_does_not_take_the_batch_down():
     items = [
-        ("s1", "a.csv", b"1\nreject\n2", None),
+        ("s1", "a.csv", b"1\nreject\nnull", None),
         ("s2", "b.csv", b"crash", None),
         ("s3", "c.csv", b"bad", None),
         ("s4", "laporan.csv", b"1", "'laporan.csv': expected <submitter_code>_<period>"),
@@ -50,10 +50,15 @@ def test_one_crashing_file_does_not_take_the_batch_down():
     assert prepared.errors == {"s1": None, "s2": "parser_error: RuntimeError", "s3": "undecodable: toy",
                                "s4": "'laporan.csv': expected <submitter_code>_<period>", "s5": None}
     assert list(prepared.errors) == ["s1", "s2", "s3", "s4", "s5"]  # batch order
-    assert prepared.results == {"s1": (2, 3, 1), "s5": (1, 1, 0)}
+    assert prepared.results == {"s1": Counts(2, 3, 1, 1), "s5": Counts(1, 1, 0, 0)}
     assert prepared.rows["submission_id"].tolist() == ["s1", "s1", "s5"]
     assert prepared.rejects[["submission_id", "row_number", "column_name"]].values.tolist() == [
         ["s1", 3, "village_code"]]
+    # the row that lost a value landed; its value goes to quarantine.rejected_values, not with the rows
+    assert prepared.nulled[["submission_id", "row_number", "column_name", "original_value"]].values.tolist() == [
+        ["s1", 4, "village_code", "x"]]
+    assert list(prepared.nulled.columns) == batches.REJECTED_VALUE_COLUMNS
+    assert list(prepared.rejects.columns) == batches.REJECTED_ROW_COLUMNS
     assert seen == [("households", ["s1", "s5"], ["s1", "s5"])]
     assert prepared.validation["submission_id"].tolist() == ["s1", "s5"]
 
