@@ -104,7 +104,7 @@ def portal(folder: Path, faults=None):
         server.stop()
 
 
-MART_EXCLUDE = {"ingested_at", "run_id", "rejected_at", "validated_at", "seen_at", "published_at", "built_at"}
+MART_EXCLUDE = {"ingested_at", "run_id", "rejected_at", "validated_at", "seen_at", "warned_at", "published_at", "built_at"}
 
 
 def digest(path: Path, schemas=("marts",)) -> dict[str, str]:
