@@ -137,9 +137,24 @@ _SPECS = [
     n_source_rows integer,
     n_rows_accepted integer,
     n_rows_rejected integer,
-    error varchar
+    error varchar,
+    n_values_nulled integer,
+    n_nik_untrusted integer
     """, _INGEST, "One row per submission received (any stream, any transport): submitter, period, "
-              "version, content sha256, status and row counts. Append-only."),
+              "version, content sha256, status, row counts, values nulled (each in "
+              "quarantine.rejected_values) and NIKs that arrived as numbers (not trusted). Append-only."),
+    TableSpec("raw.submission_warnings", """
+    submission_id varchar not null,
+    stream varchar not null,
+    file_name varchar,
+    code varchar not null,
+    detail varchar,
+    n_rows integer,
+    run_id varchar,
+    warned_at timestamp
+    """, _INGEST, "One row per warning the parser gave a landed submission: what it assumed (code such as "
+              "date_order_guessed, encoding_fallback, nik_untrusted, column_dropped, unit_rescaled), a "
+              "detail without personal data and the rows concerned."),
     TableSpec("raw.submission_validation", """
     submission_id varchar not null,
     stream varchar not null,
@@ -173,8 +188,23 @@ _SPECS = [
     payload varchar,
     run_id varchar,
     rejected_at timestamp
-    """, _INGEST, "One row per rejected cell/row: stream, submission, row number, column, reason code "
+    """, _INGEST, "One row per offending cell of a quarantined row (a row that cannot be used: "
+              "identity, place or date unusable): stream, submission, row number, column, reason code "
               "and the pseudonymised row payload."),
+    TableSpec("quarantine.rejected_values", """
+    stream varchar not null,
+    submission_id varchar not null,
+    file_name varchar,
+    row_number integer,
+    column_name varchar not null,
+    reason_code varchar not null,
+    detail varchar,
+    original_value varchar,
+    run_id varchar,
+    rejected_at timestamp
+    """, _INGEST, "One row per value nulled in a landed row (the row kept for every other value): "
+              "stream, submission, row number, column, reason code and the value as read (never a "
+              "personal column)."),
     TableSpec("quarantine.rejected_files", """
     stream varchar not null,
     submission_id varchar not null,

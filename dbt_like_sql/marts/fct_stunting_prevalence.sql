@@ -4,10 +4,36 @@ with measurements as (
     where age_days between 0 and 1826
 ),
 
+by_indicator as (
+    select
+        measurements.child_id,
+        measurements.period,
+        measurements.village_code,
+        measurements.measured_on,
+        measurements.submission_id,
+        indicator.indicator,
+        case indicator.indicator
+            when 'stunting' then measurements.haz
+            when 'wasting' then measurements.whz
+            else measurements.waz
+        end as z,
+        case indicator.indicator
+            when 'stunting' then measurements.flag_haz
+            when 'wasting' then measurements.flag_whz
+            else measurements.flag_waz
+        end as is_flagged
+    from measurements
+    cross join (values ('stunting'), ('wasting'), ('underweight')) as indicator (indicator)
+),
+
 latest_per_child as (
-    -- each child counts once per period: its latest measurement
-    select * from measurements
-    qualify row_number() over (partition by child_id, period order by measured_on desc, submission_id desc) = 1
+    -- each child counts once per period and indicator: its latest measurement with a z-score for that
+    -- indicator (a height nulled at ingestion costs a measurement its HAZ and WHZ, never its WAZ)
+    select * from by_indicator
+    qualify row_number() over (
+        partition by child_id, period, indicator
+        order by z is not null desc, measured_on desc, submission_id desc
+    ) = 1
 ),
 
 scored as (
@@ -17,20 +43,11 @@ scored as (
         region.district_code,
         region.regency_code,
         region.province_code,
-        indicator.indicator,
-        case indicator.indicator
-            when 'stunting' then latest_per_child.haz
-            when 'wasting' then latest_per_child.whz
-            else latest_per_child.waz
-        end as z,
-        case indicator.indicator
-            when 'stunting' then latest_per_child.flag_haz
-            when 'wasting' then latest_per_child.flag_whz
-            else latest_per_child.flag_waz
-        end as is_flagged
+        latest_per_child.indicator,
+        latest_per_child.z,
+        latest_per_child.is_flagged
     from latest_per_child
     inner join marts.dim_region as region on region.region_code = latest_per_child.village_code
-    cross join (values ('stunting'), ('wasting'), ('underweight')) as indicator (indicator)
 ),
 
 by_level as (

@@ -1,4 +1,5 @@
-"""Nothing disappears: every source row of every submission is accounted for."""
+"""Nothing disappears: every source row of every submission is accounted for, and every value the
+parser nulled is recorded."""
 
 
 from dagster import (
@@ -14,12 +15,30 @@ from pipelines.partitions import MONTHLY, context_months
 from pipelines.periods import covering_filter_sql
 from pipelines.resources import WarehouseResource
 
-# Rows read from a file = rows landed in raw.<stream> + rows quarantined (distinct row numbers).
+# Rows read from a file = rows landed in raw.<stream> + rows quarantined (distinct row numbers);
+# values the parser nulled in landed rows = rows of quarantine.rejected_values for the submission.
+# (A submission landed before values were counted has n_values_nulled null: nothing to match.)
 RECONCILE_SQL = """
-select submission_id, stream, file_name, n_source_rows, n_rows_accepted, n_rows_rejected
+with recorded as (
+    select submission_id, count(*) as n_values_recorded
+    from quarantine.rejected_values
+    group by submission_id
+)
+select submission_id, stream, file_name, n_source_rows, n_rows_accepted, n_rows_rejected, n_values_nulled,
+    coalesce(n_values_recorded, 0) as n_values_recorded
 from raw.submissions
-where status = 'accepted' and n_source_rows <> n_rows_accepted + n_rows_rejected and {scope}
+left join recorded using (submission_id)
+where status = 'accepted' and {scope}
+    and (n_source_rows <> n_rows_accepted + n_rows_rejected
+         or coalesce(n_values_nulled, 0) <> coalesce(n_values_recorded, 0))
 order by submission_id
+"""
+TOTALS_SQL = """
+select coalesce(sum(n_source_rows), 0), coalesce(sum(n_rows_accepted), 0), coalesce(sum(n_rows_rejected), 0),
+    coalesce(sum(n_values_nulled), 0),
+    (select count(*) from quarantine.rejected_values v where v.submission_id in (
+        select submission_id from raw.submissions where status = 'accepted' and {scope}))
+from raw.submissions where status = 'accepted' and {scope}
 """
 
 
@@ -28,14 +47,12 @@ def every_source_row_accounted_for(
     context: AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> AssetCheckResult:
     """For every accepted submission of a period covering the run's months, rows read = rows
-    landed + rows quarantined."""
+    landed + rows quarantined, and every value nulled in a landed row is recorded in
+    quarantine.rejected_values."""
     scope = covering_filter_sql("period", context_months(context))
     with warehouse.connect() as con:
         bad = con.execute(RECONCILE_SQL.format(scope=scope)).df()
-        totals = con.execute(
-            "select coalesce(sum(n_source_rows), 0), coalesce(sum(n_rows_accepted), 0), "
-            f"coalesce(sum(n_rows_rejected), 0) from raw.submissions where status = 'accepted' and {scope}"
-        ).fetchall()[0]
+        totals = con.execute(TOTALS_SQL.format(scope=scope)).fetchall()[0]
     return AssetCheckResult(
         passed=bad.empty,
         severity=AssetCheckSeverity.ERROR,
@@ -43,6 +60,8 @@ def every_source_row_accounted_for(
             "source_rows": int(totals[0]),
             "rows_landed": int(totals[1]),
             "rows_quarantined": int(totals[2]),
+            "values_nulled": int(totals[3]),
+            "values_recorded": int(totals[4]),
             "unreconciled_submissions": len(bad),
             "examples": MetadataValue.md(bad.head(10).to_csv(index=False)) if len(bad) else "none",
         },

@@ -80,6 +80,20 @@ class Batcher:
         return batch
 
 
+class Counts(NamedTuple):
+    """One read file's counts, as ``raw.submissions`` records them."""
+
+    accepted: int  # rows landed
+    read: int  # rows read
+    rejected: int  # rows quarantined
+    values_nulled: int = 0  # values nulled in landed rows (each in quarantine.rejected_values)
+    nik_untrusted: int = 0  # rows whose NIK arrived as a number
+
+
+REJECTED_ROW_COLUMNS = ["submission_id", "row_number", "column_name", "reason_code", "detail", "payload"]
+REJECTED_VALUE_COLUMNS = ["submission_id", "row_number", "column_name", "reason_code", "detail", "original_value"]
+
+
 @dataclass
 class Prepared:
     """What parsing and validating a batch produced (picklable: it may come from a worker).
@@ -91,10 +105,12 @@ class Prepared:
     sids: list[str]
     keys: list[SubmissionKey | None]
     errors: dict[str, str | None]  # sid -> file error, None when the file was read
-    results: dict[str, tuple[int, int, int]]  # sid -> (rows accepted, rows read, rows rejected)
+    results: dict[str, Counts]  # sid -> counts, for the files read
     rows: pd.DataFrame | None  # accepted rows of every file, with submission_id
-    rejects: pd.DataFrame | None  # rejected cells of every file, with submission_id
+    rejects: pd.DataFrame | None  # cells of quarantined rows, with submission_id (REJECTED_ROW_COLUMNS)
     validation: pd.DataFrame | None
+    nulled: pd.DataFrame | None = None  # values nulled in accepted rows (REJECTED_VALUE_COLUMNS)
+    warnings: pd.DataFrame | None = None  # submission_id, code, detail, n_rows
 
 
 def _joined(result) -> BatchParse:
@@ -142,21 +158,42 @@ def _identified(stream: str, items: list[Item], parsed: BatchParse) -> tuple[lis
     return sids, keys
 
 
+def _row_level(parsed: BatchParse) -> np.ndarray:
+    """Per reject: whether it quarantined its row (a parser without levels rejects rows only)."""
+    if "level" not in parsed.rejects:
+        return np.ones(len(parsed.rejects), dtype=bool)
+    return parsed.rejects["level"].ne("value").to_numpy(dtype=bool)
+
+
 def _file_outcomes(items: list[Item], all_sids: list[str], sids: list[str], parsed: BatchParse):
     """Per submission, in batch order: its file error (None when read), and for the files read
-    ``(rows accepted, rows read, rows rejected)``."""
+    its :class:`Counts`."""
     errors: dict[str, str | None] = {sid: it.name_error for sid, it in zip(all_sids, items, strict=True)
                                      if it.name_error is not None}
     n_acc = np.bincount(parsed.row_files, minlength=len(sids))
-    rejected_rows = (pd.DataFrame({"f": parsed.reject_files, "r": parsed.rejects["row_number"].to_numpy()})
+    row_level = _row_level(parsed)
+    rejected_rows = (pd.DataFrame({"f": parsed.reject_files[row_level],
+                                   "r": parsed.rejects["row_number"].to_numpy()[row_level]})
                      .drop_duplicates()["f"].to_numpy(dtype="int64") if len(parsed.rejects) else np.zeros(0, "int64"))
     n_rej = np.bincount(rejected_rows, minlength=len(sids))
-    results: dict[str, tuple[int, int, int]] = {}
+    n_nulled = np.bincount(parsed.reject_files[~row_level], minlength=len(sids))
+    results: dict[str, Counts] = {}
     for f, sid in enumerate(sids):
         errors[sid] = parsed.file_errors[f]
         if parsed.file_errors[f] is None:
-            results[sid] = (int(n_acc[f]), int(parsed.n_source_rows[f]), int(n_rej[f]))
+            untrusted = sum(w.n_rows or 0 for w in parsed.warnings[f] if w.code == "nik_untrusted")
+            results[sid] = Counts(int(n_acc[f]), int(parsed.n_source_rows[f]), int(n_rej[f]), int(n_nulled[f]),
+                                  untrusted)
     return {sid: errors[sid] for sid in all_sids}, results
+
+
+def _warnings(sids: np.ndarray, parsed: BatchParse) -> pd.DataFrame | None:
+    """The parser's warnings of every file read, one row each (code, detail, rows concerned)."""
+    rows = [(sids[f], w.code, w.detail, w.n_rows) for f in range(len(sids)) if parsed.file_errors[f] is None
+            for w in parsed.warnings[f]]
+    if not rows:
+        return None
+    return pd.DataFrame(rows, columns=["submission_id", "code", "detail", "n_rows"]).astype({"n_rows": "Int64"})
 
 
 def prepare_batch(stream: str, items: list[Item], parse_many, validate) -> Prepared:
@@ -176,16 +213,21 @@ def prepare_batch(stream: str, items: list[Item], parse_many, validate) -> Prepa
         keys.append(key)
     sids = np.array(parsed_sids or [], dtype=object)
     errors, results = _file_outcomes(items, all_sids, sids.tolist(), parsed)
-    rows = rejects = None
+    rows = rejects = nulled = None
     if len(parsed.rows):
         rows = parsed.rows
         rows.insert(0, "submission_id", sids[parsed.row_files])
     if len(parsed.rejects):
-        rejects = parsed.rejects.rename(columns={"column": "column_name"})
-        rejects.insert(0, "submission_id", sids[parsed.reject_files])
+        row_level = _row_level(parsed)
+        flagged = parsed.rejects.rename(columns={"column": "column_name"})
+        flagged.insert(0, "submission_id", sids[parsed.reject_files])
+        if row_level.any():
+            rejects = flagged[row_level].reindex(columns=REJECTED_ROW_COLUMNS).reset_index(drop=True)
+        if not row_level.all():
+            nulled = flagged[~row_level].reindex(columns=REJECTED_VALUE_COLUMNS).reset_index(drop=True)
     validation = None
     accepted = [sid for sid, err in errors.items() if err is None]
     if validate is not None and accepted:
         frame = rows if rows is not None else pd.DataFrame({"submission_id": [], "row_number": []})
         validation = validate(stream, frame, accepted)
-    return Prepared(all_sids, keys, errors, results, rows, rejects, validation)
+    return Prepared(all_sids, keys, errors, results, rows, rejects, validation, nulled, _warnings(sids, parsed))

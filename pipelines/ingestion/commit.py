@@ -1,5 +1,6 @@
-"""Committing one prepared batch: one transaction writes its rows, rejects, validation outcomes
-and one ``raw.submissions`` row per file, so a crash never leaves half a submission behind.
+"""Committing one prepared batch: one transaction writes its rows, rejected rows and values,
+parser warnings, validation outcomes and one ``raw.submissions`` row per file, so a crash never
+leaves half a submission behind.
 
 :class:`Ledger` is what ``raw.submissions`` already holds (ids, content hashes, accepted versions
 per stream, submitter and period): a corrected file becomes the next version, whatever its name,
@@ -16,14 +17,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipelines.ingestion.batches import Pending, Prepared
+from pipelines.ingestion.batches import Counts, Pending, Prepared
 from pipelines.ingestion.report import IngestReport
 from pipelines.periods import wants
 
 SUBMISSION_COLUMNS = (
     "submission_id", "stream", "submitter_level", "submitter_code", "period", "version", "file_name",
     "file_format", "transport", "received_at", "ingested_at", "run_id", "content_sha256", "size_bytes",
-    "status", "n_source_rows", "n_rows_accepted", "n_rows_rejected", "error",
+    "status", "n_source_rows", "n_rows_accepted", "n_rows_rejected", "error", "n_values_nulled", "n_nik_untrusted",
 )
 REJECTED_FILE_COLUMNS = (
     "stream", "submission_id", "file_name", "transport", "reason_code", "detail", "content_sha256", "run_id",
@@ -105,16 +106,11 @@ def _outcome(p: Pending, sid: str, k, prepared: Prepared, run_id: str, now: dt.d
     whole file was rejected; counts it in ``report`` and numbers its version."""
     stream, error = p.inc.stream, prepared.errors[sid]
     version, file_reject = None, None
-    n_acc = n_rej = n_src = 0
+    counts = Counts(0, 0, 0)
     if error is None:
-        n_acc, n_src, n_rej = prepared.results[sid]
+        counts = prepared.results[sid]
         version = ledger.next_version(stream, k.submitter_code, k.period)
-        report.rows_accepted += n_acc
-        report.rows_rejected += n_rej
-        report.add(stream, "submissions")
-        report.add(stream, "rows_accepted", n_acc)
-        report.add(stream, "rows_rejected", n_rej)
-        report.landed += 1
+        report.count(stream, counts)
     else:
         reason = "bad_file_name" if p.inc.name_error else (error.split(":", 1)[0] if ":" in error else "rejected_file")
         file_reject = [stream, sid, p.inc.file_name, p.inc.transport, reason, error, p.sha, run_id, now]
@@ -124,7 +120,8 @@ def _outcome(p: Pending, sid: str, k, prepared: Prepared, run_id: str, now: dt.d
         sid, stream, k.submitter_level if k else None, k.submitter_code if k else None,
         k.period if k else None, version, p.inc.file_name, k.file_format if k else None,
         p.inc.transport, p.inc.received_at, now, run_id, p.sha, len(p.content),
-        "accepted" if error is None else "rejected_file", n_src, n_acc, n_rej, error,
+        "accepted" if error is None else "rejected_file", counts.read, counts.accepted, counts.rejected, error,
+        counts.values_nulled if error is None else None, counts.nik_untrusted if error is None else None,
     ]
     return meta, file_reject
 
@@ -161,28 +158,35 @@ def commit_batch(con, batch: list[Pending], prepared: Prepared, run_id: str, now
                          report, ledger) for i in todo]
     ledger.ids.update(prepared.sids[i] for i in todo)
     keep = {prepared.sids[i] for i in todo}
-    rows, rejects, validation = (_only(prepared.rows, keep) if held else prepared.rows,
-                                 _only(prepared.rejects, keep), _only(prepared.validation, keep))
+    validation = _only(prepared.validation, keep)
     if validation is not None and len(validation):
         validation = validation.assign(run_id=run_id, validated_at=now)
-    if rejects is not None and len(rejects):
-        names = {prepared.sids[i]: batch[i].inc.file_name for i in todo}
-        rejects = rejects.assign(stream=stream, file_name=rejects["submission_id"].map(names), run_id=run_id,
-                                 rejected_at=now)
-    _write(con, stream, rows, validation, rejects, [r for _, r in outcomes if r is not None],
-           [m for m, _ in outcomes])
+    names = {prepared.sids[i]: batch[i].inc.file_name for i in todo}
+
+    def of_files(frame: pd.DataFrame | None, stamp: str) -> pd.DataFrame | None:
+        frame = _only(frame, keep)
+        if frame is None or not len(frame):
+            return None
+        return frame.assign(stream=stream, file_name=frame["submission_id"].map(names), run_id=run_id, **{stamp: now})
+
+    found = {"quarantine.rejected_rows": of_files(prepared.rejects, "rejected_at"),
+             "quarantine.rejected_values": of_files(prepared.nulled, "rejected_at"),
+             "raw.submission_warnings": of_files(prepared.warnings, "warned_at")}
+    rows = _only(prepared.rows, keep) if held else prepared.rows
+    _write(con, stream, rows, validation, found, [r for _, r in outcomes if r is not None], [m for m, _ in outcomes])
     return [batch[i] for i in held]
 
 
-def _write(con, stream: str, rows, validation, rejects, file_rejects: list, meta: list) -> None:
+def _write(con, stream: str, rows, validation, found: dict, file_rejects: list, meta: list) -> None:
     con.execute("begin transaction")
     try:
         if rows is not None:
             _insert_df(con, f"raw.{stream}", rows)
         if validation is not None:
             _insert_df(con, "raw.submission_validation", validation)
-        if rejects is not None:
-            _insert_df(con, "quarantine.rejected_rows", rejects)
+        for table, frame in found.items():
+            if frame is not None:
+                _insert_df(con, table, frame)
         if file_rejects:
             _insert_rows(con, "quarantine.rejected_files", REJECTED_FILE_COLUMNS, file_rejects)
         if meta:

@@ -2,8 +2,9 @@
 
 Pure Python + DuckDB (no Dagster): the ingestion asset calls :mod:`pipelines.ingestion.pull`,
 which calls :func:`land_submissions` per transport. Each submission lands in one transaction —
-its metadata row in ``raw.submissions``, its accepted rows in ``raw.<stream>``, its rejects in
-``quarantine.rejected_rows`` (or the whole file in ``quarantine.rejected_files``) — so a crash or
+its metadata row in ``raw.submissions``, its accepted rows in ``raw.<stream>``, its rejected rows in
+``quarantine.rejected_rows`` and nulled values in ``quarantine.rejected_values`` (or the whole file
+in ``quarantine.rejected_files``), the parser's warnings in ``raw.submission_warnings`` — so a crash or
 a failed download never leaves half a submission behind. Submission ids derive from stream,
 submitter, period and content hash, so re-delivering the same bytes on either transport is a
 no-op, and a corrected file becomes the next version. A file whose name tells neither submitter

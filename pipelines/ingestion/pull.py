@@ -35,6 +35,8 @@ def _state(con, run_id: str, transports: dict[str, IngestReport], errors: list[s
         submissions=dict(con.execute("select stream, count(*) from raw.submissions group by stream").fetchall()),
         rejected_rows=scalar("select count(*) from quarantine.rejected_rows"),
         rejected_files=scalar("select count(*) from quarantine.rejected_files"),
+        rejected_values=scalar("select count(*) from quarantine.rejected_values"),
+        warnings=scalar("select count(*) from raw.submission_warnings"),
         validated_this_run=scalar("select count(*) from raw.submission_validation where run_id = ?", [run_id]),
         versions={name: build_state.table_version(con, name) for name in tables.INGESTION_TABLES},
     )

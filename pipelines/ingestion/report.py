@@ -17,6 +17,7 @@ class IngestReport:
     rejected_files: int = 0
     rows_accepted: int = 0
     rows_rejected: int = 0
+    values_nulled: int = 0
     by_stream: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     # unnamed files whose rows told a period outside the run's months: "<stream>/<file> (<submitter>, <period>)"
@@ -24,13 +25,25 @@ class IngestReport:
 
     def add(self, stream: str, key: str, n: int = 1) -> None:
         counts = self.by_stream.setdefault(
-            stream, {"submissions": 0, "rows_accepted": 0, "rows_rejected": 0, "files_rejected": 0}
+            stream, {"submissions": 0, "rows_accepted": 0, "rows_rejected": 0, "values_nulled": 0, "files_rejected": 0}
         )
         counts[key] += n
 
+    def count(self, stream: str, counts) -> None:
+        """One landed submission and its :class:`~pipelines.ingestion.batches.Counts`."""
+        self.landed += 1
+        self.rows_accepted += counts.accepted
+        self.rows_rejected += counts.rejected
+        self.values_nulled += counts.values_nulled
+        self.add(stream, "submissions")
+        self.add(stream, "rows_accepted", counts.accepted)
+        self.add(stream, "rows_rejected", counts.rejected)
+        self.add(stream, "values_nulled", counts.values_nulled)
+
     def summary(self) -> str:
         text = (f"landed {self.landed}, already known {self.skipped_known}, rejected files {self.rejected_files}, "
-                f"rows accepted {self.rows_accepted}, rows rejected {self.rows_rejected}")
+                f"rows accepted {self.rows_accepted}, rows rejected {self.rows_rejected}, "
+                f"values nulled {self.values_nulled}")
         if self.deferred:
             shown = "; ".join(self.deferred[:5]) + (f"; and {len(self.deferred) - 5} more" if len(self.deferred) > 5 else "")
             text += (f"; {len(self.deferred)} unnamed file(s) left for a run covering the period their rows tell: "
@@ -47,6 +60,8 @@ class IngestionRun:
     submissions: dict[str, int]  # stream -> rows of raw.submissions
     rejected_rows: int
     rejected_files: int
+    rejected_values: int
+    warnings: int
     validated_this_run: int
     versions: dict[str, str]  # ingestion table -> data version
 
@@ -63,4 +78,6 @@ class IngestionRun:
             "raw.submission_validation": {"validated_this_run": int(self.validated_this_run)},
             "quarantine.rejected_rows": {"row_count": int(self.rejected_rows)},
             "quarantine.rejected_files": {"row_count": int(self.rejected_files)},
+            "quarantine.rejected_values": {"row_count": int(self.rejected_values)},
+            "raw.submission_warnings": {"row_count": int(self.warnings)},
         }.get(table, {})

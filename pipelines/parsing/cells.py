@@ -1,6 +1,7 @@
 """A file's cells under canonical column names: what every reader returns (:class:`RawTable`),
-the whole-file error (:class:`FileError`), the size limits, and header mapping through the
-layout's alias table after :func:`~pipelines.parsing.layouts.normalise_header` (never by position).
+the whole-file error (:class:`FileError`), what the reader or parser assumed about a file
+(:class:`ParseWarning`), the size limits, and header mapping through the layout's alias table
+after :func:`~pipelines.parsing.layouts.normalise_header` (never by position).
 
 Cells are kept as one array per column: the parser concatenates the columns of many files and
 types them once, so a file costs no pandas work of its own.
@@ -27,6 +28,39 @@ HEADER_SCAN_ROWS = 10  # XLSX exports sometimes carry a title row or two above t
 _DIGIT_RUN = re.compile(r"\d{6,}")
 
 
+# Every code a parser warning can carry (raw.submission_warnings.code; docs/quality.md).
+WARNING_CODES = (
+    "encoding_fallback",  # not UTF-8: decoded as Windows-1252 (or UTF-16 with a BOM)
+    "sheet_ignored",  # a workbook with several sheets: only the first was read
+    "column_dropped",  # headers the layout does not know, dropped
+    "column_duplicate",  # two headers for one column: the first kept
+    "date_order_guessed",  # slash dates read as d/m/y (or m/d/y although some do not fit)
+    "unit_rescaled",  # birth weights in grams or birth lengths in millimetres, rescaled
+    "nik_untrusted",  # NIKs that arrived as numbers: never used as an identity
+    "nik_fallback",  # rows without a usable NIK: the id comes from name, birth date and village
+)
+
+
+@dataclass(frozen=True)
+class ParseWarning:
+    """Something the reader or parser assumed about one file, kept with its submission.
+
+    ``code`` is one of :data:`WARNING_CODES`; ``detail`` is for people and never quotes a
+    personal value; ``n_rows`` counts the rows concerned (None for a file-wide fact).
+    """
+
+    code: str
+    detail: str
+    n_rows: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in WARNING_CODES:
+            raise ValueError(f"unknown warning code {self.code!r}")
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
 class FileError(Exception):
     """The whole file is unusable; ``code`` is the reason code (``undecodable``, ...)."""
 
@@ -44,7 +78,7 @@ class RawTable:
     cells: list[np.ndarray | pa.Array]  # one array per name: CSV text as arrow strings, else objects
     row_numbers: np.ndarray  # spreadsheet row per frame row (header = 1); JSON: record index
     file_format: str
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[ParseWarning] = field(default_factory=list)
     # (row_number, detail) quarantined as malformed_row, or (row_number, detail, reason_code)
     bad_rows: list[tuple] = field(default_factory=list)
 
@@ -86,7 +120,7 @@ def layout_aliases(layout: Layout) -> dict[str, str]:
 
 
 def map_headers(
-    headers: list[object], layout: Layout, warnings: list[str]
+    headers: list[object], layout: Layout, warnings: list[ParseWarning]
 ) -> tuple[list[int], list[str]]:
     """Positions and canonical names of the recognised headers; warns about the rest."""
     aliases = layout_aliases(layout)
@@ -98,7 +132,8 @@ def map_headers(
         if canonical is None:
             unknown.append(safe_header(header))
         elif canonical in names:
-            warnings.append(f"duplicate column {safe_header(header)!r} for {canonical}: first one kept")
+            warnings.append(ParseWarning(
+                "column_duplicate", f"duplicate column {safe_header(header)!r} for {canonical}: first one kept"))
         else:
             positions.append(pos)
             names.append(canonical)
@@ -107,5 +142,5 @@ def map_headers(
         hint = "" if names else " (no known header found: is the first row a header?)"
         raise FileError("missing_columns", ", ".join(missing) + hint)
     if unknown:
-        warnings.append(f"unknown columns dropped: {', '.join(unknown)}")
+        warnings.append(ParseWarning("column_dropped", f"unknown columns dropped: {', '.join(unknown)}"))
     return positions, names

@@ -8,6 +8,10 @@ parses. The demo generator writes these exact headers; the parsers read them.
 
 Personal columns (:attr:`Layout.pii`) are replaced by a keyed HMAC at parse time and never
 leave the parser in clear text.
+
+A bad value in a column of :attr:`Layout.row_level` (who, where, when: the values every figure of
+the row needs) quarantines the whole row; a bad value anywhere else is nulled alone and recorded,
+and the row is kept (docs/quality.md lists the decision per rule).
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ class Layout:
     required: frozenset[str]
     pii: frozenset[str] = field(default_factory=frozenset)
     extra_aliases: dict[str, str] = field(default_factory=dict)
+    # Columns whose bad value rejects the whole row; any other bad value is nulled, the row kept.
+    row_level: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def canonical(self) -> tuple[str, ...]:
@@ -110,6 +116,9 @@ CHILD_MEASUREMENTS = Layout(
         }
     ),
     pii=frozenset({"nik", "child_name", "parent_name", "rt", "rw", "address"}),
+    # Identity, sex, age and village: without any one of them no indicator can be computed.
+    row_level=frozenset({"nik", "child_name", "sex", "birth_date", "measured_on", "regency_name", "district_name",
+                         "village_name"}),
     extra_aliases={
         "puskesmas": "puskesmas",
         "kabupaten/kota": "regency_name",
@@ -175,6 +184,7 @@ HOUSEHOLDS = Layout(
     ),
     required=frozenset({"family_id", "village_code", "welfare_decile"}),
     pii=frozenset({"family_id", "address", "head_name", "nik", "phone"}),
+    row_level=frozenset({"family_id", "village_code"}),
     extra_aliases={
         "penerima bnbt": "receives_bpnt",
         "kode kemdagri": "village_code",
@@ -211,6 +221,7 @@ VILLAGE_SCORECARD = Layout(
     ),
     required=frozenset({"village_code", "year", "quarter"}),
     pii=frozenset({"kpm_name", "kpm_phone"}),
+    row_level=frozenset({"village_code", "year", "quarter"}),
     extra_aliases={"kode kemendagri": "village_code", "kode kemdagri": "village_code"},
 )
 
@@ -234,6 +245,8 @@ AKSI_REPORTS = Layout(
     ),
     required=frozenset({"regency_code", "year", "action_no", "status"}),
     pii=frozenset({"officer_name"}),
+    # The status is the fact itself: nulled, the action would read as not reported.
+    row_level=frozenset({"regency_code", "year", "action_no", "status"}),
     extra_aliases={"aksi ke": "action_no", "kode kabupaten/kota": "regency_code"},
 )
 
@@ -249,6 +262,7 @@ LOKUS_VILLAGES = Layout(
         ("decree_no", "Nomor SK"),
     ),
     required=frozenset({"year", "regency_code", "village_code"}),
+    row_level=frozenset({"year", "regency_code", "village_code"}),
     extra_aliases={"kode kemdagri": "village_code", "kode desa": "village_code"},
 )
 
@@ -265,6 +279,7 @@ SURVEY_FIGURES = Layout(
         ("balita_estimate", "Estimasi Jumlah Balita"),
     ),
     required=frozenset({"regency_code", "year"}),
+    row_level=frozenset({"regency_code", "year"}),
 )
 
 OPD_PROGRAMMES = Layout(
@@ -288,6 +303,7 @@ OPD_PROGRAMMES = Layout(
     ),
     required=frozenset({"opd_code", "year", "quarter", "activity", "budget_rp"}),
     pii=frozenset({"contact_name"}),
+    row_level=frozenset({"opd_code", "year", "quarter", "activity", "regency_code"}),
     extra_aliases={"pagu": "budget_rp", "realisasi": "realisation_rp", "tw": "quarter"},
 )
 

@@ -1,9 +1,11 @@
-"""Shared machinery of the per-stream parsers: row-level rejects and typed-column helpers.
+"""Shared machinery of the per-stream parsers: rejects, warnings and typed-column helpers.
 
 A parser reads raw cells, types them column by column (vectorised) and records every
-offending cell as one reject ``(position, column, reason_code, detail)``. A row with at least
-one reject is quarantined as a whole; the others are accepted. Details quote cell values only
-for non-personal columns: personal columns are never parsed for validity here, they are hashed.
+offending cell as one reject ``(position, column, reason_code, detail, level)``. The level follows
+from the column (:attr:`~pipelines.parsing.layouts.Layout.row_level`): a ``row`` reject (who,
+where or when is unusable) quarantines the row as a whole; a ``value`` reject nulls that one value
+and the row is kept. Details quote cell values only for non-personal columns: personal columns are
+never parsed for validity here, they are hashed.
 
 One :class:`Context` holds the rows of a whole batch of files (``file_index`` says which file
 each row came from), so every typed operation runs once per batch. Anything that is a decision
@@ -23,6 +25,7 @@ import pandas as pd
 
 from pipelines.parsing import dates as D
 from pipelines.parsing import values as V
+from pipelines.parsing.cells import ParseWarning
 from pipelines.parsing.file_identity import FileHints, most_common_period
 from pipelines.parsing.layouts import Layout
 from pipelines.parsing.pseudonym import Pseudonymiser
@@ -37,7 +40,9 @@ REJECT_REASONS = (
     "measured_outside_period", "measured_after_received",
 )
 WIB = dt.timedelta(hours=7)  # received_at is UTC; measurement dates are calendar days in Banten
-REJECT_COLUMNS = ("row_number", "column", "reason_code", "detail", "payload")
+# level: "row" (the row is quarantined: quarantine.rejected_rows) or "value" (the value is nulled,
+# the row kept: quarantine.rejected_values, with the cell as read in original_value).
+REJECT_COLUMNS = ("row_number", "column", "reason_code", "detail", "payload", "level", "original_value")
 MAX_QUOTED = 40  # longest cell text quoted in a detail
 
 
@@ -48,7 +53,7 @@ class Context:
     Args:
         raw: cells of every file of the batch, one after the other (same columns in every file).
         layout, pseudonymiser, regions: the stream's layout and the parsing tools.
-        warnings: one list per file (the reader's warnings), appended to per file.
+        warnings: one list per file (the reader's :class:`ParseWarning`), appended to per file.
         file_index: file of each row (non-decreasing); ``None`` means one file.
         hints: per file, what is known before parsing (submitter, period, when received).
     """
@@ -57,7 +62,7 @@ class Context:
     layout: Layout
     pseudonymiser: Pseudonymiser
     regions: RegionIndex
-    warnings: list[list[str]] = field(default_factory=lambda: [[]])
+    warnings: list[list[ParseWarning]] = field(default_factory=lambda: [[]])
     file_index: np.ndarray | None = None
     hints: list[FileHints] | None = None
     periods: list[str | None] = field(default_factory=list)  # per file: the period its rows report
@@ -84,10 +89,13 @@ class Context:
         mask = np.asarray(mask.fillna(False) if isinstance(mask, pd.Series) else mask, dtype=bool)
         return np.bincount(self.file_index[mask], minlength=self.n_files)
 
-    def warn(self, files: np.ndarray, message: str | Callable[[int], str]) -> None:
-        """Append ``message`` (or ``message(file)``) to the warnings of every file where ``files``."""
+    def warn(self, files: np.ndarray, code: str, message: str | Callable[[int], str],
+             n_rows: np.ndarray | None = None) -> None:
+        """Append a :class:`ParseWarning` ``code`` with ``message`` (or ``message(file)``) to the
+        warnings of every file where ``files``; ``n_rows``: rows concerned, per file."""
         for f in np.flatnonzero(files):
-            self.warnings[f].append(message(f) if callable(message) else message)
+            detail = message(f) if callable(message) else message
+            self.warnings[f].append(ParseWarning(code, detail, None if n_rows is None else int(n_rows[f])))
 
     def cell(self, column: str) -> pd.Series:
         """Raw cells of a column; an absent optional column reads as all-empty."""
@@ -101,17 +109,10 @@ class Context:
             self._text[column] = V.as_text(self.cell(column))
         return self._text[column]
 
-    def warn_numeric_identifiers(self, column: str) -> None:
-        """Warn when an XLSX identifier column holds numbers: Excel keeps 15 significant digits,
-        so the last digit of a 16-digit NIK typed as a number is already lost."""
-        cells = self.cell(column)
-        if cells.dtype == object:
-            numeric = self.file_count(cells.map(V.is_number).to_numpy(dtype=bool)) > 0
-            self.warn(numeric, f"{column}: stored as numbers in the spreadsheet; 16-digit values may be truncated")
-
     def reject(self, mask: pd.Series, column: str | None, reason: str,
                detail: str | pd.Series | Callable[[np.ndarray], object]) -> None:
-        """Record ``reason`` for every row where ``mask`` is True.
+        """Record ``reason`` for every row where ``mask`` is True: a row reject when ``column``
+        is None or one of the layout's ``row_level`` columns, else a value reject.
 
         Args:
             mask: bool Series over the raw rows.
@@ -132,8 +133,9 @@ class Context:
             details = detail.iloc[positions].astype("str").to_numpy()
         else:
             details = detail
+        level = "row" if column is None or column in self.layout.row_level else "value"
         self._rejects.append(pd.DataFrame({
-            "position": positions, "column": column, "reason_code": reason, "detail": details,
+            "position": positions, "column": column, "reason_code": reason, "detail": details, "level": level,
         }))
 
     def reject_bad(self, bad: pd.Series, column: str, reason: str, what: str | np.ndarray) -> None:
@@ -152,13 +154,14 @@ class Context:
     def rejects(self) -> pd.DataFrame:
         if not self._rejects:
             return pd.DataFrame({"position": pd.Series([], dtype="int64"), "column": [], "reason_code": [],
-                                 "detail": []})
+                                 "detail": [], "level": []})
         return pd.concat(self._rejects, ignore_index=True)
 
-    def require(self) -> None:
-        """``missing_value`` for every empty cell of a required column present in the file."""
+    def require(self, skip: tuple[str, ...] = ()) -> None:
+        """``missing_value`` for every empty cell of a required column present in the file
+        (but ``skip``: columns the parser judges together, such as a child's NIK and name)."""
         for column in self.layout.canonical:
-            if column in self.layout.required and column in self.raw.columns:
+            if column in self.layout.required and column in self.raw.columns and column not in skip:
                 self.reject(self.text(column).isna(), column, "missing_value", "required value is empty")
 
     # Typed columns -----------------------------------------------------------------------
@@ -190,13 +193,15 @@ class Context:
         cells = {c: D.scan_dates(self.cell(c)) for c in columns}
         orders = D.decide_orders(list(cells.values()), self.file_index, self.n_files,
                                  cells.get(measured) if measured else None, self.periods)
-        self.warn(np.array([w is not None for w in orders.warnings]), lambda f: orders.warnings[f])
         what = np.array([f"not a date (column read as {o})" for o in orders.names], dtype=object)
         out = {}
         for column, scanned in cells.items():
             values, bad = scanned.read(orders.dmy[self.file_index])
             self.reject_bad(bad, column, "invalid_date", what)
             out[column] = values
+        dated = np.logical_or.reduce([v.notna().to_numpy(dtype=bool) for v in out.values()])
+        self.warn(np.array([w is not None for w in orders.warnings]), "date_order_guessed",
+                  lambda f: orders.warnings[f], self.file_count(pd.Series(dated, index=self.raw.index)))
         return out
 
     def check_measured(self, measured: pd.Series) -> None:

@@ -1,7 +1,9 @@
 """Parsers of every stream: e-PPGBM child measurements, P3KE households, village scorecards,
 aksi reports, lokus villages, survey figures and OPD programmes. Each returns one typed row per
 source row (same index as the raw cells) and records its rejects and per-file warnings on the
-:class:`Context` (which may hold the rows of many files).
+:class:`Context` (which may hold the rows of many files). Whether a reject quarantines the row or
+nulls the value alone follows from its column (``Layout.row_level``; docs/quality.md): a value
+reject's typed value is nulled by the parse (:data:`NULLED_COLUMN` when the names differ).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import pandas as pd
 from pipelines.parsing import dates as D
 from pipelines.parsing import values as V
 from pipelines.parsing.parse_context import Context
-from pipelines.parsing.pseudonym import child_ids, clean_nik, normalise_identity
+from pipelines.parsing.pseudonym import child_ids, clean_nik, normalise_identity, untrusted_nik
 from pipelines.parsing.regions import normalise_codes
 
 AKSI_STATUS = {
@@ -27,6 +29,10 @@ INTERVENTION_TYPE = {
 P3KE_FLAGS = ("receives_bpnt", "receives_bpum", "receives_bst", "receives_pkh", "receives_sembako")
 WEIGHT_RANGE_KG = (0.9, 58.0)  # WHO anthro clean-up bounds
 LENHEI_RANGE_CM = (38.0, 150.0)
+BIRTH_WEIGHT_RANGE_KG = (0.5, 6.0)  # after grams -> kg; the suites' plausibility bounds
+BIRTH_LENGTH_RANGE_CM = (25.0, 65.0)  # after mm -> cm
+# Output column nulled by a value reject of a raw column of another name (else the same name).
+NULLED_COLUMN = {"measure_position": "measure"}
 Z_SENTINEL = 999.99
 REGION_REASONS = (
     ("unknown_regency", "regency_name"),
@@ -45,7 +51,16 @@ def token_with_scope(ctx: Context, kind: str, values: pd.Series, scope: pd.Serie
     return ctx.pseudonymiser.token(kind, key.where(norm.notna()))
 
 
+def _warn_untrusted_nik(ctx: Context, fallback: str) -> None:
+    """``nik_untrusted``: per file, the NIKs that arrived as numbers (never used as an identity)."""
+    n = ctx.file_count(untrusted_nik(ctx.cell("nik")))
+    ctx.warn(n > 0, "nik_untrusted",
+             lambda f: f"{n[f]} NIKs arrived as numbers (a spreadsheet number cell or text such as 3.6E+15: "
+                       f"Excel keeps 15 significant digits): not used, {fallback}", n)
+
+
 def _head_id(ctx: Context, village_code: pd.Series) -> tuple[pd.Series, pd.Series]:
+    _warn_untrusted_nik(ctx, "head_id from the head's name and village")
     digits, valid = clean_nik(ctx.cell("nik"))
     by_nik = ctx.pseudonymiser.token("nik", digits.where(valid))
     by_name = token_with_scope(ctx, "head", ctx.cell("head_name").where(~valid), village_code)
@@ -53,8 +68,9 @@ def _head_id(ctx: Context, village_code: pd.Series) -> tuple[pd.Series, pd.Serie
 
 
 def _measurements(ctx: Context, birth: pd.Series, measured: pd.Series) -> dict[str, pd.Series]:
-    """Weight, length/height and birth values, range-checked; birth values typed in grams (3800)
-    or millimetres (500) are rescaled with a warning (common, DOMAIN.md §4, §8.4)."""
+    """Weight, length/height and birth values, range-checked (a value outside is nulled alone);
+    birth values typed in grams (3800) or millimetres (500) are rescaled with a warning (common,
+    DOMAIN.md §4, §8.4), then range-checked."""
     after = (birth > measured).fillna(False).astype(bool)
     ctx.reject(after, "birth_date", "birth_after_measurement", "birth date is after the measurement date")
     weight = ctx.in_range("weight_kg", ctx.decimal("weight_kg"), *WEIGHT_RANGE_KG, reason="weight_out_of_range")
@@ -67,13 +83,15 @@ def _measurements(ctx: Context, birth: pd.Series, measured: pd.Series) -> dict[s
     birth_length = ctx.decimal("birth_length_cm", zero_is_null=True)
     grams, mm = birth_weight.gt(100), birth_length.gt(100)
     n_grams, n_mm = ctx.file_count(grams), ctx.file_count(mm)
-    ctx.warn((n_grams > 0) | (n_mm > 0),
-             lambda f: f"birth values rescaled: {n_grams[f]} weights g->kg, {n_mm[f]} lengths mm->cm")
+    ctx.warn((n_grams > 0) | (n_mm > 0), "unit_rescaled",
+             lambda f: f"birth values rescaled: {n_grams[f]} weights g->kg, {n_mm[f]} lengths mm->cm", n_grams + n_mm)
+    birth_weight = birth_weight.where(~grams, birth_weight / 1000)
+    birth_length = birth_length.where(~mm, birth_length / 10)
     return {
         "weight_kg": weight,
         "lenhei_cm": lenhei,
-        "birth_weight_kg": birth_weight.where(~grams, birth_weight / 1000),
-        "birth_length_cm": birth_length.where(~mm, birth_length / 10),
+        "birth_weight_kg": ctx.in_range("birth_weight_kg", birth_weight, *BIRTH_WEIGHT_RANGE_KG),
+        "birth_length_cm": ctx.in_range("birth_length_cm", birth_length, *BIRTH_LENGTH_RANGE_CM),
     }
 
 
@@ -89,13 +107,19 @@ def _resolved_region(ctx: Context) -> tuple[dict[str, pd.Series], pd.Series]:
 
 
 def _child_tokens(ctx: Context, birth: pd.Series, village_code: pd.Series) -> dict[str, pd.Series]:
-    """Pseudonyms of the child (NIK, else name + birth date + village), the parent and the address."""
+    """Pseudonyms of the child (a usable NIK, else name + birth date + village), the parent and the
+    address. A row with neither a usable NIK nor a name cannot be identified: rejected whole."""
+    _warn_untrusted_nik(ctx, "child_id from name, birth date and village")
     child_id, nik_valid = child_ids(
         ctx.pseudonymiser, ctx.cell("nik"), ctx.cell("child_name"), birth.astype("str"), village_code
     )
-    n_fallback = ctx.file_count(~nik_valid & ctx.text("child_name").notna())
-    ctx.warn(n_fallback > 0,
-             lambda f: f"{n_fallback[f]} rows without a 16-digit NIK: child_id from name, birth date, village")
+    named = ctx.text("child_name").notna()
+    ctx.reject(~nik_valid & ~named, "child_name", "missing_value",
+               "no name and no usable NIK: the child cannot be identified")
+    n_fallback = ctx.file_count(~nik_valid & named)
+    ctx.warn(n_fallback > 0, "nik_fallback",
+             lambda f: f"{n_fallback[f]} rows without a usable 16-digit NIK: child_id from name, birth date, village",
+             n_fallback)
     address_key = (ctx.text("address").fillna("") + "|RT " + ctx.text("rt").fillna("")
                    + "|RW " + ctx.text("rw").fillna(""))
     has_address = ctx.text("address").notna() | ctx.text("rt").notna() | ctx.text("rw").notna()
@@ -109,8 +133,7 @@ def _child_tokens(ctx: Context, birth: pd.Series, village_code: pd.Series) -> di
 
 def parse_child_measurements(ctx: Context) -> pd.DataFrame:
     """e-PPGBM export -> one row per measurement (grain: child x measurement date, duplicates kept)."""
-    ctx.require()
-    ctx.warn_numeric_identifiers("nik")
+    ctx.require(skip=("nik", "child_name"))  # judged together: either one identifies the child
     dates = ctx.dates(("birth_date", "measured_on"), measured="measured_on")
     birth, measured = dates["birth_date"], dates["measured_on"]
     ctx.check_measured(measured)
@@ -147,7 +170,6 @@ def parse_child_measurements(ctx: Context) -> pd.DataFrame:
 def parse_households(ctx: Context) -> pd.DataFrame:
     """P3KE household register -> one row per household (grain: household x file)."""
     ctx.require()
-    ctx.warn_numeric_identifiers("nik")
     village_code = ctx.region_code("village_code", "village")
     decile, bad = V.parse_int(ctx.cell("welfare_decile"))
     bad = bad | (decile.notna() & ~decile.between(1, 4)).astype(bool)

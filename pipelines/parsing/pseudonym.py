@@ -6,11 +6,17 @@ without the key, and different for different keys. The ``kind`` keeps a name and
 happen to share characters from colliding, and lets one person's NIK link across streams
 (every NIK uses the kind ``"nik"``).
 
-Child identity (:func:`child_ids`): a NIK that is exactly 16 digits after removing spaces gives
-``token("nik", NIK)``; any other NIK (short, empty, letters) falls back to
+Child identity (:func:`child_ids`): a NIK that is exactly 16 digits once written the way
+Excel leaves it is undone (:func:`normalise_nik`: NFKC, so full-width digits become digits; the
+text prefix ``'``, spaces, dashes and dots removed) gives ``token("nik", NIK)``; any other NIK
+(short, empty, letters, an obvious placeholder, or one that arrived as a number) falls back to
 ``token("child", "<NAME>|<birth date ISO>|<village code>")``, with ``nik_valid`` kept so the
-fallback rows can be counted. A 16-digit dummy NIK (``1111111111111111``) still counts as valid
-here: spotting dummies is a data-quality check downstream, not an identity rule.
+fallback rows can be counted.
+
+A NIK that arrived as a number is never trusted (:func:`untrusted_nik`): an XLSX or JSON number
+cell, or text in Excel's scientific rendering (``3.60101E+15``) or with a decimal part
+(``3601012345678901.0``). Excel keeps 15 significant digits, so the 16th digit of such a NIK is
+already lost and it could merge two children.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.parsing.values import squeeze_whitespace
+from pipelines.parsing.values import as_text, is_number, squeeze_whitespace
 
 TOKEN_HEX_CHARS = 32
 
@@ -114,17 +120,58 @@ class Pseudonymiser:
 DUMMY_NIK = r"([0-9])\1{15}|0123456789012345|1234567890123456|[0-9]{6}0{10}"
 
 
+# What people and spreadsheets put inside a NIK: Excel's text prefix (straight or curly), white
+# space, dashes and dots (``3601 0123 4567 8901``, ``3601-01...``, ``3601.0123...``). Literal
+# characters, not escapes, keep the pattern on pyarrow's RE2 path.
+_NIK_NOISE = "['‘’`\\s.\\-‐‑‒–—]"
+# A number written out as text: Excel's scientific rendering, or a float's decimal part.
+_NUMBER_TEXT = r"'?[0-9]+([.,][0-9]+)?[eE][+]?[0-9]+|[0-9]+[.,]0+"
+
+
+def _nik_text(values: pd.Series) -> pd.Series:
+    """Cells as trimmed text, NFKC-normalised where not plain ASCII (full-width ``３６０１``)."""
+    text = as_text(values)
+    wide = text.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
+    if wide.any():
+        text = text.copy()
+        text[wide] = text[wide].str.normalize("NFKC").str.strip()
+    return text
+
+
+def normalise_nik(values: pd.Series) -> pd.Series:
+    """NIK cells as the digits they were meant to be: NFKC (full-width digits become digits),
+    then the text prefix ``'``, white space, dashes and dots removed; NA for an empty cell.
+    A number cell gives its integer digits (it is untrusted anyway: :func:`untrusted_nik`)."""
+    text = _nik_text(values)
+    noisy = ~text.str.fullmatch(r"[0-9]{16}").fillna(True).astype(bool)
+    if noisy.any():
+        text = text.copy()
+        text[noisy] = text[noisy].str.replace(_NIK_NOISE, "", regex=True)
+    return text.where(text.ne(""))
+
+
+def untrusted_nik(values: pd.Series) -> pd.Series:
+    """Whether each NIK cell arrived as a number: an XLSX/JSON number cell, or text that is a
+    number's rendering (``3.60101E+15``, ``3601012345678901.0``). Such a NIK never identifies."""
+    if values.dtype == object:
+        numeric = values.map(is_number).astype(bool)
+    else:
+        numeric = pd.Series(False, index=values.index)
+    rendered = _nik_text(values).str.fullmatch(_NUMBER_TEXT).fillna(False).astype(bool)
+    return numeric | rendered
+
+
 def clean_nik(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """NIK digits with white space removed, and whether each is a usable NIK: exactly 16 digits
-    and not an obvious placeholder (:data:`DUMMY_NIK`).
+    """NIK digits (:func:`normalise_nik`) and whether each is a usable NIK: exactly 16 digits,
+    not an obvious placeholder (:data:`DUMMY_NIK`) and not arrived as a number (:func:`untrusted_nik`).
 
     Returns:
         (digits, is_valid): digits is NA for an empty cell; is_valid is a bool Series.
     """
-    text = normalise_identity(values).str.replace(" ", "", regex=False)
+    text = normalise_nik(values)
     sixteen = text.str.fullmatch(r"[0-9]{16}").fillna(False).astype(bool)
     dummy = text.str.fullmatch(DUMMY_NIK).fillna(False).astype(bool)
-    return text, sixteen & ~dummy
+    return text, sixteen & ~dummy & ~untrusted_nik(values)
 
 
 def child_ids(
@@ -134,7 +181,8 @@ def child_ids(
     birth_iso: pd.Series,
     village_code: pd.Series,
 ) -> tuple[pd.Series, pd.Series]:
-    """Child pseudonym: NIK token when the NIK is 16 digits, else name|birth date|village token.
+    """Child pseudonym: NIK token when the NIK is usable (:func:`clean_nik`), else
+    name|birth date|village token.
 
     Returns:
         (child_id, nik_valid)

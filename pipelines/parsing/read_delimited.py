@@ -17,7 +17,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from pipelines.parsing.cells import MAX_CELL, MAX_COLS, FileError, RawTable, columns_of, map_headers
+from pipelines.parsing.cells import (
+    MAX_CELL,
+    MAX_COLS,
+    FileError,
+    ParseWarning,
+    RawTable,
+    columns_of,
+    map_headers,
+)
 from pipelines.parsing.layouts import Layout
 
 # Below this size pyarrow's fixed cost per call exceeds the csv module's whole read.
@@ -70,7 +78,7 @@ def read_csv(content: bytes, layout: Layout) -> RawTable:
         raise FileError("empty", "file holds no text")
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = sniff_delimiter(first_line)
-    warnings = [] if encoding.startswith("utf-8") else [f"decoded as {encoding}"]
+    warnings = [] if encoding.startswith("utf-8") else [ParseWarning("encoding_fallback", f"decoded as {encoding}")]
     arrow = None
     if len(content) >= ARROW_MIN_BYTES:
         utf8 = content[len(codecs.BOM_UTF8):] if encoding == "utf-8-sig" else content

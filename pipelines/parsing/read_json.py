@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from pipelines.parsing.cells import FileError, RawTable, columns_of, map_headers
+from pipelines.parsing.cells import FileError, ParseWarning, RawTable, columns_of, map_headers
 from pipelines.parsing.layouts import Layout
 
 
@@ -27,7 +27,7 @@ def read_json(content: bytes, layout: Layout) -> RawTable:
         if not isinstance(rec, dict):
             raise FileError("bad_json", f"record {i} is not an object")
         headers.update(dict.fromkeys(rec))
-    warnings: list[str] = []
+    warnings: list[ParseWarning] = []
     positions, names = map_headers(list(headers), layout, warnings)
     keys = list(headers)
     chosen = [keys[p] for p in positions]

@@ -18,6 +18,7 @@ from pipelines.parsing.cells import (
     MAX_COLS,
     MAX_ROWS,
     FileError,
+    ParseWarning,
     RawTable,
     columns_of,
     layout_aliases,
@@ -71,9 +72,9 @@ def read_xlsx(content: bytes, layout: Layout) -> RawTable:
         raise
     except Exception as exc:  # calamine raises its own error types for broken workbooks
         raise FileError("not_xlsx", f"workbook cannot be opened ({type(exc).__name__})") from exc
-    warnings: list[str] = []
+    warnings: list[ParseWarning] = []
     if len(names) > 1:
-        warnings.append(f"only the first sheet {names[0]!r} was read")
+        warnings.append(ParseWarning("sheet_ignored", f"only the first sheet {names[0]!r} was read"))
     if len(grid) > MAX_ROWS + 1:
         raise FileError("too_large", f"more than {MAX_ROWS} rows")
     rows = [tuple(_xlsx_cell(v) for v in row[:MAX_COLS]) for row in grid]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.reports import queries
+from pipelines.reports import parser_sections, queries
 from pipelines.reports import render as r
 from pipelines.reports import submission_sections as subs
 from pipelines.reports.measurement_sections import flags_section, plots_section
@@ -26,6 +26,7 @@ SECTIONS = {
     "headline": "Headline (Ringkasan)",
     "checks": "Check outcomes (Hasil pemeriksaan)",
     "quarantine": "Quarantine (Karantina)",
+    "parser": "Values nulled and parser assumptions (Nilai dikosongkan dan asumsi parser)",
     "plots": "Plots (Grafik)",
     "flags": "Data-quality flags (Penanda kualitas data)",
     "completeness": "Completeness (Kelengkapan laporan)",
@@ -52,7 +53,8 @@ def build_quality_report(
     """Render the data-quality report of one run to ``out_dir/quality_<run_id or 'latest'>.html``.
 
     Also copies it to ``out_dir/latest.html``. Sections: headline and reconciliation
-    (``raw.submissions``), check outcomes (``check_results``), quarantine (``quarantine.*``), plots
+    (``raw.submissions``), check outcomes (``check_results``), quarantine (``quarantine.*``), values
+    nulled and parser warnings (``quarantine.rejected_values``, ``raw.submission_warnings``), plots
     (``marts.fct_child_measurement``, ``marts.fct_stunting_prevalence``), WHO data-quality flags
     (``marts.fct_growth_data_quality``), completeness (``marts.mart_submission_completeness``) and, when
     present, validation suites (``raw.submission_validation``).
@@ -76,6 +78,7 @@ def build_quality_report(
         r.section("headline", SECTIONS["headline"], subs.headline(con, run_id, tables, facts)),
         r.section("checks", SECTIONS["checks"], subs.checks(check_results, facts)),
         r.section("quarantine", SECTIONS["quarantine"], subs.quarantine(con, run_id, tables, facts)),
+        r.section("parser", SECTIONS["parser"], parser_sections.section(con, run_id, tables, facts)),
         r.section("plots", SECTIONS["plots"], plots_section(con, tables, figures)),
         r.section("flags", SECTIONS["flags"], flags_section(con, tables)),
         r.section("completeness", SECTIONS["completeness"], subs.completeness(con, tables)),
@@ -140,6 +143,11 @@ def _markdown(facts: subs.Facts, run_id: str | None, html_path: Path) -> str:
         lines += [
             f"  - `{x['reason_code']}` ({x['stream']}): {x['n_total']:,} rows" for x in facts.top_reasons
         ]
+    lines.append(f"- Values nulled, rows kept: {facts.values_nulled:,}")
+    if facts.top_warnings:
+        lines.append("- Parser warnings (submissions):")
+        n = "n_files_run" if run_id else "n_files"
+        lines += [f"  - `{x['code']}` ({x['stream']}): {x[n]:,}" for x in facts.top_warnings]
     # the summary is shown in the Dagster UI: same redaction as the page (not of our own path), ≤ 40 lines
     lines = [r.redact(line) for line in lines[: MAX_MARKDOWN_LINES - 1]]
     lines.append(f"- Full report: `{html_path}`")

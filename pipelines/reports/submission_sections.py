@@ -25,6 +25,8 @@ class Facts:
     checks_passed: int = 0
     failed_checks: list[dict] = field(default_factory=list)
     top_reasons: list[dict] = field(default_factory=list)
+    values_nulled: int = 0
+    top_warnings: list[dict] = field(default_factory=list)
     not_landed: NotLanded = field(default_factory=NotLanded)
 
 

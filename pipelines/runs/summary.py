@@ -20,6 +20,8 @@ class RunSummary:
     checks_failed: list[str] = field(default_factory=list)
     quarantined_rows: dict[str, int] = field(default_factory=dict)
     quarantined_files: int = 0
+    nulled_values: dict[str, int] = field(default_factory=dict)  # reason -> values nulled, rows kept
+    parser_warnings: dict[str, int] = field(default_factory=dict)  # code -> submissions warned
     failures: list[str] = field(default_factory=list)
     warehouse: str = ""
     not_landed: NotLanded = field(default_factory=NotLanded)
@@ -102,6 +104,14 @@ class RunSummary:
                 )
             if ("quarantine", "rejected_files") in names:
                 self.quarantined_files = con.execute("select count(*) from quarantine.rejected_files").fetchall()[0][0]
+            if ("quarantine", "rejected_values") in names:
+                self.nulled_values = dict(con.execute(
+                    "select reason_code, count(*) from quarantine.rejected_values group by 1 order by 2 desc, 1"
+                ).fetchall())
+            if ("raw", "submission_warnings") in names:
+                self.parser_warnings = dict(con.execute(
+                    "select code, count(distinct submission_id) from raw.submission_warnings group by 1 order by 2 desc, 1"
+                ).fetchall())
         finally:
             con.close()
 
@@ -121,7 +131,12 @@ class RunSummary:
             *self._not_landed_lines(),
             f"quarantine: {sum(self.quarantined_rows.values()):,} row rejections, {self.quarantined_files} files",
             *[f"  {reason:<32} {n:>8,}" for reason, n in self.quarantined_rows.items()],
+            f"values nulled, rows kept: {sum(self.nulled_values.values()):,}",
+            *[f"  {reason:<32} {n:>8,}" for reason, n in self.nulled_values.items()],
         ]
+        if self.parser_warnings:
+            lines.append("parser warnings (submissions; raw.submission_warnings): " + ", ".join(
+                f"{code} {n:,}" for code, n in self.parser_warnings.items()))
         if self.failures:
             lines += ["step failures:", *[f"  {f}" for f in self.failures]]
         return "\n".join(lines)

@@ -24,7 +24,8 @@ THIN = "36.04.15.2001_2024-08.csv"
 
 def write_landing(folder: Path) -> Path:
     """A landing folder with a good P3KE register under a name that tells no year (its rows cannot
-    either), and a 4-row e-PPGBM export whose last 3 weights are not numbers."""
+    either), and a 4-row e-PPGBM export whose last 3 birth dates are impossible (a row without an
+    age cannot be used; a bad weight alone would only null the weight)."""
     measurements = folder / "child_measurements"
     measurements.mkdir(parents=True)
     (folder / "households").mkdir()
@@ -32,7 +33,7 @@ def write_landing(folder: Path) -> Path:
     lines = (SOURCES / "eppgbm_bom_semicolon.csv").read_text(encoding="utf-8-sig").splitlines()[:5]
     for i in (2, 3, 4):
         cells = lines[i].split(";")
-        cells[19] = "abc"  # Berat
+        cells[4] = "2/31/2023"  # Tgl Lahir
         lines[i] = ";".join(cells)
     (measurements / THIN).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
@@ -81,7 +82,7 @@ def test_a_refused_file_and_a_thin_submission_warn_and_the_run_still_publishes(s
     assert BAD_NAME in meta["refused_files"] and "period_unknown" in meta["refused_files"]
     assert "rename it <village code>_<year>.csv, e.g. 36.04.15.2001_2024.csv" in meta["refused_files"]
     assert THIN in meta["under_half"] and "1 of 4 rows landed" in meta["under_half"]
-    assert "invalid_number (3 rows)" in meta["under_half"]
+    assert "invalid_date (3 rows)" in meta["under_half"]
     # non-blocking: the publish happened, with what did land
     published = site / "wh" / "banten.duckdb"
     with duckdb.connect(str(published), read_only=True) as con:

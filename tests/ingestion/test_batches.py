@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipelines.ingestion import batches
-from pipelines.ingestion.batches import Batcher, Item, Pending, prepare_batch
+from pipelines.ingestion.batches import Batcher, Counts, Item, Pending, prepare_batch
 from pipelines.ingestion.identity import SubmissionKey, sha256_hex, submission_id, unidentified_submission_id
 from pipelines.ingestion.incoming import Incoming
 from pipelines.parsing.file_identity import FileHints
@@ -42,7 +42,7 @@ def _item(sid, name, content, name_error=None, hints=None) -> Item:
 
 def test_one_crashing_file_does_not_take_the_batch_down():
     items = [
-        _item("s1", "a.csv", b"1\nreject\n2", hints=HINTS),
+        _item("s1", "a.csv", b"1\nreject\nnull", hints=HINTS),
         _item("s2", "b.csv", b"crash", hints=HINTS),
         _item("s3", "c.csv", b"bad", hints=HINTS),
         _item("s4", "laporan\x07.csv", b"1", "'laporan\\x07.csv': unsafe file name"),
@@ -58,10 +58,15 @@ def test_one_crashing_file_does_not_take_the_batch_down():
     assert prepared.errors == {"s1": None, "s2": "parser_error: RuntimeError", "s3": "undecodable: toy",
                                "s4": "'laporan\\x07.csv': unsafe file name", "s5": None}
     assert list(prepared.errors) == prepared.sids == ["s1", "s2", "s3", "s4", "s5"]  # batch order
-    assert prepared.results == {"s1": (2, 3, 1), "s5": (1, 1, 0)}
+    assert prepared.results == {"s1": Counts(2, 3, 1, 1), "s5": Counts(1, 1, 0, 0)}
     assert prepared.rows["submission_id"].tolist() == ["s1", "s1", "s5"]
     assert prepared.rejects[["submission_id", "row_number", "column_name"]].values.tolist() == [
         ["s1", 3, "village_code"]]
+    # the row that lost a value landed; its value goes to quarantine.rejected_values, not with the rows
+    assert prepared.nulled[["submission_id", "row_number", "column_name", "original_value"]].values.tolist() == [
+        ["s1", 4, "village_code", "x"]]
+    assert list(prepared.nulled.columns) == batches.REJECTED_VALUE_COLUMNS
+    assert list(prepared.rejects.columns) == batches.REJECTED_ROW_COLUMNS
     assert seen == [("households", ["s1", "s5"], ["s1", "s5"])]
     assert prepared.validation["submission_id"].tolist() == ["s1", "s5"]
 
@@ -88,5 +93,5 @@ def test_an_unnamed_file_gets_the_id_of_what_its_rows_tell():
     assert prepared.keys[0] == SubmissionKey("child_measurements", "district", "36.01.01", "2024-08", "csv")
     assert prepared.keys[1:] == [None, None]
     assert prepared.errors[prepared.sids[1]].startswith("submitter_unknown")
-    assert prepared.results[expected] == (2, 2, 0)
+    assert prepared.results[expected] == Counts(2, 2, 0)
     assert prepared.rows["submission_id"].tolist() == [expected, expected, "s-named"]

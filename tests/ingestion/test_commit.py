@@ -44,17 +44,21 @@ def con():
 
 
 def test_a_batch_lands_with_versions_rejects_and_counts(con):
-    batch = [_pending("36.01.01.2001_2024-08.csv", b"1\nreject\n2"), _pending("36.01.01.2002_2024-08.csv", b"bad"),
+    batch = [_pending("36.01.01.2001_2024-08.csv", b"1\nreject\nnull"), _pending("36.01.01.2002_2024-08.csv", b"bad"),
              _pending("laporan.csv", b"1")]
     report = _commit(con, batch)
     assert (report.landed, report.rejected_files, report.rows_accepted, report.rows_rejected) == (1, 2, 2, 1)
+    assert report.values_nulled == 1
     assert report.by_stream["child_measurements"] == {"submissions": 1, "rows_accepted": 2, "rows_rejected": 1,
-                                                      "files_rejected": 2}
-    rows = con.execute("select file_name, status, version, n_source_rows, n_rows_accepted, n_rows_rejected "
-                       "from raw.submissions order by file_name").fetchall()
-    assert rows == [("36.01.01.2001_2024-08.csv", "accepted", 1, 3, 2, 1),
-                    ("36.01.01.2002_2024-08.csv", "rejected_file", None, 0, 0, 0),
-                    ("laporan.csv", "rejected_file", None, 0, 0, 0)]
+                                                      "values_nulled": 1, "files_rejected": 2}
+    rows = con.execute("select file_name, status, version, n_source_rows, n_rows_accepted, n_rows_rejected, "
+                       "n_values_nulled from raw.submissions order by file_name").fetchall()
+    assert rows == [("36.01.01.2001_2024-08.csv", "accepted", 1, 3, 2, 1, 1),
+                    ("36.01.01.2002_2024-08.csv", "rejected_file", None, 0, 0, 0, None),
+                    ("laporan.csv", "rejected_file", None, 0, 0, 0, None)]
+    assert con.execute("select file_name, row_number, column_name, original_value, run_id "
+                       "from quarantine.rejected_values").fetchall() == [
+        ("36.01.01.2001_2024-08.csv", 4, "village_code", "x", "run-1")]
     assert sorted(con.execute("select reason_code from quarantine.rejected_files").fetchall()) == [
         ("submitter_unknown",), ("undecodable",)]  # laporan.csv: neither its name nor its rows tell
     assert _count(con, "raw.child_measurements") == 2 and _count(con, "quarantine.rejected_rows") == 1
@@ -79,11 +83,11 @@ class FailingAt:
 
 
 def test_a_failed_commit_leaves_nothing_of_the_batch(con):
-    batch = [_pending("36.01.01.2001_2024-08.csv", b"1\nreject\n2"), _pending("36.01.01.2002_2024-08.csv", b"bad")]
+    batch = [_pending("36.01.01.2001_2024-08.csv", b"1\nreject\nnull"), _pending("36.01.01.2002_2024-08.csv", b"bad")]
     with pytest.raises(duckdb.IOException):
         _commit(FailingAt(con, "raw.submissions"), batch)
     for table in ("raw.submissions", "raw.child_measurements", "quarantine.rejected_rows",
-                  "quarantine.rejected_files"):
+                  "quarantine.rejected_values", "quarantine.rejected_files"):
         assert _count(con, table) == 0, table
     _commit(con, batch)  # and the connection is usable: the batch lands whole on a retry
     assert _count(con, "raw.submissions") == 2 and _count(con, "raw.child_measurements") == 2

@@ -1,6 +1,7 @@
 """A stand-in for the real parser in ingestion unit tests: each line of a file is one row (only its
-``row_number``, a column of every raw stream table); a line ``reject`` is a rejected row, a file
-starting ``bad`` is rejected whole and one starting ``crash`` makes the parser raise.
+``row_number``, a column of every raw stream table); a line ``reject`` is a rejected row, a line
+``null`` a kept row that lost one value (a value reject), a file starting ``bad`` is rejected whole
+and one starting ``crash`` makes the parser raise.
 
 Identity, as the real parser tells it: the hints' submitter and period when given; else a first line
 ``@<submitter_code> <period>`` (e.g. ``@36.01.01 2024-08``, the rows' common region and month, not a
@@ -16,11 +17,14 @@ from pipelines.parsing.parse import ParseResult
 from pipelines.parsing.parse_context import REJECT_COLUMNS
 
 
-def _rejects(numbers: list[int]) -> pd.DataFrame:
+def _rejects(numbers: list[int], nulled: list[int] = ()) -> pd.DataFrame:
+    n = len(numbers) + len(nulled)
     return pd.DataFrame({
-        "row_number": pd.Series(numbers, dtype="int64"), "column": ["village_code"] * len(numbers),
-        "reason_code": ["invalid"] * len(numbers), "detail": ["toy reject"] * len(numbers),
-        "payload": ["{}"] * len(numbers),
+        "row_number": pd.Series([*numbers, *nulled], dtype="int64"), "column": ["village_code"] * n,
+        "reason_code": ["invalid"] * n, "detail": ["toy reject"] * n,
+        "payload": ["{}"] * len(numbers) + [None] * len(nulled),
+        "level": ["row"] * len(numbers) + ["value"] * len(nulled),
+        "original_value": [None] * len(numbers) + ["x"] * len(nulled),
     }, columns=list(REJECT_COLUMNS))
 
 
@@ -51,5 +55,6 @@ def toy_parse(stream: str, files: list[tuple[str, bytes]], hints=None) -> list[P
         kept = [i for i, line in enumerate(lines) if line != "reject"]
         rows = pd.DataFrame({"row_number": numbers[kept].astype("int64")})
         rejected = [int(numbers[i]) for i, line in enumerate(lines) if line == "reject"]
-        out.append(ParseResult(rows, _rejects(rejected), None, len(lines), identity=identity))
+        nulled = [int(numbers[i]) for i, line in enumerate(lines) if line == "null"]
+        out.append(ParseResult(rows, _rejects(rejected, nulled), None, len(lines), identity=identity))
     return out

@@ -139,14 +139,17 @@ def test_per_file_decisions_stay_per_file(small):
         assert_same(got, want, name)
     a, b, c, d, e, f, g = batch
     assert a.rows["measured_on"].astype(str).tolist() == ["2024-08-13", "2024-08-01"]
-    assert b.rows["measured_on"].astype(str).tolist() == ["2024-08-13"]
-    assert "slash dates read as dmy: 2 dates have a day above 12 first" in a.warnings
-    assert not any("dmy" in w for w in b.warnings)
-    assert b.rejects["reason_code"].tolist() == ["invalid_number"] and b.rejects["row_number"].tolist() == [3]
+    assert b.rows["measured_on"].astype(str).tolist() == ["2024-08-13", "2024-08-01"]  # the bad weight alone is lost
+    assert b.rows["weight_kg"].isna().tolist() == [False, True]
+    warned = {name: {w.code: w for w in r.warnings} for name, r in zip("abe", (a, b, e), strict=True)}
+    assert warned["a"]["date_order_guessed"].detail == "slash dates read as dmy: 2 dates have a day above 12 first"
+    assert "date_order_guessed" not in warned["b"]
+    assert b.rejects[["row_number", "reason_code", "level"]].values.tolist() == [[3, "invalid_number", "value"]]
+    assert b.n_rejected_rows == 0
     assert c.rows.empty and c.n_source_rows == 0 and c.file_error is None
     assert d.file_error.startswith("undecodable") and d.rows.columns.tolist() == a.rows.columns.tolist()
-    assert any(w.startswith("1 rows without a 16-digit NIK") for w in e.warnings)
-    assert not any("16-digit" in w for w in a.warnings)
+    assert warned["e"]["nik_fallback"].n_rows == 1
+    assert "nik_fallback" not in warned["a"]
     assert f.rows["posyandu"].isna().all() and len(f.rows) == 1
     assert_same(a, g, "same file twice")
 

@@ -1,5 +1,6 @@
-"""parse_submission end to end on the fixtures: typed rows, row-level rejects, pseudonyms and
-the guarantee that no personal value leaves the parser (pipelines.parsing.parse)."""
+"""parse_submission end to end on the fixtures: typed rows, row-level rejects and value-level
+rejects (the value nulled, the row kept), pseudonyms and the guarantee that no personal value
+leaves the parser (pipelines.parsing.parse)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from pipelines.parsing.file_identity import FileHints
 from pipelines.parsing.layouts import LAYOUTS, STREAMS
 from pipelines.parsing.parse import ParseResult, parse_submission
-from pipelines.parsing.parse_context import REJECT_REASONS
+from pipelines.parsing.parse_context import REJECT_COLUMNS, REJECT_REASONS
 from pipelines.parsing.pseudonym import Pseudonymiser
 from pipelines.parsing.regions import RegionIndex
 from tests.hints import name_hints
@@ -49,10 +50,12 @@ def parse(stream_path: str, regions, key: bytes = KEY, name: str | None = None) 
                             pseudonymiser=Pseudonymiser(key), regions=regions)
 
 
-def reasons(result: ParseResult) -> dict[int, set[tuple[str, str]]]:
+def reasons(result: ParseResult) -> dict[int, set[tuple[str, str, str]]]:
+    """Row number -> {(column, reason code, level)} of every reject."""
     out: dict[int, set] = {}
-    for row, column, reason in result.rejects[["row_number", "column", "reason_code"]].itertuples(index=False):
-        out.setdefault(int(row), set()).add((column, reason))
+    for row, column, reason, level in result.rejects[["row_number", "column", "reason_code", "level"]].itertuples(
+            index=False):
+        out.setdefault(int(row), set()).add((column, reason, level))
     return out
 
 
@@ -60,24 +63,36 @@ def test_every_reject_reason_on_the_row_it_belongs_to(regions):
     result = parse(MAIN, regions)
     assert result.file_error is None
     assert reasons(result) == {
-        11: {("birth_date", "invalid_date")},
-        12: {("birth_date", "birth_after_measurement")},
-        13: {("weight_kg", "invalid_number")},
-        14: {("weight_kg", "weight_out_of_range")},
-        15: {("lenhei_cm", "lenhei_out_of_range")},
-        16: {("sex", "invalid_sex")},
-        17: {("regency_name", "unknown_regency")},
-        18: {("district_name", "unknown_district")},
-        19: {("village_name", "unknown_village")},
-        20: {("child_name", "missing_value")},
-        22: {("regency_name", "unknown_regency")},
-    }
+        11: {("birth_date", "invalid_date", "row")},
+        12: {("birth_date", "birth_after_measurement", "row")},
+        13: {("weight_kg", "invalid_number", "value")},
+        14: {("weight_kg", "weight_out_of_range", "value")},
+        15: {("lenhei_cm", "lenhei_out_of_range", "value")},
+        16: {("sex", "invalid_sex", "row")},
+        17: {("regency_name", "unknown_regency", "row")},
+        18: {("district_name", "unknown_district", "row")},
+        19: {("village_name", "unknown_village", "row")},
+        22: {("regency_name", "unknown_regency", "row")},
+    }  # row 20 has no name but a usable NIK: the child is identified, the row kept
     assert "2/31/2023" in result.rejects.set_index("row_number").loc[11, "detail"]
+
+
+def test_a_bad_value_loses_only_itself(regions):
+    result = parse(MAIN, regions)
+    rows = result.rows.set_index("row_number")
+    assert pd.isna(rows.loc[13, "weight_kg"]) and rows.loc[13, "lenhei_cm"] == 80.0
+    assert pd.isna(rows.loc[14, "weight_kg"]) and rows.loc[14, "lenhei_cm"] == 80.0
+    assert rows.loc[15, "weight_kg"] == 10.0 and pd.isna(rows.loc[15, "lenhei_cm"])
+    nulled = result.nulled.set_index("row_number")
+    assert nulled.loc[[13, 14, 15], "original_value"].tolist() == ["abc", "75", "200"]
+    assert nulled["payload"].isna().all()  # the row itself landed: no payload kept aside
+    assert result.rejects.loc[result.row_rejected, "original_value"].isna().all()
 
 
 def test_rows_reconcile_and_duplicates_are_kept(regions):
     result = parse(MAIN, regions)
     assert result.n_source_rows == 21
+    assert (len(result.rows), result.n_rejected_rows, len(result.nulled)) == (14, 7, 3)
     assert len(result.rows) + result.n_rejected_rows == result.n_source_rows
     rows = result.rows.set_index("row_number")
     # Rows 2 and 9 are the same child on the same day; both kept, row_number says which is last.
@@ -129,7 +144,7 @@ def test_xlsx_serial_and_datetime_dates(regions):
     assert rows["birth_date"].iloc[0] == dt.date(2022, 2, 1)  # a serial number
     assert rows["measured_on"].iloc[0] == dt.date(2024, 8, 2)  # a datetime cell
     # row 3: birth serial 45505 (2024-08-01), measured 2024-09-02 while the file's rows tell August
-    assert reasons(result) == {3: {("measured_on", "measured_outside_period")}}
+    assert reasons(result) == {3: {("measured_on", "measured_outside_period", "row")}}
     assert result.identity.period == "2024-08"
 
 
@@ -138,7 +153,9 @@ def test_cp1252_file_with_dmy_dates(regions):
     assert result.rows["measured_on"].tolist() == [dt.date(2024, 8, 13), dt.date(2024, 8, 14)]
     assert result.rows["birth_date"].tolist() == [dt.date(2023, 1, 15), dt.date(2022, 2, 1)]
     assert result.rows["weight_kg"].tolist() == [10.5, 11.2]
-    assert "slash dates read as dmy: 3 dates have a day above 12 first" in result.warnings
+    assert [(w.code, w.detail, w.n_rows) for w in result.warnings] == [
+        ("encoding_fallback", "decoded as cp1252", None),
+        ("date_order_guessed", "slash dates read as dmy: 3 dates have a day above 12 first", 2)]
 
 
 @pytest.mark.parametrize(
@@ -153,7 +170,7 @@ def test_file_errors_give_empty_typed_frames(regions, path, name, prefix):
     assert result.file_error.startswith(prefix)
     assert result.rows.empty and result.n_source_rows == 0
     assert {"row_number", "child_id", "village_code", "birth_date"} <= set(result.rows.columns)
-    assert list(result.rejects.columns) == ["row_number", "column", "reason_code", "detail", "payload"]
+    assert list(result.rejects.columns) == list(REJECT_COLUMNS)
 
 
 def _personal_values() -> set[str]:
@@ -182,7 +199,7 @@ def test_no_personal_value_anywhere_in_results(regions):
         if path.suffix == ".py":
             continue
         result = parse(str(path.relative_to(FIX)), regions)
-        texts = [result.file_error or "", *result.warnings]
+        texts = [result.file_error or "", *map(str, result.warnings)]
         for frame in (result.rows, result.rejects):
             for column in frame.columns:
                 texts.extend(str(v) for v in frame[column].tolist())
@@ -193,17 +210,19 @@ def test_no_personal_value_anywhere_in_results(regions):
 
 def test_reject_payload_is_json_with_tokens_not_clear_values(regions):
     result = parse(MAIN, regions)
-    payload = json.loads(result.rejects.set_index("row_number").loc[13, "payload"])
-    assert payload["weight_kg"] == "abc" and len(payload["child_id"]) == 32
+    payload = json.loads(result.rejects.set_index("row_number").loc[16, "payload"])
+    assert payload["sex"] == "X" and payload["weight_kg"] == "10" and len(payload["child_id"]) == 32
     assert "nik" not in payload and "child_name" not in payload and "address" not in payload
 
 
 def test_households_aliases_flags_decile_and_codes(regions):
     result = parse("households/p3ke_aliases.csv", regions)
-    assert reasons(result) == {4: {("welfare_decile", "invalid_decile")},
-                               5: {("village_code", "unknown_region_code")},
-                               6: {("receives_bpnt", "invalid_value")}}
+    assert reasons(result) == {4: {("welfare_decile", "invalid_decile", "value")},
+                               5: {("village_code", "unknown_region_code", "row")},
+                               6: {("receives_bpnt", "invalid_value", "value")}}
     rows = result.rows.set_index("row_number")
+    assert pd.isna(rows.loc[4, "welfare_decile"]) and rows.loc[4, "n_members"] == 3
+    assert pd.isna(rows.loc[6, "receives_bpnt"]) and rows.loc[6, "welfare_decile"] == 2
     assert rows.loc[3, "village_code"] == "36.73.01.1006"  # written without dots
     assert rows.loc[2, ["receives_bpnt", "receives_pkh", "receives_bpum", "receives_bst", "receives_sembako"]
                     ].tolist() == [True, False, False, True, True]
@@ -214,8 +233,8 @@ def test_households_aliases_flags_decile_and_codes(regions):
 
 def test_aksi_reports(regions):
     result = parse("aksi_reports/aksi.csv", regions)
-    assert reasons(result) == {4: {("action_no", "invalid_action")}, 5: {("status", "invalid_status")},
-                               6: {("regency_code", "unknown_region_code")}}
+    assert reasons(result) == {4: {("action_no", "invalid_action", "row")}, 5: {("status", "invalid_status", "row")},
+                               6: {("regency_code", "unknown_region_code", "row")}}
     rows = result.rows
     assert rows["status"].tolist() == ["verified", "in_progress"]
     assert rows["score"].tolist() == [92.5, 75.0] and rows["n_evidence"].tolist() == [3, 1]
@@ -224,18 +243,22 @@ def test_aksi_reports(regions):
 
 def test_lokus_survey_opd_scorecard(regions):
     lokus = parse("lokus_villages/lokus.csv", regions)
-    assert reasons(lokus) == {3: {("village_code", "region_mismatch")}, 4: {("village_code", "unknown_region_code")}}
+    assert reasons(lokus) == {3: {("village_code", "region_mismatch", "row")},
+                              4: {("village_code", "unknown_region_code", "row")}}
     survey = parse("survey_figures/survey.csv", regions)
-    assert survey.rows["stunting_ssgi_pct"].tolist() == [29.4]
-    assert survey.rows["population"].tolist() == [1_437_046]
-    assert reasons(survey) == {3: {("stunting_ssgi_pct", "out_of_range")}}
+    assert survey.rows["stunting_ssgi_pct"].tolist()[0] == 29.4 and pd.isna(survey.rows["stunting_ssgi_pct"].iloc[1])
+    assert survey.rows["population"].tolist() == [1_437_046, 759_929]
+    assert reasons(survey) == {3: {("stunting_ssgi_pct", "out_of_range", "value")}}
     opd = parse("opd_programmes/opd.csv", regions)
-    assert reasons(opd) == {3: {("village_codes", "unknown_region_code")}, 4: {("intervention_type", "invalid_value")}}
+    assert reasons(opd) == {3: {("village_codes", "unknown_region_code", "value")},
+                            4: {("intervention_type", "invalid_value", "value")}}
     first = opd.rows.iloc[0]
     assert (first["budget_rp"], first["realisation_rp"], first["quarter"]) == (12_500_000, 10_000_000, 3)
     assert first["intervention_type"] == "specific" and first["village_codes"] == "36.01.01.2001,36.01.01.2002"
+    assert pd.isna(opd.rows["village_codes"].iloc[1]) and pd.isna(opd.rows["intervention_type"].iloc[2])
+    assert opd.nulled["original_value"].tolist() == ["36.01.01.2001;36.99.99.9999", "Campuran"]
     card = parse("village_scorecard/scorecard.csv", regions)
-    assert reasons(card) == {3: {("quarter", "invalid_value")}}
+    assert reasons(card) == {3: {("quarter", "invalid_value", "row")}}
     assert card.rows["dana_desa_stunting_rp"].tolist() == [25_000_000] and card.rows["rembuk_held"].all()
     assert "kpm_phone" not in card.rows.columns and card.rows["kpm_id"].str.len().eq(32).all()
 
@@ -248,7 +271,7 @@ def test_every_stream_has_a_typed_empty_result(regions, stream):
     assert not set(LAYOUTS[stream].pii) & set(result.rows.columns)
 
 
-def test_numeric_nik_in_xlsx_is_flagged(regions, tmp_path):
+def test_numeric_nik_in_xlsx_is_not_trusted(regions, tmp_path):
     import openpyxl
 
     from pipelines.parsing.layouts import CHILD_MEASUREMENTS
@@ -262,8 +285,9 @@ def test_numeric_nik_in_xlsx_is_flagged(regions, tmp_path):
     wb.save(buf)
     result = parse_submission("child_measurements", buf.getvalue(), "x.xlsx", pseudonymiser=Pseudonymiser(KEY),
                               regions=regions)
-    assert len(result.rows) == 1 and result.rows["nik_valid"].iloc[0]
-    assert any("stored as numbers" in w for w in result.warnings)
+    assert len(result.rows) == 1 and not result.rows["nik_valid"].iloc[0]
+    warned = {w.code: w.n_rows for w in result.warnings}
+    assert warned["nik_untrusted"] == 1 and warned["nik_fallback"] == 1
 
 
 def test_unknown_stream_is_a_caller_error(regions):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.parsing.cells import ParseWarning
 from pipelines.parsing.layouts import CHILD_MEASUREMENTS, HOUSEHOLDS
 from pipelines.parsing.read_delimited import sniff_delimiter
 from pipelines.parsing.readers import FileError, detect_format, read_table
@@ -37,7 +38,7 @@ def test_utf8_bom_semicolon_crlf():
 
 def test_cp1252_comma_and_quoted_delimiter():
     table = read_child("child_measurements/eppgbm_cp1252_comma.csv")
-    assert "decoded as cp1252" in table.warnings
+    assert table.warnings == [ParseWarning("encoding_fallback", "decoded as cp1252")]
     assert table.frame["child_name"].tolist() == ["ANAK CAFÉ \u2019CONTOH\u2019", "ANAK CONTOH, KOMA"]
 
 
@@ -46,7 +47,7 @@ def test_xlsx_keeps_native_cells_finds_header_below_title_row():
     assert table.file_format == "xlsx"
     assert table.row_numbers.tolist() == [3, 4, 5, 6]  # title row 1, header row 2
     assert table.frame["birth_date"].iloc[0] == 45505
-    assert any("first sheet" in w for w in table.warnings)
+    assert [(w.code, w.detail) for w in table.warnings] == [("sheet_ignored", "only the first sheet 'Data Balita' was read")]
 
 
 def test_json_list_and_rows_object():
@@ -61,7 +62,7 @@ def test_reordered_headers_and_alias_spellings():
     assert {"village_code", "receives_bpnt", "family_id", "welfare_decile"} <= set(table.frame.columns)
     assert table.frame["village_code"].iloc[0] == "36.04.15.2001"
     assert table.frame["receives_bpnt"].iloc[0] == "Ya"
-    assert table.warnings == ["unknown columns dropped: Kolom Tambahan"]
+    assert table.warnings == [ParseWarning("column_dropped", "unknown columns dropped: Kolom Tambahan")]
 
 
 @pytest.mark.parametrize(

@@ -104,7 +104,7 @@ def portal(folder: Path, faults=None):
         server.stop()
 
 
-MART_EXCLUDE = {"ingested_at", "run_id", "rejected_at", "validated_at", "seen_at", "published_at", "built_at"}
+MART_EXCLUDE = {"ingested_at", "run_id", "rejected_at", "validated_at", "seen_at", "warned_at", "published_at", "built_at"}
 
 
 def digest(path: Path, schemas=("marts",)) -> dict[str, str]:
@@ -338,8 +338,13 @@ def test_hostile_inputs_are_quarantined_and_personal_data_never_leaks(src, tmp_p
     assert site.work.exists()
     con = duckdb.connect(str(site.work), read_only=True)
     files = dict(con.execute("select file_name, reason_code from quarantine.rejected_files").fetchall())
+    # a row that cannot be used is quarantined whole; a bad value alone is nulled and recorded (issue 16)
     row_reasons = dict(con.execute(
-        "select file_name, string_agg(distinct reason_code, ',') from quarantine.rejected_rows group by 1").fetchall())
+        "select file_name, string_agg(distinct reason_code, ',') from (select file_name, reason_code from "
+        "quarantine.rejected_rows union all select file_name, reason_code from quarantine.rejected_values) "
+        "group by 1").fetchall())
+    nulled = {r for (r,) in con.execute("select distinct reason_code from quarantine.rejected_values").fetchall()}
+    assert {"weight_out_of_range", "lenhei_out_of_range"} <= nulled, nulled
     accepted = {n for (n,) in con.execute("select file_name from raw.submissions where status = 'accepted'").fetchall()}
     report = []
     for rel, want in expected.items():
@@ -350,7 +355,7 @@ def test_hostile_inputs_are_quarantined_and_personal_data_never_leaks(src, tmp_p
                 assert files[name] in want[5:].split("|"), (name, files[name])
             report.append((name[:40], "file", files[name]))
         else:
-            assert name in accepted and name in row_reasons, f"{name!r}: rows not quarantined"
+            assert name in accepted and name in row_reasons, f"{name!r}: rows not quarantined, no value nulled"
             report.append((name[:40], "rows", row_reasons[name]))
     hostile = [r[2] for r in report if "hostile" in r[0]][0]
     for code in ("invalid_date", "weight_out_of_range", "lenhei_out_of_range", "unknown_village", "value_too_long"):

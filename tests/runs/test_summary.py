@@ -33,6 +33,15 @@ def test_the_summary_names_refused_files_and_thin_submissions():
     assert text.index("not landed") < text.index("quarantine:")
 
 
+def test_the_summary_counts_values_nulled_and_parser_warnings():
+    text = RunSummary(True, "r1", 1.0, quarantined_rows={"unknown_village": 3},
+                      nulled_values={"missing_value": 28, "weight_out_of_range": 27},
+                      parser_warnings={"nik_fallback": 40, "date_order_guessed": 2}).render()
+    assert "values nulled, rows kept: 55" in text and "  weight_out_of_range                    27" in text
+    assert "parser warnings (submissions; raw.submission_warnings): nik_fallback 40, date_order_guessed 2" in text
+    assert text.index("quarantine:") < text.index("values nulled")
+
+
 def test_a_long_list_is_capped():
     many = [_refused(f"export {i}.csv") for i in range(LIST_LIMIT + 5)]
     text = RunSummary(True, "r1", 1.0, not_landed=NotLanded(many)).render()

@@ -10,7 +10,7 @@ from pipelines import settings
 
 pytestmark = pytest.mark.slow
 
-VOLATILE = {"ingested_at", "run_id", "rejected_at", "validated_at", "seen_at"}
+VOLATILE = {"ingested_at", "run_id", "rejected_at", "validated_at", "seen_at", "warned_at"}
 
 
 def _snapshot(path) -> dict[str, list]:
@@ -54,6 +54,7 @@ def test_demo_twice_gives_identical_tables(tmp_path, monkeypatch, isolated_env):
     assert counts["raw.submissions"] > 1000
     assert counts["quarantine.rejected_files"] == 2
     assert counts["quarantine.rejected_rows"] > 0
+    assert counts["quarantine.rejected_values"] > 0
     transports = {r[8] for r in first["raw.submissions"]}
     assert transports == {"portal", "landing"}
 
@@ -71,5 +72,16 @@ def test_demo_twice_gives_identical_tables(tmp_path, monkeypatch, isolated_env):
         got = con.execute("select column_name, data_type from duckdb_columns() where schema_name = ? "
                           "and table_name = ? order by column_index", [schema, table]).fetchall()
         assert got == spec.columns, name
+    # the demo's zero heights and impossible weights cost their value only (issue 16): each nulled value
+    # is recorded, its row reached the marts, and only the scores that need it are missing
+    nulled = dict(con.execute("select column_name || ':' || reason_code, count(*) from quarantine.rejected_values "
+                              "group by 1").fetchall())
+    assert nulled.keys() == {"lenhei_cm:missing_value", "weight_kg:weight_out_of_range"}, nulled
+    scores = con.execute(
+        "select count(*) filter (where lenhei_cm is null and haz is null and whz is null and waz is not null), "
+        "count(*) filter (where lenhei_cm is null), "
+        "count(*) filter (where weight_kg is null and waz is null and whz is null and haz is not null), "
+        "count(*) filter (where weight_kg is null) from marts.fct_child_measurement").fetchall()[0]
+    assert scores[0] == scores[1] > 0 and scores[2] == scores[3] > 0, scores
     con.close()
     assert not undocumented, undocumented
