@@ -283,7 +283,9 @@ def _hostile_files(site: Site) -> dict[str, str]:
     """Write hostile files; returns {relative path: expected reason code (file or row)}."""
     cm = site.landing / "child_measurements"
     cm.mkdir(parents=True, exist_ok=True)
-    good = sorted((site.portal_dir / "child_measurements").glob("*.csv"))[0].read_bytes()
+    # an August export: its rows go into files named for August (a July file's rows would be
+    # measured_outside_period there)
+    good = sorted((site.portal_dir / "child_measurements").glob("*_2024-08.csv"))[0].read_bytes()
     header, *rows = good.decode("utf-8-sig").splitlines()
     expected = {}
 
@@ -379,7 +381,7 @@ def test_hostile_inputs_are_quarantined_and_personal_data_never_leaks(src, tmp_p
 
     # 6. personal data: NIKs and names from the generated files, the token and the key, are in
     #    no file under warehouse/, the Dagster storage, or the run logs
-    from test_ingest import _personal_values  # tests/ is on sys.path (pytest rootdir conftest)
+    from tests.ingestion.test_land import _personal_values
 
     niks, names = _personal_values(site.portal_dir)
     assert niks and names
