@@ -283,7 +283,9 @@ def _hostile_files(site: Site) -> dict[str, str]:
     """Write hostile files; returns {relative path: expected reason code (file or row)}."""
     cm = site.landing / "child_measurements"
     cm.mkdir(parents=True, exist_ok=True)
-    good = sorted((site.portal_dir / "child_measurements").glob("*.csv"))[0].read_bytes()
+    # an August export: its rows go into files named for August (a July file's rows would be
+    # measured_outside_period there)
+    good = sorted((site.portal_dir / "child_measurements").glob("*_2024-08.csv"))[0].read_bytes()
     header, *rows = good.decode("utf-8-sig").splitlines()
     expected = {}
 
