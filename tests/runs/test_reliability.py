@@ -384,7 +384,7 @@ def test_hostile_inputs_are_quarantined_and_personal_data_never_leaks(src, tmp_p
 
     # 6. personal data: NIKs and names from the generated files, the token and the key, are in
     #    no file under warehouse/, the Dagster storage, or the run logs
-    from test_ingest import _personal_values  # tests/ is on sys.path (pytest rootdir conftest)
+    from tests.ingestion.test_land import _personal_values
 
     niks, names = _personal_values(site.portal_dir)
     assert niks and names
