@@ -116,10 +116,9 @@ class Pseudonymiser:
 # Placeholder NIKs typed when the real one is unknown: one digit repeated, the digits in
 # sequence, or a code followed by a run of zeros. Shared by many children, they would merge
 # them under one pseudonymous id, so they count as invalid (the id falls back to name, birth
-# date and village) while the row is kept.
-DUMMY_NIK = r"([0-9])\1{15}|0123456789012345|1234567890123456|[0-9]{6}0{10}"
-
-
+# date and village) while the row is kept. (One alternative per digit rather than a
+# backreference: RE2, pyarrow's engine, has none, and Python's re is ~5x slower per cell.)
+DUMMY_NIK = "|".join(f"{d}{{16}}" for d in "0123456789") + "|0123456789012345|1234567890123456|[0-9]{6}0{10}"
 # What people and spreadsheets put inside a NIK: Excel's text prefix (straight or curly), white
 # space, dashes and dots (``3601 0123 4567 8901``, ``3601-01...``, ``3601.0123...``). Literal
 # characters, not escapes, keep the pattern on pyarrow's RE2 path.
@@ -128,22 +127,25 @@ _NIK_NOISE = "['‘’`\\s.\\-‐‑‒–—]"
 _NUMBER_TEXT = r"'?[0-9]+([.,][0-9]+)?[eE][+]?[0-9]+|[0-9]+[.,]0+"
 
 
-def _nik_text(values: pd.Series) -> pd.Series:
-    """Cells as trimmed text, NFKC-normalised where not plain ASCII (full-width ``３６０１``)."""
+def _nik_text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Cells as trimmed text, NFKC-normalised where not plain ASCII (full-width ``３６０１``), and
+    which cells are plain 16 digits already (nearly all of them: the rest only is looked at)."""
     text = as_text(values)
-    wide = text.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
+    plain = text.str.fullmatch(r"[0-9]{16}").fillna(False).astype(bool)
+    rest = text[text.notna() & ~plain]
+    wide = rest.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).astype(bool)
     if wide.any():
         text = text.copy()
-        text[wide] = text[wide].str.normalize("NFKC").str.strip()
-    return text
+        text[rest.index[wide]] = rest[wide].str.normalize("NFKC").str.strip()
+    return text, plain
 
 
 def normalise_nik(values: pd.Series) -> pd.Series:
     """NIK cells as the digits they were meant to be: NFKC (full-width digits become digits),
     then the text prefix ``'``, white space, dashes and dots removed; NA for an empty cell.
     A number cell gives its integer digits (it is untrusted anyway: :func:`untrusted_nik`)."""
-    text = _nik_text(values)
-    noisy = ~text.str.fullmatch(r"[0-9]{16}").fillna(True).astype(bool)
+    text, plain = _nik_text(values)
+    noisy = text.notna() & ~plain
     if noisy.any():
         text = text.copy()
         text[noisy] = text[noisy].str.replace(_NIK_NOISE, "", regex=True)
@@ -154,11 +156,13 @@ def untrusted_nik(values: pd.Series) -> pd.Series:
     """Whether each NIK cell arrived as a number: an XLSX/JSON number cell, or text that is a
     number's rendering (``3.60101E+15``, ``3601012345678901.0``). Such a NIK never identifies."""
     if values.dtype == object:
-        numeric = values.map(is_number).astype(bool)
+        out = values.map(is_number).astype(bool)
     else:
-        numeric = pd.Series(False, index=values.index)
-    rendered = _nik_text(values).str.fullmatch(_NUMBER_TEXT).fillna(False).astype(bool)
-    return numeric | rendered
+        out = pd.Series(False, index=values.index)
+    text, plain = _nik_text(values)
+    rest = text[text.notna() & ~plain]
+    out[rest.index] |= rest.str.fullmatch(_NUMBER_TEXT).fillna(False).astype(bool)
+    return out
 
 
 def clean_nik(values: pd.Series) -> tuple[pd.Series, pd.Series]:
