@@ -22,8 +22,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from pipelines import settings
 from tests.growth.test_zscores import reference_row
+from tests.sites import pipeline_site
 
 pytestmark = pytest.mark.slow
 
@@ -191,16 +191,8 @@ def warehouse(exports, tmp_path_factory):
     from pipelines.runs.inprocess import run_pipeline
 
     root = tmp_path_factory.mktemp("real_exports_run")
-    (root / "home").mkdir()
-    (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in settings.ENV_DEFAULTS:
-            mp.setenv(name, "")
-        mp.setenv("DAGSTER_HOME", str(root / "home"))
-        mp.setenv("KONVERGENSI_WAREHOUSE", str(root / "wh" / "banten.duckdb"))
-        mp.setenv("KONVERGENSI_LANDING_DIR", str(exports["landing"]))
-        mp.setenv("KONVERGENSI_REGION_MASTER", str(exports["region_master"]))
-        mp.setenv("KONVERGENSI_PSEUDONYM_KEY", KEY)
+    with pipeline_site(root, KONVERGENSI_LANDING_DIR=exports["landing"], KONVERGENSI_PSEUDONYM_KEY=KEY,
+                       KONVERGENSI_REGION_MASTER=exports["region_master"]):
         summary = run_pipeline(MONTH, MONTH, quiet=True)
     assert summary.success, summary.render()
     con = duckdb.connect(str(root / "wh" / "banten.duckdb"), read_only=True)

@@ -11,10 +11,11 @@ import duckdb
 import pytest
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance, asset, materialize
 
-from pipelines import settings, tables
+from pipelines import tables
 from pipelines.checks.refusals import every_file_lands_at_least_half_its_rows
 from pipelines.resources import WarehouseResource
 from tests.paths import FIXTURES
+from tests.sites import pipeline_site
 
 CHECK = "every_file_lands_at_least_half_its_rows"
 SOURCES = FIXTURES / "sources" / "child_measurements"
@@ -52,15 +53,8 @@ def evaluation(run_id: str):
 def site(tmp_path_factory):
     """Environment of one warehouse fed from :func:`write_landing`, kept for the module's tests."""
     root = tmp_path_factory.mktemp("refusals")
-    (root / "home").mkdir()
-    (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in settings.ENV_DEFAULTS:
-            mp.setenv(name, "")
-        mp.setenv("DAGSTER_HOME", str(root / "home"))
-        mp.setenv("KONVERGENSI_WAREHOUSE", str(root / "wh" / "banten.duckdb"))
-        mp.setenv("KONVERGENSI_LANDING_DIR", str(write_landing(root / "landing")))
-        mp.setenv("KONVERGENSI_PSEUDONYM_KEY", "refusals-test-key")
+    with pipeline_site(root, KONVERGENSI_LANDING_DIR=write_landing(root / "landing"),
+                       KONVERGENSI_PSEUDONYM_KEY="refusals-test-key"):
         yield root
 
 
