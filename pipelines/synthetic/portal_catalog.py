@@ -23,6 +23,7 @@ from pipelines.ingestion.identity import (
     parse_submission_name,
     submission_id,
     submission_key,
+    unnamed_submission_id,
 )
 from pipelines.parsing.layouts import STREAMS, SUBMITTER_LEVEL
 
@@ -31,13 +32,6 @@ API = "/api/v1"
 SUBMISSION_ID_RE = re.compile(r"^[a-z_]{3}-(?:[0-9a-f]{20}|x[0-9a-f]{19})$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 META_SUFFIX = ".meta.json"  # the upload form's fields of the file it is named after
-
-
-def unnamed_submission_id(stream: str, file_name: str, content_sha256: str) -> str:
-    """Id of a file whose name does not parse; the same formula as the ingestion core uses
-    for landing-folder files, so both transports agree."""
-    digest = hashlib.sha256(f"{stream}|{file_name}|{content_sha256}".encode()).hexdigest()
-    return f"{stream[:3]}-x{digest[:19]}"
 
 
 def _form_fields(path: Path) -> tuple[dict | None, int]:
