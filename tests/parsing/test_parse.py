@@ -19,23 +19,13 @@ from pipelines.parsing.parse_context import REJECT_COLUMNS, REJECT_REASONS
 from pipelines.parsing.pseudonym import Pseudonymiser
 from pipelines.parsing.regions import RegionIndex
 from tests.hints import name_hints
-from tests.paths import FIXTURES, ROOT_DIR
+from tests.paths import FIXTURES
 
-ROOT = ROOT_DIR
 FIX = FIXTURES / "sources"
-MASTERS = (ROOT / "pipelines" / "data" / "banten_regions.csv", ROOT.parent / "shared" / "reference" / "banten_regions.csv")
 KEY = b"parse-test-key-not-secret"
 MAIN = "child_measurements/eppgbm_bom_semicolon.csv"
 PERSONAL_HEADERS = ("NIK", "Nama", "Nama Ortu", "Alamat", "Kepala Keluarga", "Nama Petugas", "Penanggung Jawab",
                     "Nama KPM", "No HP KPM", "ID Keluarga")
-
-
-@pytest.fixture(scope="module")
-def regions() -> RegionIndex:
-    for path in MASTERS:
-        if path.is_file():
-            return RegionIndex.from_csv(path)
-    pytest.skip("no region master CSV available")
 
 
 # What the fixtures' file names would have to tell: a P3KE register names no year, and the OPD

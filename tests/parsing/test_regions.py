@@ -3,21 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from pipelines.parsing.regions import RegionIndex, normalise_codes, normalise_name
-from tests.paths import ROOT_DIR
-
-ROOT = ROOT_DIR
-MASTERS = (ROOT / "pipelines" / "data" / "banten_regions.csv", ROOT.parent / "shared" / "reference" / "banten_regions.csv")
-
-
-@pytest.fixture(scope="module")
-def regions() -> RegionIndex:
-    for path in MASTERS:
-        if path.is_file():
-            return RegionIndex.from_csv(path)
-    pytest.skip("no region master CSV available")
 
 
 def resolve(regions, *triples):
