@@ -71,26 +71,34 @@ by_level as (
 ),
 
 balita as (
-    select
-        survey.regency_code,
-        survey.year,
-        survey.balita_estimate
-    from staging.stg_survey_figures as survey
-    where survey.balita_estimate is not null
+    -- under-five estimates as submitted: each regency's, and the province's own published one
+    select region_code, region_level, year, balita_estimate
+    from staging.stg_survey_figures
+    where balita_estimate is not null
 ),
 
 province_balita as (
-    -- the province estimate only when every regency submitted one
+    -- the province estimate: its own published row, else the regencies' sum when every regency submitted one
     select
-        left(balita.regency_code, 2) as region_code,
-        balita.year,
-        sum(balita.balita_estimate) as balita_estimate
-    from balita
-    group by left(balita.regency_code, 2), balita.year
-    having count(*) = (
-        select count(*) from marts.dim_region as region
-        where region.region_level = 'regency' and region.province_code = left(balita.regency_code, 2)
-    )
+        province.region_code,
+        province.year,
+        coalesce(any_value(published.balita_estimate), case
+            when count(regency.balita_estimate) = any_value(province.n_regencies) then sum(regency.balita_estimate)
+        end) as balita_estimate
+    from (
+        select province_code as region_code, years.year, count(*) as n_regencies
+        from marts.dim_region
+        cross join (select distinct year from balita) as years
+        where region_level = 'regency'
+        group by all
+    ) as province
+    left join balita as regency
+        on regency.region_level = 'regency' and left(regency.region_code, 2) = province.region_code
+        and regency.year = province.year
+    left join balita as published
+        on published.region_level = 'province' and published.region_code = province.region_code
+        and published.year = province.year
+    group by province.region_code, province.year
 ),
 
 wilson as (
@@ -99,6 +107,27 @@ wilson as (
         n_cases / nullif(n_children, 0) as p,
         1.959963984540054 as z95
     from by_level
+),
+
+weighted as (
+    -- the province rate weighted by each regency's under-five estimate (pooled rates let high-coverage
+    -- regencies dominate); stratified standard error sqrt(sum(w^2 p (1 - p) / n)), w = weight share
+    select
+        left(wilson.region_code, 2) as region_code,
+        wilson.period,
+        wilson.indicator,
+        sum(wilson.p * balita.balita_estimate) / nullif(sum(balita.balita_estimate), 0) as p_weighted,
+        sqrt(
+            sum(balita.balita_estimate ^ 2 * wilson.p * (1 - wilson.p) / wilson.n_children)
+        ) / nullif(sum(balita.balita_estimate), 0) as se_weighted,
+        sum(balita.balita_estimate) as balita_in_weighted
+    from wilson
+    inner join balita
+        on balita.region_level = 'regency'
+        and balita.region_code = wilson.region_code
+        and balita.year = left(wilson.period, 4)::integer
+    where wilson.region_level = 'regency' and wilson.n_children > 0
+    group by all
 ),
 
 final as (
@@ -110,7 +139,7 @@ final as (
         wilson.n_children,
         wilson.n_cases,
         wilson.n_severe,
-        round(100 * wilson.p, 4) as pct_prevalence,
+        round(100 * wilson.p, 4) as pct_prevalence_pooled,
         round(100 * (
             (wilson.p + wilson.z95 ^ 2 / (2 * wilson.n_children))
             - wilson.z95 * sqrt(wilson.p * (1 - wilson.p) / wilson.n_children + wilson.z95 ^ 2 / (4 * wilson.n_children ^ 2))
@@ -120,16 +149,28 @@ final as (
             + wilson.z95 * sqrt(wilson.p * (1 - wilson.p) / wilson.n_children + wilson.z95 ^ 2 / (4 * wilson.n_children ^ 2))
         ) / (1 + wilson.z95 ^ 2 / wilson.n_children), 4) as ci_high,
         wilson.n_flagged,
-        round(100 * wilson.n_children / coalesce(regency_balita.balita_estimate, province_balita.balita_estimate), 4)
-            as pct_coverage
+        round(100 * wilson.n_children / nullif(coalesce(regency_balita.balita_estimate, province_balita.balita_estimate), 0), 4)
+            as pct_coverage,
+        round(100 * weighted.p_weighted, 4) as pct_prevalence_balita_weighted,
+        round(100 * (case when weighted.p_weighted is not null then greatest(weighted.p_weighted - wilson.z95 * weighted.se_weighted, 0) end), 4) as ci_low_balita_weighted,
+        round(100 * (case when weighted.p_weighted is not null then least(weighted.p_weighted + wilson.z95 * weighted.se_weighted, 1) end), 4) as ci_high_balita_weighted,
+        round(100 * weighted.balita_in_weighted / nullif(province_balita.balita_estimate, 0), 4)
+            as pct_balita_in_weighted
     from wilson
     left join balita as regency_balita
         on wilson.region_level = 'regency'
-        and regency_balita.regency_code = wilson.region_code
+        and regency_balita.region_level = 'regency'
+        and regency_balita.region_code = wilson.region_code
         and regency_balita.year = left(wilson.period, 4)::integer
     left join province_balita
         on wilson.region_level = 'province'
+        and province_balita.region_code = wilson.region_code
         and province_balita.year = left(wilson.period, 4)::integer
+    left join weighted
+        on wilson.region_level = 'province'
+        and weighted.region_code = wilson.region_code
+        and weighted.period = wilson.period
+        and weighted.indicator = wilson.indicator
 )
 
 select * from final

@@ -1,4 +1,6 @@
--- One row per regency per year: published survey prevalence, BPS extreme poverty and the balita estimate (latest version).
+-- One row per regency, or the province, per year: published survey prevalence, BPS extreme poverty and the
+-- population and under-five (balita) estimates (latest submission version, last row). A province row is the
+-- province's own published figure (Kode Kab/Kota holds the 2-digit province code).
 with submissions as (
     select * from staging.stg_submissions
     where stream = 'survey_figures' and is_latest_version
@@ -23,13 +25,15 @@ ranked as (
 )
 
 select
-    regency_code,
+    regency_code as region_code,
+    case when length(regency_code) = 2 then 'province' else 'regency' end as region_level,
     year,
     stunting_ssgi_pct,
     stunting_ski_pct,
     extreme_poverty_bps_pct,
-    population,
-    balita_estimate,
+    -- a denominator of 0 or less is refused at ingestion; this keeps an older raw row from dividing by it
+    case when population > 0 then population end as population,
+    case when balita_estimate > 0 then balita_estimate end as balita_estimate,
     submission_id
 from ranked
 where duplicate_rank = 1

@@ -267,17 +267,19 @@ def parse_lokus_villages(ctx: Context) -> pd.DataFrame:
 
 
 def parse_survey_figures(ctx: Context) -> pd.DataFrame:
-    """Survey and statistics figures (SSGI/SKI, BPS) -> one row per regency x year."""
+    """Survey and statistics figures (SSGI/SKI, BPS) -> one row per regency (or the province, as
+    published: ``Kode Kab/Kota`` holds the province code, e.g. ``36``) x year. A population or
+    under-five estimate of 0 or less is refused: it is a denominator."""
     ctx.require()
     out = {
-        "regency_code": ctx.region_code("regency_code", "regency"),
+        "regency_code": ctx.region_code("regency_code", ("regency", "province")),
         "regency_name": ctx.text("regency_name"),
         "year": ctx.year(),
     }
     for column in ("stunting_ssgi_pct", "stunting_ski_pct", "extreme_poverty_bps_pct"):
         out[column] = ctx.in_range(column, ctx.decimal(column), 0, 100)
     for column in ("population", "balita_estimate"):
-        out[column] = ctx.in_range(column, ctx.integer(column, amount=True), 0, 10**9)
+        out[column] = ctx.in_range(column, ctx.integer(column, amount=True), 1, 10**9)
     return pd.DataFrame(out, index=ctx.raw.index)
 
 

@@ -46,6 +46,9 @@ _SURVEY = {
     "36.04": (25.6, None, 1_791_795), "36.71": (11.2, 13.0, 1_957_349), "36.72": (18.2, None, 480_378),
     "36.73": (22.9, None, 759_929), "36.74": (9.6, None, 1_463_607),
 }
+# Banten as published: SSGI 2024 stunting 21.1 % (DOMAIN.md §8.1); the extreme-poverty rate, population
+# 12.88 M (2025, §2) and under-five estimate are synthetic stand-ins for the BPS/Dinkes release.
+_PROVINCE_SURVEY = (21.1, None, 0.77, 12_881_374, 1_159_324)
 _EXTREME_POVERTY_2022 = {"36.01": 1.82, "36.02": 2.17, "36.03": 1.52, "36.04": 0.75, "36.71": 0.75,
                          "36.72": 0.45, "36.73": 1.01, "36.74": 0.44}
 
@@ -145,19 +148,27 @@ def write_lokus(out: Path, geo: names.Geography, rng) -> dict:
 
 
 def write_survey(out: Path, rng) -> dict:
-    """One ``;`` CSV per regency with survey stunting, BPS extreme poverty and denominators."""
+    """One ``;`` CSV per regency with survey stunting, BPS extreme poverty and denominators, and one
+    for the province with its own published figures (as Bappeda copies them from the SSGI and BPS
+    releases; not derived from the regencies)."""
     folder = out / "survey_figures"
     for code, name, *_rest in names.REGENCIES:
         ssgi, ski, pop = _SURVEY[code]
         poverty = round(_EXTREME_POVERTY_2022[code] * rng.uniform(0.45, 0.8), 2)
         balita = int(round(pop * rng.uniform(0.085, 0.095)))
-        row = [code, name, YEAR, gio.dec_comma(np.array([ssgi]), 1)[0],
-               "" if ski is None else gio.dec_comma(np.array([ski]), 1)[0],
-               gio.dec_comma(np.array([poverty]), 2)[0], str(pop), str(balita)]
-        path = folder / f"{code}_{YEAR}.csv"
-        gio.write_bytes(path, gio.csv_bytes(SURVEY_FIGURES.headers, [row], delimiter=";", encoding="utf-8-sig"))
-        gio.set_received(path, _received(rng, YEAR))
-    return {"files": len(names.REGENCIES), "rows": len(names.REGENCIES)}
+        _write_survey_row(folder, rng, code, name, ssgi, ski, poverty, pop, balita)
+    ssgi, ski, poverty, pop, balita = _PROVINCE_SURVEY
+    _write_survey_row(folder, rng, "36", "Provinsi Banten", ssgi, ski, poverty, pop, balita)
+    return {"files": len(names.REGENCIES) + 1, "rows": len(names.REGENCIES) + 1}
+
+
+def _write_survey_row(folder: Path, rng, code, name, ssgi, ski, poverty, pop, balita) -> None:
+    row = [code, name, YEAR, gio.dec_comma(np.array([ssgi]), 1)[0],
+           "" if ski is None else gio.dec_comma(np.array([ski]), 1)[0],
+           gio.dec_comma(np.array([poverty]), 2)[0], str(pop), str(balita)]
+    path = folder / f"{code}_{YEAR}.csv"
+    gio.write_bytes(path, gio.csv_bytes(SURVEY_FIGURES.headers, [row], delimiter=";", encoding="utf-8-sig"))
+    gio.set_received(path, _received(rng, YEAR))
 
 
 def write_opd(out: Path, geo: names.Geography, rng) -> dict:

@@ -178,11 +178,12 @@ def _lokus_villages() -> list:
 def _survey_figures() -> list:
     pct = ("stunting_ssgi_pct", "stunting_ski_pct", "extreme_poverty_bps_pct")
     return [
-        _not_null("regency_code"), _regex("regency_code", REGENCY_CODE_REGEX, "regency_code_is_kemendagri"),
+        _not_null("regency_code"),
+        _regex("regency_code", PROVINCE_OR_REGENCY_REGEX, "regency_or_province_code_is_kemendagri"),
         *_year(),
         *[_between(c, 0, 100, f"{c}_0_to_100") for c in pct],
         _between("population", 1, None, "population_positive"),
-        _between("balita_estimate", 0, None, "balita_estimate_non_negative"),
+        _between("balita_estimate", 1, None, "balita_estimate_positive"),
         _between("balita_share", 0, 0.25, "balita_at_most_quarter_of_population"),
     ]
 
