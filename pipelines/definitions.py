@@ -7,7 +7,7 @@ from dagster import AssetSelection, Definitions, define_asset_job, in_process_ex
 from pipelines.assets.growth import stg_child_zscores, who_growth_lms
 from pipelines.assets.ingest import ingest_submissions
 from pipelines.assets.publish import build_publish_asset
-from pipelines.assets.regions import raw_region_master
+from pipelines.assets.regions import raw_region_master, reference_run_date
 from pipelines.assets.report import build_report_asset
 from pipelines.assets.sql import build_sql_assets
 from pipelines.checks.expectations import submissions_meet_expectations
@@ -22,7 +22,7 @@ from pipelines.settings import SQL_DIR
 from pipelines.sql_engine.models import discover_models
 from pipelines.tables import TABLES
 
-PYTHON_ASSETS = [raw_region_master, ingest_submissions, who_growth_lms, stg_child_zscores]
+PYTHON_ASSETS = [raw_region_master, reference_run_date, ingest_submissions, who_growth_lms, stg_child_zscores]
 
 
 sql_assets, sql_checks = build_sql_assets(

@@ -85,6 +85,20 @@ def current_month(now: dt.datetime | None = None) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+def as_of_date(override: str | None = None, now: dt.datetime | None = None) -> dt.date:
+    """The date the marts are "as of" (overdue actions): ``override`` (``YYYY-MM-DD``, from
+    KONVERGENSI_AS_OF_DATE) when given, else today in Western Indonesia Time."""
+    if override and override.strip():
+        try:
+            return dt.date.fromisoformat(override.strip())
+        except ValueError as exc:
+            raise ValueError(f"KONVERGENSI_AS_OF_DATE={override!r} is not a date YYYY-MM-DD") from exc
+    now = now or dt.datetime.now(dt.UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.UTC)
+    return now.astimezone(dt.timezone(dt.timedelta(hours=7))).date()
+
+
 def partition_for_period(period: str | None, now: dt.datetime | None = None) -> str | None:
     """The month partition that lands a submission of ``period``: the period's first month that
     is a partition, or None when it has none (no period, before FIRST_MONTH, in the future).

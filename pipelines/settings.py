@@ -58,6 +58,10 @@ ENV_DEFAULTS: dict[str, tuple[str, str]] = {
         "",
         "HMAC key for pseudonymising personal data (secret); required to ingest submissions.",
     ),
+    "KONVERGENSI_AS_OF_DATE": (
+        "",
+        "Date YYYY-MM-DD the marts are as of (overdue actions); empty = today in WIB. For re-running a past night.",
+    ),
     "KONVERGENSI_REGION_MASTER": (
         "",
         "Region master CSV (code,level,name,parent_code); empty = the bundled official Kemendagri file.",

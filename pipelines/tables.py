@@ -225,6 +225,12 @@ _SPECS = [
     """, "pipelines.assets.regions:raw_region_master",
               "Kemendagri region master: one row per province, regency, district and village code, read "
               "from KONVERGENSI_REGION_MASTER (default: the bundled official file)."),
+    TableSpec("reference.run_date", """
+    as_of_date date not null,
+    source varchar not null
+    """, "pipelines.assets.regions:reference_run_date",
+              "The date this run's marts are as of (one row): today in WIB, or KONVERGENSI_AS_OF_DATE. "
+              "An unfinished convergence action past its deadline on this date is overdue."),
     TableSpec("reference.who_growth_lms", """
     indicator varchar,
     sex tinyint,

@@ -14,6 +14,10 @@ reports as (
     select * from staging.stg_aksi_reports
 ),
 
+run_date as (
+    select max(as_of_date) as as_of_date from reference.run_date
+),
+
 years as (
     -- a year counts once any regency sent an aksi file for it, even a file that was rejected
     select distinct left(period, 4)::integer as year
@@ -54,11 +58,21 @@ final as (
                 then date_diff('day', spine.deadline_date, reports.completed_on)
             when reports.completed_on is not null then 0
         end as days_late,
+        -- overdue: not completed and its deadline has passed on the run date (late completions are is_late)
+        not coalesce(reports.status in ('uploaded', 'verified'), false)
+            and spine.deadline_date < run_date.as_of_date as is_overdue,
+        case
+            when not coalesce(reports.status in ('uploaded', 'verified'), false)
+                and spine.deadline_date < run_date.as_of_date
+                then date_diff('day', spine.deadline_date, run_date.as_of_date)
+        end as days_overdue,
+        run_date.as_of_date,
         reports.grade,
         reports.score,
         reports.performance_category,
         reports.submission_id
     from spine
+    cross join run_date
     left join reports
         on reports.regency_code = spine.regency_code
         and reports.year = spine.year

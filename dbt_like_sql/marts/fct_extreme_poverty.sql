@@ -16,10 +16,6 @@ survey as (
     select * from staging.stg_survey_figures
 ),
 
-n_regencies as (
-    select province_code, count(*) as n from marts.dim_region where region_level = 'regency' group by 1
-),
-
 by_level as (
     select
         levels.region_level,
@@ -71,40 +67,122 @@ spine as (
     where region.region_level in ('regency', 'province')
 ),
 
-province_survey as (
-    -- the province figure only when every regency submitted it; BPS rate weighted by population
+n_villages as (
+    -- villages and kelurahan in each district, regency and the province
+    select levels.region_level, case levels.region_level
+            when 'district' then region.district_code
+            when 'regency' then region.regency_code
+            when 'province' then region.province_code
+            else region.village_code
+        end as region_code,
+        count(*) as n_villages
+    from marts.dim_region as region
+    cross join (values ('village'), ('district'), ('regency'), ('province')) as levels (region_level)
+    where region.region_level = 'village'
+    group by all
+),
+
+regency_cover as (
+    -- population of the reporting villages, estimated as the regency population times the share of its villages
+    -- that sent P3KE data (no village population source exists: villages of a regency are taken as equal)
     select
-        left(survey.regency_code, 2) as region_code,
-        survey.year,
-        sum(survey.population) as population,
-        sum(survey.extreme_poverty_bps_pct * survey.population) / sum(survey.population) as extreme_poverty_bps_pct
-    from survey
-    inner join n_regencies on n_regencies.province_code = left(survey.regency_code, 2)
-    where survey.population is not null and survey.extreme_poverty_bps_pct is not null
-    group by left(survey.regency_code, 2), survey.year
-    having count(*) = any_value(n_regencies.n)
+        spine.region_code,
+        spine.year,
+        survey.population,
+        survey.extreme_poverty_bps_pct,
+        survey.population * coalesce(by_level.n_villages_reporting, 0) / nullif(n_villages.n_villages, 0)
+            as population_covered
+    from spine
+    left join survey
+        on survey.region_level = 'regency' and survey.region_code = spine.region_code and survey.year = spine.year
+    left join by_level
+        on by_level.region_level = 'regency' and by_level.region_code = spine.region_code and by_level.year = spine.year
+    left join n_villages on n_villages.region_level = 'regency' and n_villages.region_code = spine.region_code
+    where spine.region_level = 'regency'
+),
+
+province_derived as (
+    -- derived from the regencies only when every regency has the figure; BPS rate weighted by population
+    select
+        left(regency_cover.region_code, 2) as region_code,
+        regency_cover.year,
+        case when count(regency_cover.population) = count(*) then sum(regency_cover.population) end as population,
+        case when count(regency_cover.population) = count(*) then sum(regency_cover.population_covered) end
+            as population_covered,
+        case
+            when count(regency_cover.population * regency_cover.extreme_poverty_bps_pct) = count(*)
+                then sum(regency_cover.extreme_poverty_bps_pct * regency_cover.population)
+                    / nullif(sum(regency_cover.population), 0)
+        end as extreme_poverty_bps_pct
+    from regency_cover
+    group by all
 ),
 
 denominators as (
-    select regency_code as region_code, year, population, extreme_poverty_bps_pct
-    from survey
+    select region_code, year, population, population_covered, extreme_poverty_bps_pct,
+        case when extreme_poverty_bps_pct is not null then 'published' end as bps_basis
+    from regency_cover
     union all
-    select region_code, year, population, extreme_poverty_bps_pct
-    from province_survey
+    -- the province's own published figures; the regencies' sum or weighted mean only where none was published
+    select
+        derived.region_code,
+        derived.year,
+        coalesce(published.population, derived.population) as population,
+        -- the covered population is always the regencies' sum (which villages reported is known per regency)
+        derived.population_covered,
+        coalesce(published.extreme_poverty_bps_pct, derived.extreme_poverty_bps_pct) as extreme_poverty_bps_pct,
+        case
+            when published.extreme_poverty_bps_pct is not null then 'published'
+            when derived.extreme_poverty_bps_pct is not null then 'derived_from_regencies'
+        end as bps_basis
+    from province_derived as derived
+    left join survey as published
+        on published.region_level = 'province' and published.region_code = derived.region_code
+        and published.year = derived.year
+),
+
+settings as (
+    select value as min_coverage_pct from reference.progress_settings where setting = 'p3ke_min_village_coverage_pct'
 ),
 
 targets as (
-    -- a year without its own target uses the next target year; after the last one, the last target
+    select year, pct_target from reference.target_settings where indicator = 'extreme_poverty' and scope = 'national'
+),
+
+registered as (
     select
-        years.year,
-        coalesce(
-            arg_min(settings.pct_target, settings.target_year) filter (where settings.target_year >= years.year),
-            arg_max(settings.pct_target, settings.target_year)
-        ) as pct_target
-    from years
-    cross join reference.target_settings as settings
-    where settings.indicator = 'extreme_poverty'
-    group by years.year
+        spine.region_code,
+        spine.region_level,
+        spine.year,
+        n_villages.n_villages,
+        coalesce(by_level.n_villages_reporting, 0) as n_villages_reporting,
+        round(100.0 * coalesce(by_level.n_villages_reporting, 0) / nullif(n_villages.n_villages, 0), 2)
+            as pct_villages_reporting,
+        denominators.population,
+        round(denominators.population_covered)::bigint as population_covered,
+        round(100.0 * denominators.population_covered / nullif(denominators.population, 0), 2)
+            as pct_population_covered,
+        case
+            when coalesce(by_level.n_villages_reporting, 0) = 0 then 'no_p3ke_data'
+            when denominators.population_covered is null or denominators.population_covered <= 0 then 'no_population'
+            when 100.0 * by_level.n_villages_reporting / n_villages.n_villages < settings.min_coverage_pct
+                then 'coverage_below_threshold'
+        end as registered_rate_missing_reason,
+        100.0 * coalesce(by_level.n_individuals_desil_1, 0) / nullif(denominators.population_covered, 0)
+            as registered_rate,
+        denominators.extreme_poverty_bps_pct,
+        denominators.bps_basis
+    from spine
+    cross join settings
+    left join by_level
+        on by_level.region_code = spine.region_code
+        and by_level.region_level = spine.region_level
+        and by_level.year = spine.year
+    left join n_villages on n_villages.region_level = spine.region_level and n_villages.region_code = spine.region_code
+    left join denominators
+        on spine.region_level in ('regency', 'province')
+        and denominators.region_code = spine.region_code
+        and denominators.year = spine.year
 ),
 
 final as (
@@ -135,23 +213,29 @@ final as (
         round(100.0 * by_level.n_desil_1_bst / nullif(by_level.n_households_desil_1, 0), 2) as pct_desil_1_bst,
         round(100.0 * by_level.n_desil_1_no_assistance / nullif(by_level.n_households_desil_1, 0), 2)
             as pct_desil_1_no_assistance,
-        denominators.population,
-        round(100.0 * coalesce(by_level.n_individuals_desil_1, 0) / denominators.population, 4)
+        registered.n_villages,
+        registered.pct_villages_reporting,
+        registered.population,
+        registered.population_covered,
+        registered.pct_population_covered,
+        case when registered.registered_rate_missing_reason is null then round(registered.registered_rate, 4) end
             as pct_extreme_poor_registered,
-        round(denominators.extreme_poverty_bps_pct, 4) as pct_extreme_poverty_bps,
+        registered.registered_rate_missing_reason as pct_extreme_poor_registered_missing_reason,
+        round(registered.extreme_poverty_bps_pct, 4) as pct_extreme_poverty_bps,
+        registered.bps_basis as extreme_poverty_bps_basis,
         targets.pct_target as pct_target_extreme_poverty,
-        round(100.0 * coalesce(by_level.n_individuals_desil_1, 0) / denominators.population - targets.pct_target, 4)
-            as pct_gap_registered_to_target,
-        round(denominators.extreme_poverty_bps_pct - targets.pct_target, 4) as pct_gap_bps_to_target
+        case when registered.registered_rate_missing_reason is null
+            then round(registered.registered_rate - targets.pct_target, 4) end as pct_gap_registered_to_target,
+        round(registered.extreme_poverty_bps_pct - targets.pct_target, 4) as pct_gap_bps_to_target
     from spine
     left join by_level
         on by_level.region_code = spine.region_code
         and by_level.region_level = spine.region_level
         and by_level.year = spine.year
-    left join denominators
-        on spine.region_level in ('regency', 'province')
-        and denominators.region_code = spine.region_code
-        and denominators.year = spine.year
+    inner join registered
+        on registered.region_code = spine.region_code
+        and registered.region_level = spine.region_level
+        and registered.year = spine.year
     left join targets on targets.year = spine.year
 )
 

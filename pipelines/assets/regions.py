@@ -1,4 +1,5 @@
-"""Region master: the official Kemendagri code list loaded into ``raw.region_master``."""
+"""Region master: the official Kemendagri code list loaded into ``raw.region_master``; and the
+run's as-of date (``reference.run_date``), the calendar the marts judge deadlines against."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import pandas as pd
 from dagster import DataVersion, MaterializeResult, asset
 
 from pipelines import tables
+from pipelines.periods import as_of_date
 from pipelines.resources import RegionMasterResource, WarehouseResource
-from pipelines.settings import WAREHOUSE_POOL
+from pipelines.settings import WAREHOUSE_POOL, env_value
 from pipelines.sql_engine import build_state
 
 REGION_COLUMNS = ["code", "level", "name", "parent_code"]
@@ -60,3 +62,27 @@ def raw_region_master(warehouse: WarehouseResource, region_master: RegionMasterR
         data_version=DataVersion(version),
         metadata={"source_file": str(region_master.file), "row_count": len(df), **{f"n_{k}": v for k, v in counts.items()}}
     )
+
+
+@asset(
+    key=tables.key("reference.run_date"),
+    group_name="reference",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def reference_run_date(warehouse: WarehouseResource) -> MaterializeResult:
+    """The date the marts are as of (``reference.run_date``): today in WIB, or
+    KONVERGENSI_AS_OF_DATE. Its version is the date, so only the marts that read it (overdue
+    actions and target progress) rebuild when the day changes."""
+    override = env_value("KONVERGENSI_AS_OF_DATE")
+    day = as_of_date(override)
+    source = "KONVERGENSI_AS_OF_DATE" if override.strip() else "today (WIB)"
+    with warehouse.connect() as con:
+        con.execute("begin transaction")
+        tables.create(con, "reference.run_date", replace=True)
+        con.execute("insert into reference.run_date values (?, ?)", [day, source])
+        build_state.ensure(con)
+        version = build_state.content_digest(con, "reference.run_date")
+        build_state.record(con, "reference.run_date", version)
+        con.execute("commit")
+    return MaterializeResult(data_version=DataVersion(version), metadata={"as_of_date": day.isoformat(), "source": source})
