@@ -2,6 +2,7 @@
 
 
 import hashlib
+from dataclasses import replace
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -23,7 +24,14 @@ from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.resources import WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
 from pipelines.sql_engine import build_state
-from pipelines.sql_engine.models import SqlModel, SqlModelError, build_model, check_signature, check_sql
+from pipelines.sql_engine.models import (
+    SqlModel,
+    SqlModelError,
+    build_model,
+    check_signature,
+    check_sql,
+    float_columns,
+)
 
 
 def _model_asset(model: SqlModel, deps: list[AssetKey]):
@@ -86,6 +94,8 @@ def _model_checks(model: SqlModel):
                 if name not in selected:
                     continue
                 blocking = test.severity == "error"
+                if test.kind == "numeric_columns_finite":
+                    test = replace(test, args={"columns": float_columns(con, model.table)})
                 query = check_sql(model, test, months)
                 # Same query over tables whose versions did not change: the last outcome stands.
                 signature = check_signature(con, model, test, query)

@@ -49,6 +49,8 @@ class ModelTest:
     def name(self) -> str:
         if self.kind == "unique" and self.column is None:
             return "unique_" + "_".join(self.args["columns"])
+        if self.kind == "numeric_columns_finite":
+            return "numeric_columns_finite"
         if self.kind == "expression_is_true":
             digest = hashlib.sha256(self.args["expression"].encode()).hexdigest()[:8]
             return self.args.get("name") or f"expression_is_true_{digest}"
@@ -180,7 +182,7 @@ def _load_model(path: Path) -> SqlModel:
     model = SqlModel(path.parent.name, path.stem, path, sql, description=_first_comment(sql))
     yml = path.with_suffix(".yml")
     if not yml.exists():
-        return model
+        return _with_finite_test(model)
     doc = yaml.safe_load(yml.read_text(encoding="utf-8")) or {}
     if not isinstance(doc, dict) or set(doc) - _YAML_KEYS:
         keys = sorted(set(doc) - _YAML_KEYS) if isinstance(doc, dict) else doc
@@ -191,7 +193,25 @@ def _load_model(path: Path) -> SqlModel:
     for entry in entries:
         _apply_entry(model, yml, entry)
     _apply_unit_tests(model, yml, doc.get("unit_tests"))
+    return _with_finite_test(model)
+
+
+def _with_finite_test(model: SqlModel) -> SqlModel:
+    """Every mart gets a blocking ``numeric_columns_finite`` test: no inf or NaN in any float
+    column. Its columns are found when it runs (:func:`float_columns`), so a new column is covered
+    without anyone listing it."""
+    if model.layer == "marts":
+        model.tests.append(ModelTest("numeric_columns_finite", None, {}, "error"))
     return model
+
+
+def float_columns(con, table: str) -> list[str]:
+    """The FLOAT/DOUBLE columns of ``table``: the only types that can hold inf or NaN."""
+    schema, name = table.split(".", 1)
+    return [r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+        "and data_type in ('FLOAT', 'DOUBLE', 'REAL') order by ordinal_position", [schema, name]
+    ).fetchall()]
 
 
 def discover_sources(sql_dir: Path) -> set[str]:
@@ -296,6 +316,11 @@ def check_sql(model: SqlModel, test: ModelTest, months=None) -> str:
         )
     if test.kind == "expression_is_true":
         return f"select count(*) from {t} where not coalesce(({a['expression']}), false)"
+    if test.kind == "numeric_columns_finite":
+        columns = a.get("columns") or []
+        if not columns:
+            return "select 0"
+        return f"select count(*) from {t} where " + " or ".join(f"not isfinite({c})" for c in columns)
     raise SqlModelError(f"unknown test {test.kind}")
 
 

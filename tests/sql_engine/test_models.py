@@ -45,7 +45,7 @@ def test_yaml_becomes_descriptions_and_tests():
     names = {t.name: t for t in fct.tests}
     assert set(names) == {
         "customer_id_unique", "customer_id_not_null", "customer_id_relationships",
-        "n_orders_accepted_values", "amount_positive",
+        "n_orders_accepted_values", "amount_positive", "numeric_columns_finite",
     }
     assert names["n_orders_accepted_values"].severity == "warn"
     assert names["customer_id_unique"].severity == "error"
@@ -130,9 +130,9 @@ def test_asset_graph_derives_deps():
     fct = AssetKey(["marts", "fct_order_totals"])
     assert graph.get(fct).parent_keys == {AssetKey(["staging", "stg_orders"]), AssetKey(["marts", "dim_customer"])}
     assert graph.get(AssetKey(["staging", "stg_orders"])).parent_keys == set(_raw_tables().values())
-    # one multi-check (one step) per model, one check per YAML test
+    # one multi-check (one step) per model, one check per YAML test, plus the finite check per mart
     assert len(checks) == 2
-    assert sum(len(c.check_keys) for c in checks) == 6
+    assert sum(len(c.check_keys) for c in checks) == 6 + 2
 
 
 def test_unknown_upstream_table_fails_at_load():
@@ -205,3 +205,31 @@ def test_run_model_is_one_transaction(tmp_path):
         run_model(con, model)
     # the failed rebuild rolled back: the previous table is still there
     assert con.execute("select count(*) from staging.stg_orders").fetchone()[0] == 1
+
+
+def test_every_mart_has_a_blocking_finite_check_that_finds_inf_and_nan():
+    from pipelines.settings import SQL_DIR
+    from pipelines.sql_engine.models import ModelTest, float_columns
+
+    models = discover_models(SQL_DIR)
+    marts = [m for m in models if m.layer == "marts"]
+    assert marts and all(
+        any(t.kind == "numeric_columns_finite" and t.severity == "error" for t in m.tests) for m in marts
+    )
+    assert not any(t.kind == "numeric_columns_finite" for m in models if m.layer != "marts" for t in m.tests)
+
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.fct_x as select * from (values (1.0, 1.5::float, 'a', 2::decimal(5, 2)), "
+        "('inf'::double, 0.0::float, 'b', 3), (2.0, 'nan'::float, 'c', 4), (null, null, null, null), "
+        "(3.0, '-inf'::float, 'd', 5)) v(a, b, label, d)"
+    )
+    model = marts[0]
+    model.layer, model.name = "marts", "fct_x"
+    assert float_columns(con, "marts.fct_x") == ["a", "b"]
+    test = ModelTest("numeric_columns_finite", None, {"columns": float_columns(con, "marts.fct_x")})
+    assert con.execute(check_sql(model, test)).fetchone()[0] == 3
+    con.execute("delete from marts.fct_x where not isfinite(a) or not isfinite(b)")
+    assert con.execute(check_sql(model, test)).fetchone()[0] == 0
+    assert con.execute(check_sql(model, ModelTest("numeric_columns_finite", None, {}))).fetchone()[0] == 0
