@@ -84,7 +84,10 @@ province_balita as (
         province.year,
         coalesce(any_value(published.balita_estimate), case
             when count(regency.balita_estimate) = any_value(province.n_regencies) then sum(regency.balita_estimate)
-        end) as balita_estimate
+        end) as balita_estimate,
+        case
+            when count(regency.balita_estimate) = any_value(province.n_regencies) then sum(regency.balita_estimate)
+        end as regencies_balita_estimate
     from (
         select province_code as region_code, years.year, count(*) as n_regencies
         from marts.dim_region
@@ -154,7 +157,9 @@ final as (
         round(100 * weighted.p_weighted, 4) as pct_prevalence_balita_weighted,
         round(100 * (case when weighted.p_weighted is not null then greatest(weighted.p_weighted - wilson.z95 * weighted.se_weighted, 0) end), 4) as ci_low_balita_weighted,
         round(100 * (case when weighted.p_weighted is not null then least(weighted.p_weighted + wilson.z95 * weighted.se_weighted, 1) end), 4) as ci_high_balita_weighted,
-        round(100 * weighted.balita_in_weighted / nullif(province_balita.balita_estimate, 0), 4)
+        -- the weights' own source: the regencies' estimates when all have one, else the province's published one
+        round(100 * weighted.balita_in_weighted
+            / nullif(coalesce(province_balita.regencies_balita_estimate, province_balita.balita_estimate), 0), 4)
             as pct_balita_in_weighted
     from wilson
     left join balita as regency_balita

@@ -37,9 +37,10 @@ final as (
         scope::varchar as scope,
         region_code::varchar as region_code,
         target_year::integer as year,
-        round(
-            pct_target + (next_pct_target - pct_target) * (target_year - year) / coalesce(next_year - year, 1), 2
-        )::decimal(5, 2) as pct_target,
+        round(case
+            when target_year = year then pct_target
+            else pct_target + (next_pct_target - pct_target) * (target_year - year) / (next_year - year)
+        end, 2)::decimal(5, 2) as pct_target,
         (target_year = year) as is_published,
         case
             when target_year = year then source

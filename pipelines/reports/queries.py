@@ -249,7 +249,7 @@ def regency_stunting(con) -> tuple[str | None, list[dict]]:
     rows = _dicts(
         con,
         """
-        select region_code, region_level, n_children, n_cases, pct_prevalence, ci_low, ci_high
+        select region_code, region_level, n_children, n_cases, pct_prevalence_pooled as pct_prevalence, ci_low, ci_high
         from marts.fct_stunting_prevalence
         where indicator = 'stunting' and period = $period and region_level in ('regency', 'province')
             and n_children > 0

@@ -264,7 +264,7 @@ def _create_marts(con: duckdb.DuckDBPyConnection) -> None:
             ('36.01', 'regency', '2024-08', 'stunting', 20, 6, 2, 30.0, 14.5, 51.9),
             ('36.71', 'regency', '2024-08', 'stunting', 20, 2, 0, 10.0, 2.8, 30.1),
             ('36', 'province', '2024-08', 'stunting', 40, 8, 2, 20.0, 10.5, 34.8)
-        ) as t (region_code, region_level, period, indicator, n_children, n_cases, n_severe, pct_prevalence,
+        ) as t (region_code, region_level, period, indicator, n_children, n_cases, n_severe, pct_prevalence_pooled,
                 ci_low, ci_high)
         """
     )
@@ -443,7 +443,7 @@ def test_a_national_warehouse_gets_capped_figures():
         create table marts.fct_stunting_prevalence as
         select printf('%02d.%02d', 11 + r // 8, 1 + r % 8) as region_code, 'regency' as region_level,
                '2024-08' as period, 'stunting' as indicator, 100 as n_children, r as n_cases,
-               r::double as pct_prevalence, greatest(r - 5, 0)::double as ci_low, (r + 5)::double as ci_high
+               r::double as pct_prevalence_pooled, greatest(r - 5, 0)::double as ci_low, (r + 5)::double as ci_high
         from range(50) t(r)
     """)
     figures: dict[str, bytes] = {}
