@@ -314,3 +314,25 @@ def test_generator_small_output_parses(tmp_path, regions):
     assert errors == expected
     assert n_rows > 100
     assert seen_reasons <= set(REJECT_REASONS)
+
+
+def test_survey_figures_take_a_province_row_and_refuse_a_zero_denominator(regions):
+    body = (
+        "Kode Kab/Kota;Kabupaten/Kota;Tahun;Prevalensi Stunting SSGI (%);Prevalensi Stunting SKI (%);"
+        "Kemiskinan Ekstrem BPS (%);Jumlah Penduduk;Estimasi Jumlah Balita\n"
+        "36;Provinsi Banten;2024;21,1;;0,77;12.881.374;1.159.324\n"
+        "36.01;Kabupaten Pandeglang;2024;27,1;;1,17;0;120.000\n"
+        "36.02;Kabupaten Lebak;2024;24,8;;1,09;1.531.564;-5\n"
+        "37;Provinsi Jawa Tengah;2024;20,0;;1,0;1;1\n"
+    ).encode("utf-8")
+    result = parse_submission("survey_figures", body, "36_2024.csv", pseudonymiser=Pseudonymiser(KEY),
+                              regions=regions)
+    rows = result.rows.set_index("row_number")
+    assert rows.loc[2, "regency_code"] == "36" and rows.loc[2, "stunting_ssgi_pct"] == 21.1
+    assert rows.loc[2, "population"] == 12_881_374
+    # a population or under-five estimate of 0 or less is a denominator: refused, the row kept
+    assert pd.isna(rows.loc[3, "population"]) and rows.loc[3, "balita_estimate"] == 120_000
+    assert pd.isna(rows.loc[4, "balita_estimate"])
+    assert reasons(result) == {3: {("population", "out_of_range", "value")},
+                               4: {("balita_estimate", "out_of_range", "value")},
+                               5: {("regency_code", "unknown_region_code", "row")}}
