@@ -158,7 +158,7 @@ registered as (
         coalesce(by_level.n_villages_reporting, 0) as n_villages_reporting,
         round(100.0 * coalesce(by_level.n_villages_reporting, 0) / nullif(n_villages.n_villages, 0), 2)
             as pct_villages_reporting,
-        denominators.population,
+        denominators.population::bigint as population,
         round(denominators.population_covered)::bigint as population_covered,
         round(100.0 * denominators.population_covered / nullif(denominators.population, 0), 2)
             as pct_population_covered,

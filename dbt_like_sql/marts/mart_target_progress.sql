@@ -115,8 +115,8 @@ opd as (
     select
         regions.region_code,
         opd_latest.year,
-        sum(opd_latest.budget_rp) as opd_budget_rp,
-        sum(opd_latest.realisation_rp) as opd_realisation_rp
+        sum(opd_latest.budget_rp)::bigint as opd_budget_rp,
+        sum(opd_latest.realisation_rp)::bigint as opd_realisation_rp
     from opd_latest
     inner join regions
         on regions.region_code = opd_latest.region_code
