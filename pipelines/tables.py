@@ -252,10 +252,14 @@ _SPECS = [
     flag_haz boolean,
     flag_waz boolean,
     flag_whz boolean,
-    flag_c9mo boolean
+    flag_c9mo boolean,
+    haz_unrounded double,
+    waz_unrounded double,
+    whz_unrounded double
     """, "pipelines.assets.growth:stg_child_zscores",
               "HAZ, WAZ and WHZ with WHO implausibility flags, one row per child per measurement date within "
-              "a reporting month, recomputed as WHO anthro 1.1.0 does (pipelines/growth/zscores.py)."),
+              "a reporting month, recomputed as WHO anthro 1.1.0 does (pipelines/growth/zscores.py): rounded "
+              "to 2 decimals, flags on the rounded values, the unrounded values beside them."),
     TableSpec("raw.table_versions", """
     table_name varchar primary key,
     version varchar not null,

@@ -27,9 +27,10 @@ def test_zscores_command_on_a_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader((tmp_path / "out.csv").open()))
     assert [r["sex"] for r in rows] == ["1", "2", "1"]
-    assert abs(float(rows[0]["haz"]) - 1.696078) < 1e-5  # WHO anthro README case
+    assert rows[0]["haz"] == "1.7"  # WHO anthro README case: zlen 1.70
+    assert abs(float(rows[0]["haz_unrounded"]) - 1.696078) < 1e-5
     assert rows[1]["haz"] == "" and rows[1]["whz"] == ""  # 60 months and over: no score
-    assert abs(float(rows[2]["haz"]) - -3.287016) < 1e-5
+    assert rows[2]["haz"] == "-3.29" and abs(float(rows[2]["haz_unrounded"]) - -3.287016) < 1e-5
     assert rows[2]["waz"] == ""
 
 

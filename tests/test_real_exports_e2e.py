@@ -22,6 +22,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from pipelines.growth.rounding import r_round
 from tests.growth.test_zscores import reference_row
 from tests.sites import pipeline_site
 
@@ -158,7 +159,8 @@ def _norm(name: str) -> str:
 def analyst_prevalence(exports) -> pd.DataFrame:
     """Stunting per region by hand: one child = its NIK when the NIK is a real 16-digit text, else
     its name, birth date and village; its latest August measurement counts; HAZ from WHO's
-    tables; |HAZ| > 6 is WHO's implausible flag; heights of 0 are not measured."""
+    tables, rounded to 2 decimals as WHO anthro rounds it before classifying; |HAZ| > 6 is WHO's
+    implausible flag; heights of 0 are not measured."""
     codes = _village_codes(exports["region_master"])
     children = []
     for rows, nik_trusted in exports["final"]:
@@ -169,7 +171,8 @@ def analyst_prevalence(exports) -> pd.DataFrame:
             measure = {"TERLENTANG": "l", "BERDIRI": "h"}.get(str(row["Cara Ukur"]).upper())
             sex = {"L": 1, "P": 2}.get(str(row["JK"]).upper())
             weight = float(str(row["Berat"]).replace(",", "."))
-            haz = reference_row(sex, float(age), weight, height if height > 0 else float("nan"), measure)[0]
+            exact = reference_row(sex, float(age), weight, height if height > 0 else float("nan"), measure)[0]
+            haz = float(r_round(exact))
             who = row["NIK"] if nik_trusted else f"{row['Nama']}|{row['birth'].date()}|{village}"
             children.append({"child": who, "village": village, "measured": row["measured"], "age": age,
                              "haz": haz})

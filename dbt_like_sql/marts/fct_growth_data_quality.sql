@@ -95,7 +95,8 @@ measures as (
         100.0 * count(*) filter (where is_wrong_position) / count(*) as pct_wrong_position,
         100.0 * count(*) filter (where flag_c9mo) / count(*) as pct_standing_under_9_months,
         count(*) filter (where sex = 1) / nullif(count(*) filter (where sex = 2), 0) as sex_ratio,
-        100.0 * count(*) filter (where abs(haz - haz_export) > 0.05) / nullif(count(haz_export), 0)
+        -- against the unrounded HAZ: between two 2-decimal values a gap of exactly 0.05 is float noise
+        100.0 * count(*) filter (where abs(haz_unrounded - haz_export) > 0.05) / nullif(count(haz_export), 0)
             as pct_export_haz_disagrees,
         -- the stated age (Usia Saat Ukur) and the dates disagree by more than a month: a mistyped date or age
         count(*) filter (where abs(age_days - age_days_export) > 31) as n_export_age_disagrees

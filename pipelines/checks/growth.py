@@ -9,7 +9,9 @@ from pipelines.periods import period_filter_sql
 from pipelines.resources import WarehouseResource
 
 FCT_CHILD_MEASUREMENT = tables.key("marts.fct_child_measurement")
-# e-PPGBM rounds to 2 decimals: more than 0.05 apart means a different computation, not rounding.
+# e-PPGBM rounds to 2 decimals: more than 0.05 apart means a different computation, not rounding. The
+# export is compared with our unrounded z: between two 2-decimal values a gap of exactly 0.05 would fall
+# on either side of the tolerance by floating-point noise.
 EXPORT_TOLERANCE = 0.05
 # Share of rows allowed to disagree before the check warns.
 MAX_DISAGREEING_PCT = 5.0
@@ -17,11 +19,11 @@ MAX_DISAGREEING_PCT = 5.0
 DISAGREEMENT_SQL = """
 select
     count(*) filter (where haz_export is not null and haz is not null) as n_haz,
-    count(*) filter (where abs(haz - haz_export) > {tolerance}) as haz_disagree,
+    count(*) filter (where abs(haz_unrounded - haz_export) > {tolerance}) as haz_disagree,
     count(*) filter (where waz_export is not null and waz is not null) as n_waz,
-    count(*) filter (where abs(waz - waz_export) > {tolerance}) as waz_disagree,
+    count(*) filter (where abs(waz_unrounded - waz_export) > {tolerance}) as waz_disagree,
     count(*) filter (where whz_export is not null and whz is not null) as n_whz,
-    count(*) filter (where abs(whz - whz_export) > {tolerance}) as whz_disagree,
+    count(*) filter (where abs(whz_unrounded - whz_export) > {tolerance}) as whz_disagree,
     count(*) filter (where haz_export is not null and haz is null) as export_only_haz
 from marts.fct_child_measurement
 where {scope}
@@ -35,8 +37,8 @@ def export_zscores_agree_with_recomputed(
     context: AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> AssetCheckResult:
     """How many exported ZS values (ZS TB/U, ZS BB/U, ZS BB/TB) differ from the recomputed WHO
-    z-score by more than 0.05. We never use the exported values; this measures how far the
-    source's own calculator can be trusted."""
+    z-score (unrounded) by more than 0.05. We never use the exported values; this measures how far
+    the source's own calculator can be trusted."""
     with warehouse.connect() as con:
         row = con.execute(DISAGREEMENT_SQL.format(
             tolerance=EXPORT_TOLERANCE, scope=period_filter_sql("period", context_months(context))

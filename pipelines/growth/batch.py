@@ -2,7 +2,9 @@
 
 Input: a CSV with at least `sex`, `age_days`, `weight_kg`, `lenhei_cm`, `measure` (other columns are
 carried through untouched). Output: every input column as it was written, then `haz`, `waz`, `whz`
-(unrounded, empty when WHO gives no score) and `flag_haz`, `flag_waz`, `flag_whz` (0/1).
+(rounded to 2 decimals as WHO anthro does: the values to classify; empty when WHO gives no score),
+`flag_haz`, `flag_waz`, `flag_whz` (0/1, on the rounded values) and `haz_unrounded`, `waz_unrounded`,
+`whz_unrounded` (the exact values).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.growth.zscores import compute_zscores
+from pipelines.growth.zscores import SCORES, UNROUNDED, compute_zscores
 
 INPUT_COLUMNS = ("sex", "age_days", "weight_kg", "lenhei_cm", "measure")
 NUMERIC_COLUMNS = ("age_days", "weight_kg", "lenhei_cm")
-SCORE_COLUMNS = ("haz", "waz", "whz")
 FLAG_COLUMNS = ("flag_haz", "flag_waz", "flag_whz")
+OUTPUT_COLUMNS = (*SCORES, *FLAG_COLUMNS, *UNROUNDED)
 DEFAULT_CHUNK_ROWS = 250_000
 
 _SEX_VALUES = {"1": 1.0, "2": 2.0, "1.0": 1.0, "2.0": 2.0}
@@ -70,7 +72,7 @@ def zscores_csv(in_path, out_path, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> i
             # pandas yields no chunk for a header-only file: still validate and write the header.
             columns = list(pd.read_csv(in_path, dtype=str, nrows=0, encoding="utf-8-sig").columns)
             _check_header(columns)
-            pd.DataFrame(columns=[*columns, *SCORE_COLUMNS, *FLAG_COLUMNS]).to_csv(tmp_path, index=False)
+            pd.DataFrame(columns=[*columns, *OUTPUT_COLUMNS]).to_csv(tmp_path, index=False)
         os.replace(tmp_path, out_path)
     except pd.errors.EmptyDataError:
         tmp_path.unlink(missing_ok=True)
@@ -90,7 +92,7 @@ def _check_header(columns: list[str]) -> None:
     missing = [c for c in INPUT_COLUMNS if c not in columns]
     if missing:
         raise ValueError(f"missing required column(s): {', '.join(missing)} (found: {', '.join(columns)})")
-    clash = [c for c in (*SCORE_COLUMNS, *FLAG_COLUMNS) if c in columns]
+    clash = [c for c in OUTPUT_COLUMNS if c in columns]
     if clash:
         raise ValueError(f"input already has output column(s): {', '.join(clash)}")
 
@@ -136,8 +138,7 @@ def _score_chunk(chunk: pd.DataFrame, first_row: int) -> pd.DataFrame:
         measure.astype("category"),
     )
     out = chunk.copy()
-    for name in SCORE_COLUMNS:
-        out[name] = z[name].to_numpy()  # to_csv writes the shortest exact repr, and NaN as an empty cell
-    for name in FLAG_COLUMNS:
-        out[name] = z[name].to_numpy().astype(np.int8)
+    for name in OUTPUT_COLUMNS:
+        # to_csv writes the shortest exact repr (-2.0, 5.01), and NaN as an empty cell
+        out[name] = z[name].to_numpy().astype(np.int8) if name in FLAG_COLUMNS else z[name].to_numpy()
     return out

@@ -37,11 +37,14 @@ class ZscoreBuild:
     flagged: dict[str, int] | None = None
 
 
-def _has_period(con) -> bool:
-    return bool(con.execute(
-        "select count(*) from information_schema.columns where table_schema = 'staging' "
-        "and table_name = 'stg_child_zscores' and column_name = 'period'"
-    ).fetchall()[0][0])
+def _has_declared_columns(con) -> bool:
+    """Whether the table exists with every column it is declared with (False for a table from
+    before partitioning, without ``period``, or from before the unrounded scores)."""
+    have = {name for (name,) in con.execute(
+        "select column_name from information_schema.columns where table_schema = 'staging' "
+        "and table_name = 'stg_child_zscores'"
+    ).fetchall()}
+    return {name for name, _ in tables.TABLES[TABLE].columns} <= have
 
 
 def _replace(con, where: str, create: bool, whole: bool, record_version) -> None:
@@ -68,15 +71,17 @@ def _replace(con, where: str, create: bool, whole: bool, record_version) -> None
 
 
 def build_zscores(con, months: list[str] | None) -> ZscoreBuild:
-    """Recompute the z-scores of ``months`` (all when None or on a first build)."""
-    has_period = _has_period(con)
-    # No period column: the first build, or a table from before partitioning: build it whole.
-    whole = not has_period or not months
+    """Recompute the z-scores of ``months`` (all when None, on a first build, or when the table
+    lacks a declared column)."""
+    current = _has_declared_columns(con)
+    # Missing, or an older layout: rebuild it whole with the declared columns, so that no month
+    # keeps rows scored by older code.
+    whole = not current or not months
     where = "true" if whole else period_filter_sql("period", months)
     rebuilt = build_state.rebuild_unless_current(
         con, TABLE, [CODE_VERSION, sorted(months) if months else None], INPUTS, months, where,
-        lambda record: _replace(con, where, not has_period, whole, record),
-        force=not has_period,
+        lambda record: _replace(con, where, not current, whole, record),
+        force=not current,
     )
     n, *flags = con.execute(
         "select count(*), count(*) filter (flag_haz), count(*) filter (flag_waz), count(*) filter (flag_whz), "

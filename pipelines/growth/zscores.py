@@ -15,12 +15,14 @@ Rules taken from anthro (R/z-score.R, R/z-score-helper.R, R/z-score-weight-for-l
   87 cm, height table from 87 cm. WHZ is the only score given without an age, as in anthro. L, M and S
   are interpolated linearly between the 0.1 cm rows around the length exactly as anthro does
   (rows trunc(x * 10) / 10 and trunc(x * 10 + 1) / 10, weight (x - low) / 0.1).
-* Flags on the unrounded z: |HAZ| > 6, WAZ < -6 or > 5, |WHZ| > 5. The z itself is returned.
+* Rounding: each z is rounded to 2 decimals with R's `round` (`round(zscore, digits = 2L)`,
+  R/z-score-helper.R l. 74 and R/z-score-weight-for-lenhei.R l. 131; `growth.rounding.r_round`), and the
+  flags and every classification use that rounded z, so a HAZ of -2.004 is -2.00, not stunted. The exact
+  value is kept beside it as `*_unrounded`.
+* Flags on the rounded z (anthro's flag_zscore): |HAZ| > 6, WAZ < -6 or > 5, |WHZ| > 5. The z is kept.
 
-Two deliberate differences, both for values no real measurement has: a weight <= 0 gives no WHZ (anthro
-1.1.0 guards weight <= 0 for WAZ only and returns a finite WHZ for weight 0); and z-scores are not
-rounded (anthro rounds to `z_precision` = 2 digits by default, so a flag can differ from anthro's only
-when |z| is within 0.005 of a threshold).
+One deliberate difference, for a value no real measurement has: a weight <= 0 gives no WHZ (anthro 1.1.0
+guards weight <= 0 for WAZ only and returns a finite WHZ for weight 0).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from pipelines.growth.rounding import r_round
 from pipelines.growth.who_tables import lms_arrays
 
 DAYS_PER_MONTH = 30.4375
@@ -43,7 +46,9 @@ LENHEI_ADJUST_CM = 0.7
 WFL_RANGE_CM = (45.0, 110.0)
 WFH_RANGE_CM = (65.0, 120.0)
 
-OUTPUT_COLUMNS = ("haz", "waz", "whz", "flag_haz", "flag_waz", "flag_whz", "flag_c9mo")
+SCORES = ("haz", "waz", "whz")
+UNROUNDED = tuple(f"{name}_unrounded" for name in SCORES)
+OUTPUT_COLUMNS = (*SCORES, "flag_haz", "flag_waz", "flag_whz", "flag_c9mo", *UNROUNDED)
 
 # Rows per work unit: small enough that the temporaries of one block stay in cache, large enough that
 # per-block Python overhead is negligible.
@@ -65,9 +70,10 @@ def compute_zscores(sex, age_days, weight_kg, lenhei_cm, measure=None, *, n_thre
     Each argument may be a numpy array, pandas Series, list or scalar; scalars are broadcast.
 
     Returns:
-        DataFrame (RangeIndex, one row per input row) with float columns `haz`, `waz`, `whz` (NaN where
-        WHO gives no score) and bool columns `flag_haz`, `flag_waz`, `flag_whz` (implausible z, exclude
-        it from prevalence) and `flag_c9mo` (standing measure under 9 months).
+        DataFrame (RangeIndex, one row per input row) with float columns `haz`, `waz`, `whz` (rounded to
+        2 decimals as anthro does; NaN where WHO gives no score), bool columns `flag_haz`, `flag_waz`,
+        `flag_whz` (implausible rounded z, exclude it from prevalence) and `flag_c9mo` (standing measure
+        under 9 months), then `haz_unrounded`, `waz_unrounded`, `whz_unrounded` (the same z, unrounded).
 
     Raises:
         ValueError: on lengths that differ, non-numeric values, a sex other than 1/2 or a measure other
@@ -80,7 +86,7 @@ def compute_zscores(sex, age_days, weight_kg, lenhei_cm, measure=None, *, n_thre
     lenhei = _broadcast(_as_float(lenhei_cm, "lenhei_cm"), n)
     meas = _broadcast(_measure_codes(measure), n)
 
-    out = {name: np.empty(n, dtype=np.float64) for name in ("haz", "waz", "whz")}
+    out = {name: np.empty(n, dtype=np.float64) for name in (*SCORES, *UNROUNDED)}
     out.update({name: np.empty(n, dtype=bool) for name in ("flag_haz", "flag_waz", "flag_whz", "flag_c9mo")})
     blocks = [slice(i, min(i + _BLOCK_ROWS, n)) for i in range(0, n, _BLOCK_ROWS)]
 
@@ -130,12 +136,13 @@ def _score_block(sex, age, weight, lenhei, meas, out, block) -> None:
         )
         whz = _whz(sex, weight, clen, age_known, under5, young, old, is_l, is_h, meas == 0, sex_ok, tables)
 
-        out["haz"][block] = haz
-        out["waz"][block] = waz
-        out["whz"][block] = whz
-        out["flag_haz"][block] = np.abs(haz) > 6
-        out["flag_waz"][block] = (waz < -6) | (waz > 5)
-        out["flag_whz"][block] = np.abs(whz) > 5
+        for name, exact in (("haz", haz), ("waz", waz), ("whz", whz)):
+            out[f"{name}_unrounded"][block] = exact
+            out[name][block] = r_round(exact)
+        # anthro flags (and classifies) the rounded z
+        out["flag_haz"][block] = np.abs(out["haz"][block]) > 6
+        out["flag_waz"][block] = (out["waz"][block] < -6) | (out["waz"][block] > 5)
+        out["flag_whz"][block] = np.abs(out["whz"][block]) > 5
         out["flag_c9mo"][block] = c9mo
 
 

@@ -1,8 +1,9 @@
-"""WHO 2006 z-scores: oracle cases from WHO anthro, hand cases from anthro's rules, batch CSV, DuckDB load."""
+"""WHO 2006 z-scores: oracle cases from WHO anthro, hand cases from anthro's rules, DuckDB load."""
 
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 
 import duckdb
@@ -11,13 +12,15 @@ import pandas as pd
 import pytest
 from pygrowup.tables.by_day import lfa, wfa, wfh, wfl
 
-from pipelines.growth import compute_zscores, lms_tables, load_into_duckdb, zscores_csv
+from pipelines.growth import compute_zscores, lms_tables, load_into_duckdb
+from pipelines.growth.rounding import r_round
 from pipelines.growth.who_tables import lms_arrays
 from tests.paths import SHARED
 
 ORACLE_NAME = "who_anthro_documented_cases.csv"
 ORACLE_CANDIDATES = [SHARED / "reference" / ORACLE_NAME]
 SEX_NAMES = {1: "male", 2: "female"}
+ANTHRO_NAMES = {"zlen": "haz", "zwei": "waz", "zwfl": "whz"}
 
 
 # --- an independent, per-row reading of anthro 1.1.0, straight from pygrowup's Decimal dicts ---------
@@ -111,17 +114,30 @@ def test_documented_anthro_cases_match_to_1e5(oracle):
     got = compute_zscores(oracle.sex, oracle.age_days, oracle.weight_kg, oracle.lenhei_cm, oracle.measure)
     for col in ("haz", "waz", "whz"):
         expected = oracle[f"expected_{col}"].to_numpy(dtype=float)
-        actual = got[col].to_numpy()
+        actual = got[f"{col}_unrounded"].to_numpy()
         assert np.array_equal(np.isnan(expected), np.isnan(actual)), col
         ok = ~np.isnan(expected)
         np.testing.assert_allclose(actual[ok], expected[ok], rtol=0, atol=1e-5, err_msg=col)
+        # the package's own output is the expected value rounded to 2 decimals (SOURCE.md)
+        np.testing.assert_array_equal(got[col].to_numpy(), r_round(expected), err_msg=col)
+
+
+def test_documented_cases_rounded_as_the_documents_print_them(oracle):
+    got = compute_zscores(oracle.sex, oracle.age_days, oracle.weight_kg, oracle.lenhei_cm, oracle.measure)
+    printed = 0
+    for i, note in enumerate(oracle.note):
+        for name, value in re.findall(r"\b(zlen|zwei|zwfl)=(-?\d+\.\d\d)\b", note):
+            assert got.loc[i, ANTHRO_NAMES[name]] == float(value), (i, note)
+            printed += 1
+    assert printed == 22
 
 
 def test_documented_cases_flags(oracle):
     got = compute_zscores(oracle.sex, oracle.age_days, oracle.weight_kg, oracle.lenhei_cm, oracle.measure)
-    assert got.flag_haz.tolist() == [abs(v) > 6 for v in oracle.expected_haz.fillna(0)]
-    assert got.flag_waz.tolist() == [v < -6 or v > 5 for v in oracle.expected_waz.fillna(0)]
-    assert got.flag_whz.tolist() == [abs(v) > 5 for v in oracle.expected_whz.fillna(0)]
+    haz, waz, whz = (r_round(oracle[f"expected_{c}"].fillna(0)) for c in ("haz", "waz", "whz"))
+    assert got.flag_haz.tolist() == (np.abs(haz) > 6).tolist()
+    assert got.flag_waz.tolist() == ((waz < -6) | (waz > 5)).tolist()
+    assert got.flag_whz.tolist() == (np.abs(whz) > 5).tolist()
     # only the 8-month-old measured standing
     assert got.flag_c9mo.tolist() == [i == 12 for i in range(19)]
 
@@ -131,11 +147,11 @@ def test_documented_cases_flags(oracle):
 
 def test_0_7_cm_rule_switches_between_730_and_731_days():
     lms730, lms731 = lfa.DATA["male"][730], lfa.DATA["male"][731]
-    assert _z(1, 730, np.nan, 85.0, "h").haz == pytest.approx(_plain(85.7, lms730), abs=1e-12)
-    assert _z(1, 731, np.nan, 85.0, "h").haz == pytest.approx(_plain(85.0, lms731), abs=1e-12)
-    assert _z(1, 730, np.nan, 85.0, "l").haz == pytest.approx(_plain(85.0, lms730), abs=1e-12)
-    assert _z(1, 731, np.nan, 85.0, "l").haz == pytest.approx(_plain(84.3, lms731), abs=1e-12)
-    assert _z(1, 731, np.nan, 85.0, None).haz == pytest.approx(_plain(85.0, lms731), abs=1e-12)
+    assert _z(1, 730, np.nan, 85.0, "h").haz_unrounded == pytest.approx(_plain(85.7, lms730), abs=1e-12)
+    assert _z(1, 731, np.nan, 85.0, "h").haz_unrounded == pytest.approx(_plain(85.0, lms731), abs=1e-12)
+    assert _z(1, 730, np.nan, 85.0, "l").haz_unrounded == pytest.approx(_plain(85.0, lms730), abs=1e-12)
+    assert _z(1, 731, np.nan, 85.0, "l").haz_unrounded == pytest.approx(_plain(84.3, lms731), abs=1e-12)
+    assert _z(1, 731, np.nan, 85.0, None).haz_unrounded == pytest.approx(_plain(85.0, lms731), abs=1e-12)
 
 
 def test_standing_under_9_months_is_flagged_and_not_converted():
@@ -143,8 +159,8 @@ def test_standing_under_9_months_is_flagged_and_not_converted():
     z273 = _z(2, 273, 7.5, 65.0, "h")
     z274 = _z(2, 274, 7.5, 65.0, "h")
     assert bool(z273.flag_c9mo) and not bool(z274.flag_c9mo)
-    assert z273.haz == pytest.approx(_plain(65.0, lfa.DATA["female"][273]), abs=1e-12)
-    assert z274.haz == pytest.approx(_plain(65.7, lfa.DATA["female"][274]), abs=1e-12)
+    assert z273.haz_unrounded == pytest.approx(_plain(65.0, lfa.DATA["female"][273]), abs=1e-12)
+    assert z274.haz_unrounded == pytest.approx(_plain(65.7, lfa.DATA["female"][274]), abs=1e-12)
     assert not np.isnan(z273.whz) and not np.isnan(z273.waz)
     assert not bool(_z(2, 273, 7.5, 65.0, "l").flag_c9mo)
     assert not bool(_z(2, np.nan, 7.5, 65.0, "h").flag_c9mo)
@@ -172,9 +188,10 @@ def test_whz_table_switches_at_731_days_without_fallback():
         ["l", "h", "l", "h", "l", "h"],
     )
     wfl80, wfh80 = wfl.DATA["female"][Decimal("80")], wfh.DATA["female"][Decimal("80")]
-    assert z.whz[0] == pytest.approx(_restricted(10.0, *(float(wfl80[k]) for k in "lms")), abs=1e-12)
-    assert z.whz[1] == pytest.approx(_restricted(10.0, *(float(wfh80[k]) for k in "lms")), abs=1e-12)
-    assert z.whz[0] != pytest.approx(z.whz[1], abs=1e-3)
+    exact = z.whz_unrounded
+    assert exact[0] == pytest.approx(_restricted(10.0, *(float(wfl80[k]) for k in "lms")), abs=1e-12)
+    assert exact[1] == pytest.approx(_restricted(10.0, *(float(wfh80[k]) for k in "lms")), abs=1e-12)
+    assert exact[0] != pytest.approx(exact[1], abs=1e-3)
     assert not np.isnan(z.whz[2]) and np.isnan(z.whz[3])  # 50 cm: in the length table only
     assert np.isnan(z.whz[4]) and not np.isnan(z.whz[5])  # 115 cm: in the height table only
 
@@ -184,16 +201,17 @@ def test_whz_without_age_uses_measure_then_87_cm():
     assert z[["haz", "waz"]].isna().all().all()
     for i, table, cm in ((0, wfl, "86.9"), (1, wfh, "87"), (2, wfl, "87"), (3, wfh, "86.9")):
         row = table.DATA["male"][Decimal(cm)]
-        assert z.whz[i] == pytest.approx(_restricted(12.0, *(float(row[k]) for k in "lms")), abs=1e-12)
+        assert z.whz_unrounded[i] == pytest.approx(_restricted(12.0, *(float(row[k]) for k in "lms")),
+                                                   abs=1e-12)
     # just under 87 cm still reads the length table, like a child measured lying
     near = compute_zscores(1, np.nan, 12.0, 86.95, [None, "l", "h"])
-    assert near.whz[0] == near.whz[1] != pytest.approx(near.whz[2], abs=1e-3)
+    assert near.whz_unrounded[0] == near.whz_unrounded[1] != pytest.approx(near.whz_unrounded[2], abs=1e-3)
 
 
 def test_whz_interpolates_between_tenth_cm_rows():
     low, upp = wfl.DATA["male"][Decimal("80.2")], wfl.DATA["male"][Decimal("80.3")]
     lms = [float(low[k]) + 0.5 * (float(upp[k]) - float(low[k])) for k in "lms"]
-    got = _z(1, 400, 10.5, 80.25, "l").whz
+    got = _z(1, 400, 10.5, 80.25, "l").whz_unrounded
     assert got == pytest.approx(_restricted(10.5, *lms), abs=1e-9)
     assert got != pytest.approx(_restricted(10.5, *(float(low[k]) for k in "lms")), abs=1e-4)
     assert got != pytest.approx(_restricted(10.5, *(float(upp[k]) for k in "lms")), abs=1e-4)
@@ -204,6 +222,45 @@ def test_implausible_flags_keep_the_z_value():
     assert z.waz[0] < -6 and bool(z.flag_waz[0])
     assert z.haz[1] < -6 and bool(z.flag_haz[1])
     assert not z.iloc[2][["flag_haz", "flag_waz", "flag_whz"]].any()
+
+
+# --- rounding to 2 decimals, as anthro does before flagging and classifying --------------------------
+
+
+def test_haz_just_below_minus_two_rounds_to_minus_two_and_is_not_stunted():
+    # A boy of 374 days, 71.3 cm lying: HAZ -2.0032, found by a search over 0.1 cm lengths.
+    exact = reference_row(1, 374, np.nan, 71.3, "l")[0]
+    assert -2.005 < exact < -2
+    z = _z(1, 374, np.nan, 71.3, "l")
+    assert z.haz_unrounded == pytest.approx(exact, abs=1e-12)
+    assert z.haz_unrounded < -2  # stunted before the rounding
+    assert z.haz == -2.0
+    assert not z.haz < -2  # not stunted for WHO
+
+
+@pytest.mark.parametrize(
+    ("col", "args", "bound"),
+    [
+        ("haz", (1, 369, np.nan, 90.2, "l"), 6.0),  # HAZ 6.0045
+        ("haz", (1, 366, np.nan, 61.5, "l"), -6.0),  # HAZ -6.0045
+        ("waz", (1, 400, 16.53, 75.0, "l"), 5.0),  # WAZ 5.0026
+        ("waz", (1, 400, 4.6, 75.0, "l"), -6.0),  # WAZ -6.0016
+        ("whz", (1, 400, 6.28, 75.0, "l"), -5.0),  # WHZ -5.0048
+    ],
+)
+def test_z_just_past_a_flag_threshold_that_rounds_onto_it_is_not_flagged(col, args, bound):
+    z = _z(*args)
+    exact = reference_row(*args)[("haz", "waz", "whz").index(col)]
+    assert z[f"{col}_unrounded"] == pytest.approx(exact, abs=1e-12)
+    assert abs(bound) < abs(exact) < abs(bound) + 0.005
+    assert z[col] == bound
+    assert not bool(z[f"flag_{col}"])
+
+
+def test_z_rounding_past_a_flag_threshold_is_flagged():
+    z = compute_zscores(1, [369, 369, 400], [np.nan, np.nan, 16.54], [90.2, 90.25, 75.0], "l")
+    assert z.haz.tolist()[:2] == [6.0, 6.03] and z.flag_haz.tolist()[:2] == [False, True]
+    assert z.waz[2] == 5.01 and bool(z.flag_waz[2])  # WAZ 5.0097
 
 
 def test_matches_row_by_row_reference_on_edge_heavy_random_rows():
@@ -220,7 +277,13 @@ def test_matches_row_by_row_reference_on_edge_heavy_random_rows():
     expected = [reference_row(*row) for row in zip(sex, age, weight, lenhei, measure, strict=True)]
     for j, col in enumerate(("haz", "waz", "whz")):
         exp = np.array([e[j] for e in expected])
-        np.testing.assert_allclose(got[col].to_numpy(), exp, rtol=0, atol=1e-9, equal_nan=True, err_msg=col)
+        exact = got[f"{col}_unrounded"].to_numpy()
+        np.testing.assert_allclose(exact, exp, rtol=0, atol=1e-9, equal_nan=True, err_msg=col)
+        np.testing.assert_array_equal(got[col].to_numpy(), r_round(exp), err_msg=col)
+    rounded = {col: r_round([e[j] for e in expected]) for j, col in enumerate(("haz", "waz", "whz"))}
+    assert got.flag_haz.tolist() == (np.abs(rounded["haz"]) > 6).tolist()
+    assert got.flag_waz.tolist() == ((rounded["waz"] < -6) | (rounded["waz"] > 5)).tolist()
+    assert got.flag_whz.tolist() == (np.abs(rounded["whz"]) > 5).tolist()
     assert got.flag_c9mo.tolist() == [e[3] for e in expected]
 
 
@@ -275,79 +338,3 @@ def test_lms_tables_shape_and_duckdb_load_is_idempotent():
         "from reference.who_growth_lms"
     ).fetchone()
     assert (n, m) == (len(frame), 22.353)
-
-
-# --- batch CSV -------------------------------------------------------------------------------------
-
-
-def test_batch_csv_round_trip(tmp_path):
-    src = tmp_path / "in.csv"
-    src.write_text(
-        "row_ref,sex,age_days,weight_kg,lenhei_cm,measure\n"
-        "a,1,1001,18.0,120.0,H\n"
-        "b,2,304,10,,\n"
-        "c,,1,,,\n"
-        "d,2,NA,9,70.5,l\n"
-        "e,1,244,7.1,60.0,h\n",
-        encoding="utf-8",
-    )
-    out = tmp_path / "out.csv"
-    assert zscores_csv(src, out, chunk_rows=2) == 5
-    got = pd.read_csv(out, dtype=str, keep_default_na=False)
-    assert list(got.columns) == [
-        "row_ref",
-        "sex",
-        "age_days",
-        "weight_kg",
-        "lenhei_cm",
-        "measure",
-        "haz",
-        "waz",
-        "whz",
-        "flag_haz",
-        "flag_waz",
-        "flag_whz",
-    ]
-    assert got.row_ref.tolist() == list("abcde") and got.measure.tolist() == ["H", "", "", "l", "h"]
-    assert got.weight_kg.tolist() == ["18.0", "10", "", "9", "7.1"]  # input cells repeated as written
-    assert got.iloc[2][["haz", "waz", "whz"]].tolist() == ["", "", ""]
-    expected = compute_zscores(
-        [1, 2, np.nan, 2, 1],
-        [1001, 304, 1, np.nan, 244],
-        [18, 10, np.nan, 9, 7.1],
-        [120, np.nan, np.nan, 70.5, 60],
-        ["h", None, None, "l", "h"],
-    )
-    for col in ("haz", "waz", "whz"):
-        values = pd.to_numeric(got[col]).to_numpy()
-        np.testing.assert_array_equal(values, expected[col].to_numpy())  # unrounded, exact
-    for col in ("flag_haz", "flag_waz", "flag_whz"):
-        assert got[col].tolist() == [str(int(v)) for v in expected[col]]
-    assert got.flag_haz[0] == "1"
-
-
-def test_batch_header_only_file(tmp_path):
-    src = tmp_path / "in.csv"
-    src.write_text("sex,age_days,weight_kg,lenhei_cm,measure\n", encoding="utf-8")
-    assert zscores_csv(src, tmp_path / "out.csv") == 0
-    assert (tmp_path / "out.csv").read_text().strip().endswith("flag_haz,flag_waz,flag_whz")
-
-
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ("sex,age_days,weight_kg,lenhei_cm\n1,10,3,50\n", "missing required column.*measure"),
-        ("sex,age_days,weight_kg,lenhei_cm,measure\n1,10,3,50,l\n1,ten,3,50,l\n", r"row 2 .*'age_days'"),
-        ("sex,age_days,weight_kg,lenhei_cm,measure\n1,10,3,50,l\n1,10,3,5O,l\n", r"row 2 .*'lenhei_cm'"),
-        ("sex,age_days,weight_kg,lenhei_cm,measure\n3,10,3,50,l\n", r"row 1 .*'sex'"),
-        ("sex,age_days,weight_kg,lenhei_cm,measure\n1,10,3,50,x\n", r"row 1 .*'measure'"),
-        ("sex,age_days,weight_kg,lenhei_cm,measure,haz\n1,10,3,50,l,0\n", "already has output column"),
-        ("", "empty file"),
-    ],
-)
-def test_batch_bad_input_raises_and_leaves_no_output(tmp_path, body, message):
-    src = tmp_path / "in.csv"
-    src.write_text(body, encoding="utf-8")
-    with pytest.raises(ValueError, match=message):
-        zscores_csv(src, tmp_path / "out.csv", chunk_rows=1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
