@@ -65,7 +65,7 @@ def _env(work: Path, data: Path, name: str) -> dict:
         "KONVERGENSI_WAREHOUSE": str(work / "wh" / "banten.duckdb"),
         "KONVERGENSI_LANDING_DIR": str(data),
         "KONVERGENSI_REGION_MASTER": str(data / "region_master.csv"),
-        "KONVERGENSI_PSEUDONYM_KEY": "bench-key-not-secret",
+        "KONVERGENSI_PSEUDONYM_KEY": "bench-key-not-secret-0123456789abcdef",
         "KONVERGENSI_PORTAL_URL": "",
         "KONVERGENSI_LOG_LEVEL": "ERROR",
     }

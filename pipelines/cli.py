@@ -6,6 +6,7 @@
     konvergensi portal --data DIR --port N --token T [--host H]
     konvergensi zscores IN.csv OUT.csv
     konvergensi rollback [--list] [--to NAME]
+    konvergensi rotate-key --operator NAME --reason TEXT
 """
 
 from __future__ import annotations
@@ -54,9 +55,41 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from pipelines.synthetic.demo import run_demo
+    from pipelines.resources import WarehouseBusyError
+    from pipelines.synthetic.demo import DemoFolderError, run_demo
 
-    return 0 if run_demo(Path(args.dir)) else 1
+    try:
+        return 0 if run_demo(Path(args.dir)) else 1
+    except (DemoFolderError, WarehouseBusyError) as exc:
+        print(f"konvergensi demo: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_rotate_key(args) -> int:
+    """Start a new pseudonym-key lineage with the key now in KONVERGENSI_PSEUDONYM_KEY."""
+    from pipelines.ingestion.keys import PseudonymKeyError, check_key, start_lineage
+    from pipelines.parsing.pseudonym import Pseudonymiser
+    from pipelines.resources import WarehouseBusyError, WarehouseResource, acquire_run_lock
+
+    settings.apply_env_defaults()
+    warehouse = WarehouseResource(path=settings.env_value("KONVERGENSI_WAREHOUSE"))
+    try:
+        key = check_key(os.environ.get("KONVERGENSI_PSEUDONYM_KEY", ""),
+                        demo_mode=os.environ.get(settings.DEMO_MODE_ENV) == "1")
+        lock = acquire_run_lock(warehouse.work_path.parent / ".run.lock", wait_s=0)
+    except (PseudonymKeyError, WarehouseBusyError) as exc:
+        print(f"konvergensi rotate-key: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with warehouse.connect() as con:
+            lineage = start_lineage(con, Pseudonymiser(key).key_fingerprint(), args.operator, args.reason)
+    except PseudonymKeyError as exc:
+        print(f"konvergensi rotate-key: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        lock.close()
+    print(f"pseudonym key lineage {lineage} started by {args.operator}: ids from now on do not link to earlier ones")
+    return 0
 
 
 def cmd_portal(args) -> int:
@@ -121,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate small demo data, serve part of it on a local portal, run")
     demo.add_argument("--dir", default=str(settings.PROJECT_ROOT / "demo_data"))
     demo.set_defaults(func=cmd_demo)
+
+    rotate = sub.add_parser(
+        "rotate-key", help="accept a new KONVERGENSI_PSEUDONYM_KEY on purpose: start a new pseudonym lineage"
+    )
+    rotate.add_argument("--operator", required=True, help="who changes the key (recorded)")
+    rotate.add_argument("--reason", required=True, help="why (recorded)")
+    rotate.set_defaults(func=cmd_rotate_key)
 
     portal = sub.add_parser("portal", help="serve a submissions folder with the portal API contract")
     portal.add_argument("--data", required=True)

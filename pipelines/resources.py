@@ -18,7 +18,7 @@ from dagster import ConfigurableResource, EnvVar
 from pydantic import PrivateAttr
 
 from pipelines import settings
-from pipelines.publishing.publish import publish_database
+from pipelines.publishing.publish import private_mkdir, publish_database
 
 
 class WarehouseBusyError(RuntimeError):
@@ -80,7 +80,7 @@ class WarehouseResource(ConfigurableResource):
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         path = self.work_path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_mkdir(path.parent)
         con = duckdb.connect(str(path), read_only=read_only, config=settings.duckdb_config())
         try:
             if not read_only:
@@ -145,14 +145,12 @@ class PseudonymResource(ConfigurableResource):
     key: str = ""
 
     def pseudonymiser(self):
+        """The pseudonymiser, once the key passes :func:`pipelines.ingestion.keys.check_key` (32 bytes
+        or more; the published demo key only inside the demo)."""
+        from pipelines.ingestion.keys import check_key
         from pipelines.parsing.pseudonym import Pseudonymiser
 
-        if not self.key:
-            raise RuntimeError(
-                "KONVERGENSI_PSEUDONYM_KEY is not set: refusing to ingest personal data without a "
-                "pseudonymisation key (the demo sets its own, published demo key)."
-            )
-        return Pseudonymiser(self.key.encode("utf-8"))
+        return Pseudonymiser(check_key(self.key, demo_mode=os.environ.get(settings.DEMO_MODE_ENV) == "1"))
 
 
 class RegionMasterResource(ConfigurableResource):

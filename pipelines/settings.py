@@ -41,6 +41,8 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 # Key used by `konvergensi demo` only. Never use it for real data: anyone holding it can
 # re-identify pseudonyms by brute force over known NIKs.
 DEMO_PSEUDONYM_KEY = "demo-key-not-secret-banten-konvergensi"
+# Set by `konvergensi demo` in its own process only: the one place the demo key is accepted.
+DEMO_MODE_ENV = "KONVERGENSI_DEMO_MODE"
 
 # name -> (default, meaning). "" means "not configured".
 ENV_DEFAULTS: dict[str, tuple[str, str]] = {
@@ -56,7 +58,7 @@ ENV_DEFAULTS: dict[str, tuple[str, str]] = {
     "KONVERGENSI_PORTAL_TOKEN": ("", "Bearer token for the portal (secret)."),
     "KONVERGENSI_PSEUDONYM_KEY": (
         "",
-        "HMAC key for pseudonymising personal data (secret); required to ingest submissions.",
+        "HMAC key for pseudonymising personal data (secret, at least 32 bytes); required to ingest submissions.",
     ),
     "KONVERGENSI_AS_OF_DATE": (
         "",

@@ -260,6 +260,17 @@ _SPECS = [
               "HAZ, WAZ and WHZ with WHO implausibility flags, one row per child per measurement date within "
               "a reporting month, recomputed as WHO anthro 1.1.0 does (pipelines/growth/zscores.py): rounded "
               "to 2 decimals, flags on the rounded values, the unrounded values beside them."),
+    TableSpec("raw.pseudonym_keys", """
+    lineage integer not null,
+    key_fingerprint varchar not null,
+    started_at timestamp not null,
+    started_by varchar not null,
+    reason varchar
+    """, "pipelines.ingestion.keys:verify_key",
+              "The pseudonym keys this warehouse's ids were made with: one row per key lineage, holding an HMAC "
+              "fingerprint of the key (never the key). Ingestion refuses a key that is not the latest lineage's; "
+              "`konvergensi rotate-key` starts a new lineage.",
+              is_asset=False),
     TableSpec("raw.table_versions", """
     table_name varchar primary key,
     version varchar not null,

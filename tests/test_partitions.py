@@ -159,7 +159,7 @@ def _env(monkeypatch, root: Path, src: Path, name: str) -> Path:
     monkeypatch.setenv("KONVERGENSI_WAREHOUSE", str(root / f"wh_{name}" / "banten.duckdb"))
     monkeypatch.setenv("KONVERGENSI_LANDING_DIR", str(landing))
     monkeypatch.setenv("KONVERGENSI_REGION_MASTER", str(src / "region_master.csv"))
-    monkeypatch.setenv("KONVERGENSI_PSEUDONYM_KEY", "partition-test-key")
+    monkeypatch.setenv("KONVERGENSI_PSEUDONYM_KEY", "partition-test-key-0123456789abcdef")
     return landing
 
 

@@ -46,7 +46,7 @@ def published(tmp_path_factory):
         mp.setenv("DAGSTER_HOME", str(root / "home"))
         mp.setenv("KONVERGENSI_WAREHOUSE", str(root / "wh" / "banten.duckdb"))
         mp.setenv("KONVERGENSI_LANDING_DIR", str(root / "landing"))
-        mp.setenv("KONVERGENSI_PSEUDONYM_KEY", "person-named-test-key")
+        mp.setenv("KONVERGENSI_PSEUDONYM_KEY", "person-named-test-key-0123456789abcdef")
         summary = run_pipeline("2024-08", "2024-08", quiet=True)
         assert summary.success, summary.render()
         with duckdb.connect(str(root / "wh" / "banten.duckdb"), read_only=True) as con:

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 MONTH = "2024-08"
 REGENCY = "36.01"
-KEY = "real-exports-test-key"
+KEY = "real-exports-test-key-0123456789abcdef"
 DISTRICT_FILE = "Data Pengukuran Balita Agustus 2024.csv"
 REVISED_FILE = "data balita agt 2024 (revisi).csv"
 REGENCY_FILE = "EPPGBM Kab Pandeglang Agustus 2024.xlsx"

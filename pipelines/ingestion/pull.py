@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipelines import tables
 from pipelines.ingestion.incoming import landing_incoming, portal_incoming
+from pipelines.ingestion.keys import verify_key
 from pipelines.ingestion.land import land_submissions
 from pipelines.ingestion.report import IngestionRun, IngestReport
 from pipelines.settings import PORTAL_LOOKBACK
@@ -54,6 +55,8 @@ def pull_submissions(con, run_id: str, months: set[str] | None, pseudonymiser, *
     from pipelines.parsing.regions import RegionIndex
 
     tables.ensure_all(con, tables.INGESTION_TABLES)
+    # A key that is not the one this warehouse's pseudonyms were made with lands nothing.
+    verify_key(con, pseudonymiser.key_fingerprint())
     regions = RegionIndex.from_frame(con.execute("select * from raw.region_master").df())
     parse = functools.partial(parse_batch_joined, pseudonymiser=pseudonymiser, regions=regions)
     land = functools.partial(land_submissions, con, parse_many=parse, run_id=run_id, months=months,

@@ -31,6 +31,7 @@ import pyarrow as pa
 from pipelines.parsing.values import as_text, is_number, squeeze_whitespace
 
 TOKEN_HEX_CHARS = 32
+KEY_FINGERPRINT_LABEL = b"banten-konvergensi pseudonym key fingerprint v1"
 
 
 def normalise_identity(values: pd.Series) -> pd.Series:
@@ -80,6 +81,11 @@ class Pseudonymiser:
 
     def __repr__(self) -> str:
         return "Pseudonymiser(key=<hidden>)"
+
+    def key_fingerprint(self) -> str:
+        """HMAC of a fixed label under the key: tells two keys apart without revealing either
+        (stored in the warehouse so a changed key is noticed, :mod:`pipelines.ingestion.keys`)."""
+        return hmac.digest(self._key, KEY_FINGERPRINT_LABEL, "sha256").hex()[:TOKEN_HEX_CHARS]
 
     __str__ = __repr__
 

@@ -1,8 +1,13 @@
 """Publishing the warehouse file that BI tools read (pure DuckDB + filesystem, no Dagster).
 
 DuckDB allows one writing process or many readers. The pipeline writes only its working file;
-publishing copies that database into a new file written in the DuckDB 1.4 storage format (the
-line BI drivers embed), checkpoints, fsyncs and closes it, then renames it over the published path.
+publishing copies what BI reads (:data:`PUBLISHED_SCHEMAS`: the marts, the dimensions among them,
+and the reference settings, with their table and column comments) into a new file written in the
+DuckDB 1.4 storage format (the line BI drivers embed), checkpoints, fsyncs and closes it, then
+renames it over the published path. Raw rows, refused rows' payloads, file names and landing paths
+(``raw``, ``quarantine``, ``staging``) stay in the working file; ``marts.fct_quarantine_summary``
+counts the refusals for BI. The file is created with mode :func:`published_mode` (0640: no world
+read unless ``KONVERGENSI_PUBLISHED_MODE`` says otherwise), and a folder the publish creates 0750.
 Readers holding the old file keep their open handle (the old inode); new readers see the new
 file; a crash before the rename leaves the previous file untouched.
 
@@ -33,6 +38,12 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.publishing.contents import (
+    PUBLISHED_SCHEMAS,
+    copy_published_tables,
+    private_mkdir,
+    published_mode,
+)
 from pipelines.settings import duckdb_config
 from pipelines.sql_engine.build_state import BOOKKEEPING, state_token
 
@@ -150,8 +161,9 @@ def clean_leftovers(published_path: Path) -> list[str]:
 
 @contextlib.contextmanager
 def publish_lock(published_path: Path) -> Iterator[None]:
-    """Exclusive lock for whoever replaces ``published_path`` (blocks until free)."""
-    published_path.parent.mkdir(parents=True, exist_ok=True)
+    """Exclusive lock for whoever replaces ``published_path`` (blocks until free). A folder it
+    creates gets no world access (0750)."""
+    private_mkdir(published_path.parent)
     lock_path = published_path.parent / f".{published_path.name}.lock"
     with open(lock_path, "a+") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
@@ -185,7 +197,7 @@ def install_file(tmp: Path, published_path: Path, keep: int = KEEP_PUBLISHED) ->
     return kept
 
 
-def database_fingerprint(path: Path) -> str:
+def database_fingerprint(path: Path, schemas: tuple[str, ...] | None = None) -> str:
     """A digest of a DuckDB file's contents: every table's name, columns and types, row count
     and the sum of its row hashes (build bookkeeping excluded). Equal for two files with the same
     data whatever their bytes (a published copy in another storage version included); about a
@@ -199,7 +211,7 @@ def database_fingerprint(path: Path) -> str:
         ).fetchall()
         for schema, table in tables:
             # Build bookkeeping changes when a run re-checks an unchanged month: no reason to publish.
-            if f"{schema}.{table}" in BOOKKEEPING:
+            if f"{schema}.{table}" in BOOKKEEPING or (schemas is not None and schema not in schemas):
                 continue
             cols = con.execute(
                 "select string_agg(column_name || ' ' || data_type, ',' order by column_index) from duckdb_columns() "
@@ -239,8 +251,8 @@ def publish_database(
             # published file was written (cheap), or else when both contents hash the same.
             same = _noted_token(published_path) == token
             if not same:
-                work_print = database_fingerprint(work_path)
-                same = work_print == database_fingerprint(published_path)
+                work_print = database_fingerprint(work_path, PUBLISHED_SCHEMAS)
+                same = work_print == database_fingerprint(published_path, PUBLISHED_SCHEMAS)
                 if same:
                     _note_token(published_path, token)
             if same:
@@ -260,12 +272,13 @@ def publish_database(
             try:
                 con.execute(f"attach '{_sql_path(work_path)}' as src (read_only)")
                 con.execute(f"attach '{_sql_path(tmp)}' as pub (storage_version '{PUBLISH_STORAGE_VERSION}')")
-                con.execute("copy from database src to pub")
+                copy_published_tables(con, "src", "pub")
                 con.execute("checkpoint pub")
                 con.execute("detach pub")
                 con.execute("detach src")
             finally:
                 con.close()
+            os.chmod(tmp, published_mode())
             kept = install_file(tmp, published_path, keep)
             if token is not None:
                 _note_token(published_path, token)

@@ -55,10 +55,10 @@ class RunSummary:
         return summary
 
     def _read_warehouse(self) -> None:
-        """Tables as BI sees them (the published file, else the working one); what did not land
-        from the working file, which has this run's refusals even when a blocking check stopped
-        the publish. The working file is read only while no other run owns it (even a read-only
-        open would stop that run's writers)."""
+        """Tables and what did not land, from the working file, which has every table and this
+        run's refusals even when a blocking check stopped the publish; from the published file
+        (marts and reference only) when another run owns the working file (even a read-only open
+        would stop that run's writers)."""
         from pipelines.resources import WarehouseBusyError, WarehouseResource, acquire_run_lock
 
         warehouse = WarehouseResource(path=os.environ.get("KONVERGENSI_WAREHOUSE", ""))
@@ -71,13 +71,13 @@ class RunSummary:
             except WarehouseBusyError:
                 pass
         try:
-            if published.exists():
-                self._read_tables(published)
-            elif lock is not None:
-                self._read_tables(work)
+            # The working file has every table (raw and quarantine are never published); the
+            # published file only when another run holds the working one.
             source = work if lock is not None else published if published.exists() else None
             if source is not None:
-                con = duckdb.connect(str(source), read_only=True)
+                self._read_tables(source)
+            if lock is not None:
+                con = duckdb.connect(str(work), read_only=True)
                 try:
                     self.not_landed = NotLanded.find(con, self.run_id)
                 finally:

@@ -54,7 +54,7 @@ def site(tmp_path_factory):
     """Environment of one warehouse fed from :func:`write_landing`, kept for the module's tests."""
     root = tmp_path_factory.mktemp("refusals")
     with pipeline_site(root, KONVERGENSI_LANDING_DIR=write_landing(root / "landing"),
-                       KONVERGENSI_PSEUDONYM_KEY="refusals-test-key"):
+                       KONVERGENSI_PSEUDONYM_KEY="refusals-test-key-0123456789abcdef"):
         yield root
 
 

@@ -309,7 +309,8 @@ def test_a_quiet_publish_reads_no_table_and_a_rollback_is_noticed(tmp_path, monk
     publish_database(v2, published)
     read = []
     real = wio.database_fingerprint
-    monkeypatch.setattr(wio, "database_fingerprint", lambda path: read.append(Path(path).name) or real(path))
+    monkeypatch.setattr(wio, "database_fingerprint",
+                        lambda path, *args: read.append(Path(path).name) or real(path, *args))
     assert publish_database(v2, published)["unchanged"]
     assert read == []
     rollback(published)  # v1 is back; the note still describes v2
@@ -441,3 +442,45 @@ def test_duckdb_14_opens_the_published_file(tmp_path):
     assert seen["version"].startswith("1.4.")
     assert seen["comment"] == FACTS_COMMENT
     assert seen["rows"] == 4 * ROWS_PER_VERSION
+
+
+def test_the_published_file_holds_what_bi_reads_and_no_one_else_can_read_it(tmp_path, monkeypatch):
+    """Marts and reference, with their comments; raw rows, refused payloads and file names stay in the
+    working file. The file is 0640 and a folder the publish creates 0750, unless the operator says otherwise."""
+    monkeypatch.delenv("KONVERGENSI_PUBLISHED_MODE", raising=False)
+    work = build_work(tmp_path / "work" / "v1.duckdb", 1)
+    con = duckdb.connect(str(work))
+    for schema in ("raw", "quarantine", "staging", "reference"):
+        con.execute(f"create schema {schema}")
+    con.execute("create table raw.submissions as select 'landing/child_measurements/Siti.xlsx' as file_name")
+    con.execute("create table quarantine.rejected_rows as select '{\"nama\": \"x\"}' as payload")
+    con.execute("create table staging.stg_x as select 1 as k")
+    con.execute("create table reference.target_settings as select 14.0 as pct_target")
+    con.execute("comment on table reference.target_settings is 'Targets (Target)'")
+    con.close()
+    published = tmp_path / "new" / "wh" / "banten.duckdb"
+    publish_database(work, published)
+
+    con = duckdb.connect(str(published), read_only=True)
+    tables = con.execute("select schema_name || '.' || table_name from duckdb_tables() order by 1").fetchall()
+    comments = dict(con.execute("select table_name, comment from duckdb_tables() where comment is not null").fetchall())
+    column_comment = con.execute("select comment from duckdb_columns() where table_name = 'facts' "
+                                 "and column_name = 'v'").fetchall()
+    con.close()
+    assert [t for (t,) in tables] == ["marts.facts", "marts.summary", "marts.version", "reference.target_settings"]
+    assert comments == {"target_settings": "Targets (Target)"} and column_comment == [(FACTS_COMMENT,)]
+    assert b"Siti" not in published.read_bytes()
+    assert published.stat().st_mode & 0o777 == 0o640
+    assert published.parent.stat().st_mode & 0o777 == 0o750 and (tmp_path / "new").stat().st_mode & 0o777 == 0o750
+    # an unchanged working file (raw rows added) does not publish again; a mart change does
+    con = duckdb.connect(str(work))
+    con.execute("insert into raw.submissions values ('another.csv')")
+    con.close()
+    assert publish_database(work, published)["unchanged"]
+
+    monkeypatch.setenv("KONVERGENSI_PUBLISHED_MODE", "0644")
+    publish_database(build_work(tmp_path / "work" / "v2.duckdb", 2), published)
+    assert published.stat().st_mode & 0o777 == 0o644
+    monkeypatch.setenv("KONVERGENSI_PUBLISHED_MODE", "rw-r--r--")
+    with pytest.raises(ValueError, match="octal"):
+        publish_database(build_work(tmp_path / "work" / "v3.duckdb", 3), published)

@@ -29,7 +29,7 @@ from tests.paths import ROOT_DIR
 
 ROOT = ROOT_DIR
 TOKEN = "reliability-token-9f3a"
-KEY = "reliability-pseudonym-key-77c1"
+KEY = "reliability-pseudonym-key-77c1-0123456789abcdef"
 VILLAGES = 16
 
 pytestmark = pytest.mark.slow

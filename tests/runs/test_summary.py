@@ -58,7 +58,7 @@ def test_cli_run_prints_the_refused_file_and_exits_0_on_warnings_only(isolated_e
     from pipelines import cli
 
     monkeypatch.setenv("KONVERGENSI_LANDING_DIR", str(write_landing(isolated_env / "landing")))
-    monkeypatch.setenv("KONVERGENSI_PSEUDONYM_KEY", "summary-test-key")
+    monkeypatch.setenv("KONVERGENSI_PSEUDONYM_KEY", "summary-test-key-0123456789abcdef")
     assert cli.main(["run", "--period", "2024-08"]) == 0
     out = capsys.readouterr().out
     assert ", 0 failed (ERROR, blocking)" in out

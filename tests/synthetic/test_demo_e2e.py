@@ -32,17 +32,30 @@ def _snapshot(path) -> dict[str, list]:
 
 
 def test_demo_twice_gives_identical_tables(tmp_path, monkeypatch, isolated_env):
-    from pipelines.synthetic.demo import run_demo
+    """Two demo folders give identical tables; a configured warehouse and Dagster home are never
+    touched (issue 18): the demo keeps its own under its folder."""
+    from pipelines.synthetic.demo import demo_paths, run_demo
 
     for name in settings.ENV_DEFAULTS:
-        if name != "KONVERGENSI_WAREHOUSE":
-            monkeypatch.setenv(name, "")
-    published = tmp_path / "wh" / "banten.duckdb"
+        monkeypatch.setenv(name, "")
+    configured = tmp_path / "real" / "banten.duckdb"
+    (configured.parent / "work").mkdir(parents=True)
+    configured.write_bytes(b"the real published warehouse")
+    (configured.parent / "work" / configured.name).write_bytes(b"the real raw history")
+    monkeypatch.setenv("KONVERGENSI_WAREHOUSE", str(configured))
+    monkeypatch.setenv("KONVERGENSI_PSEUDONYM_KEY", "")
 
     assert run_demo(tmp_path / "demo1")
-    first = _snapshot(published)
     assert run_demo(tmp_path / "demo2")
-    second = _snapshot(published)
+    assert configured.read_bytes() == b"the real published warehouse"
+    assert (configured.parent / "work" / configured.name).read_bytes() == b"the real raw history"
+    assert sorted(p.name for p in configured.parent.rglob("*")) == ["banten.duckdb", "banten.duckdb", "work"]
+    assert [p.name for p in (tmp_path / "dagster_home").iterdir()] == ["dagster.yaml"]  # the configured instance
+    published = [demo_paths(tmp_path / name)["warehouse"] for name in ("demo1", "demo2")]
+    work = [p.parent / "work" / p.name for p in published]
+    first, second = _snapshot(work[0]), _snapshot(work[1])
+    assert _snapshot(published[0]) == _snapshot(published[1])
+    assert {t.split(".")[0] for t in _snapshot(published[0])} == {"marts", "reference"}
 
     assert first.keys() == second.keys()
     for table in first:
@@ -58,12 +71,14 @@ def test_demo_twice_gives_identical_tables(tmp_path, monkeypatch, isolated_env):
     transports = {r[8] for r in first["raw.submissions"]}
     assert transports == {"portal", "landing"}
 
-    # every mart column carries a description (COMMENT ON) for BI users
-    con = duckdb.connect(str(published), read_only=True)
+    # every mart column carries a description (COMMENT ON) for BI users, in the published file too
+    con = duckdb.connect(str(published[0]), read_only=True)
     undocumented = con.execute(
         "select table_name || '.' || column_name from duckdb_columns() "
         "where schema_name = 'marts' and coalesce(comment, '') = ''"
     ).fetchall()
+    con.close()
+    con = duckdb.connect(str(work[0]), read_only=True)
     # every table built in Python holds exactly its declared columns and types (pipelines/tables.py)
     from pipelines.tables import TABLES
 
