@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo dev test test-fast lint bench bench-banten bench-national clean
+.PHONY: install demo demo-ui dev test test-fast lint bench bench-banten bench-national clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ ! -x $(BIN)/python ]; then \
@@ -30,6 +30,11 @@ demo: $(STAMP)
 
 dev: $(STAMP)
 	$(BIN)/dagster dev -w workspace.yaml
+
+# The Dagster UI on the demo's own instance and warehouse (after `make demo`).
+demo-ui: $(STAMP)
+	DAGSTER_HOME=$(CURDIR)/demo_data/dagster_home KONVERGENSI_WAREHOUSE=$(CURDIR)/demo_data/warehouse/banten.duckdb \
+	  $(BIN)/dagster dev -w workspace.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
