@@ -14,7 +14,8 @@ Versions (``raw.table_versions``):
   hashes) of the replaced months, before and after. The version moves only when those rows
   changed, so rebuilding an empty current month on a quiet night changes nothing downstream;
 * tables a Python asset replaces (region master, WHO LMS): their content digest;
-* the append-only ingestion tables (``raw.<stream>``, ``raw.submissions``, ``quarantine.*``),
+* the append-only ingestion tables (``raw.<stream>``, ``raw.submissions``, its validation and
+  warnings, ``quarantine.*``),
   never recorded: their row count, which grows with every submission landed;
 * any other table nobody recorded (``raw.landing_fingerprints``, a table made by hand): its
   content digest.
@@ -64,10 +65,12 @@ def _recorded(con, table: str) -> tuple[str, str | None] | None:
 
 
 def _append_only() -> frozenset[str]:
-    from pipelines.parsing.layouts import STREAMS
+    # Every table ingestion only appends to (pipelines/tables.py): their rows carry run ids and
+    # timestamps, so a content digest would differ between two runs landing the same files. The
+    # landing fingerprints are updated in place, so they keep a content digest.
+    from pipelines.tables import INGESTION_TABLES
 
-    return frozenset({f"raw.{s}" for s in STREAMS} | {
-        "raw.submissions", "raw.submission_validation", "quarantine.rejected_rows", "quarantine.rejected_files"})
+    return frozenset(INGESTION_TABLES) - {"raw.landing_fingerprints"}
 
 
 APPEND_ONLY = _append_only()
