@@ -10,7 +10,7 @@ from pipelines import settings
 
 pytestmark = pytest.mark.slow
 
-VOLATILE = {"ingested_at", "run_id", "rejected_at", "last_rejected_at", "validated_at", "seen_at", "warned_at"}
+VOLATILE = {"ingested_at", "run_id", "rejected_at", "last_rejected_at", "started_at", "validated_at", "seen_at", "warned_at"}
 
 
 def _snapshot(path) -> dict[str, list]:
