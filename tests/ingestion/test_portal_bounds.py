@@ -1,6 +1,6 @@
 """Bounded portal inputs, over real loopback HTTP: the size cap (by listing, by Content-Length, by a
 body running past what was announced), the deadline held while a body trickles in, pagination that
-does not end.
+does not end, and a refused submission recorded without losing any other.
 
 The misbehaving portals are a tiny ``http.server`` started here (the reference server does not lie
 about sizes nor trickle); the well-behaved one is the reference server.
@@ -16,8 +16,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from pipelines.ingestion.incoming import portal_incoming
+from pipelines.ingestion.land import land_submissions
 from pipelines.ingestion.portal import (
     PortalClient,
     PortalPaginationError,
@@ -25,6 +28,7 @@ from pipelines.ingestion.portal import (
     PortalUnavailableError,
 )
 from pipelines.synthetic.portal_server import make_server
+from tests.ingestion.toy_parser import toy_parse
 
 TOKEN = "bounds-test-token"
 BASE_NS = 1_700_000_000 * 10**9
@@ -223,3 +227,57 @@ def test_a_listing_past_the_page_cap_stops(portal_dir):
     finally:
         server.stop()
     assert sum(1 for _, path, _ in server.request_log if path == "/api/v1/submissions") == 3 + 4
+
+
+def test_a_refused_submission_is_recorded_once_and_the_others_land(portal_dir, tmp_path):
+    server = make_server(portal_dir, token=TOKEN).start_in_thread()
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        with _client(server.base_url, max_bytes=1000) as client:
+            first = land_submissions(con, portal_incoming(client), toy_parse, "run-1")
+            second = land_submissions(con, portal_incoming(client), toy_parse, "run-2")
+    finally:
+        server.stop()
+    assert first.landed == 1 and first.rejected_files == 1 and not first.errors
+    assert second.landed == second.rejected_files == 0 and second.skipped_known == 2
+    refused = con.execute("select file_name, reason_code, transport, run_id from quarantine.rejected_files").fetchall()
+    assert refused == [("36.01.01.2002_2024-08.csv", "too_large", "portal", "run-1")]
+    rows = con.execute("select file_name, status, size_bytes, n_source_rows, error from raw.submissions "
+                       "order by file_name").fetchall()
+    assert rows[0][:4] == ("36.01.01.2001_2024-08.csv", "accepted", len(SMALL), 2)
+    assert rows[1][:4] == ("36.01.01.2002_2024-08.csv", "rejected_file", len(BIG), 0)
+    assert rows[1][4].startswith("too_large: listed at 2,014 bytes")
+    files = [path for _, path, _ in server.request_log if path.endswith("/file")]
+    assert len(files) == 1  # the small one, once; the big one never
+
+    # with a higher cap, the file refused unread is downloaded and lands
+    server = make_server(portal_dir, token=TOKEN).start_in_thread()
+    try:
+        with _client(server.base_url, max_bytes=10_000) as client:
+            third = land_submissions(con, portal_incoming(client), toy_parse, "run-3")
+    finally:
+        server.stop()
+    assert third.landed == 1 and third.skipped_known == 1
+
+
+def test_what_was_listed_before_the_listing_failed_lands_and_the_failure_is_recorded(rogue, tmp_path):
+    from pipelines import tables
+    from pipelines.ingestion.pull import pull_submissions
+    from pipelines.parsing.pseudonym import Pseudonymiser
+
+    item = _item("chi-5", SMALL)
+
+    def same_cursor(h):
+        stream = "stream=child_measurements" in h.path
+        h.send_json({"items": [item] if stream else [], "next_cursor": "c1" if stream and h.server.requests.count(
+            "/api/v1/submissions") < 50 else None})
+
+    server = rogue({"/api/v1/submissions": same_cursor,
+                    "/api/v1/submissions/chi-5/file": lambda h: h.send(SMALL)})
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    tables.ensure_all(con, ["raw.region_master"])  # empty: every row would be refused, beside the point
+    with _client(server.base_url) as client:
+        run = pull_submissions(con, "run-1", None, Pseudonymiser(b"test-key"), landing_root=None, portal_client=client)
+    assert len(run.errors) == 1 and run.errors[0].startswith("portal: ") and "cursor" in run.errors[0]
+    landed = con.execute("select file_name, transport from raw.submissions").fetchall()
+    assert landed == [(item["file_name"], "portal")]  # refused by the real parser, but recorded
