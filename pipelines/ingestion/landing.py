@@ -114,8 +114,9 @@ def scan(root: Path, streams: Iterable[str]) -> Iterator[Listed]:
             st = folder.lstat()
         except FileNotFoundError:
             continue
-        if not st_mode.S_ISDIR(st.st_mode):
+        if st_mode.S_ISLNK(st.st_mode):
             yield Listed(stream, folder, st)
+        if not st_mode.S_ISDIR(st.st_mode):
             continue
         found: list[tuple[Path, os.stat_result]] = []
         _walk(folder, found)

@@ -67,6 +67,7 @@ def test_a_link_to_a_file_outside_is_refused_and_never_read(tmp_path):
     (root / "aksi_reports").symlink_to(tmp_path / "outside", target_is_directory=True)
     fifo = root / "child_measurements" / "36.01.01.2003_2024-08.csv"
     os.mkfifo(fifo)
+    _write(root, "households", b"not a stream folder\n")  # a stray file where a stream folder would be: ignored
     con, spy = duckdb.connect(), Spy()
     report = _land(con, root, spy)
     assert report.landed == 1 and report.rejected_files == 4 and not report.errors
