@@ -3,7 +3,7 @@
     konvergensi generate --out DIR --scale {small,banten} --seed N
     konvergensi run [--period YYYY-MM | --from YYYY-MM --to YYYY-MM]
     konvergensi demo [--dir DIR]
-    konvergensi portal --data DIR --port N --token T [--host H]
+    konvergensi portal --data DIR --port N [--host H]   (token: KONVERGENSI_PORTAL_TOKEN)
     konvergensi zscores IN.csv OUT.csv
     konvergensi rollback [--list] [--to NAME]
     konvergensi rotate-key --operator NAME --reason TEXT
@@ -93,11 +93,14 @@ def cmd_rotate_key(args) -> int:
 
 
 def cmd_portal(args) -> int:
-    from pipelines.synthetic.portal_server import serve
+    from pipelines.synthetic.portal_server import ARGV_TOKEN_REFUSED, serve
 
-    token = args.token or os.environ.get("KONVERGENSI_PORTAL_TOKEN", "")
+    if args.token is not None:
+        print(f"konvergensi portal: {ARGV_TOKEN_REFUSED}", file=sys.stderr)
+        return 2
+    token = os.environ.get("KONVERGENSI_PORTAL_TOKEN", "")
     if not token:
-        print("konvergensi portal: give --token or set KONVERGENSI_PORTAL_TOKEN", file=sys.stderr)
+        print("konvergensi portal: set KONVERGENSI_PORTAL_TOKEN", file=sys.stderr)
         return 2
     serve(Path(args.data), args.port, token, host=args.host)
     return 0
@@ -165,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     portal = sub.add_parser("portal", help="serve a submissions folder with the portal API contract")
     portal.add_argument("--data", required=True)
     portal.add_argument("--port", type=int, default=8765)
-    portal.add_argument("--token", default="")
+    portal.add_argument("--token", help=argparse.SUPPRESS)  # refused without echoing it: see cmd_portal
     portal.add_argument("--host", default="127.0.0.1")
     portal.set_defaults(func=cmd_portal)
 

@@ -136,7 +136,8 @@ class PortalResource(ConfigurableResource):
         # Seconds to wait for a response to start arriving; a slower portal counts as a fault
         # and is retried (KONVERGENSI_PORTAL_READ_TIMEOUT, default 30).
         read_timeout = float(os.environ.get("KONVERGENSI_PORTAL_READ_TIMEOUT", "") or 30)
-        return PortalClient(self.url, self.token, timeout=(5.0, read_timeout))
+        return PortalClient(self.url, self.token, timeout=(5.0, read_timeout),
+                            max_bytes=settings.max_submission_bytes())
 
 
 class PseudonymResource(ConfigurableResource):

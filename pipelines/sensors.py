@@ -15,9 +15,10 @@ from pathlib import Path
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from pipelines.ingestion.fingerprints import fingerprint, same_content
+from pipelines.ingestion.fingerprints import same_content
 from pipelines.ingestion.identity import parse_submission_name
 from pipelines.ingestion.incoming import ParseName, landing_incoming, portal_item
+from pipelines.ingestion.unread import NotReady
 from pipelines.partitions import latest_month
 from pipelines.periods import ALL_MONTHS, FIRST_MONTH, range_tags
 from pipelines.resources import LandingFolderResource, PortalResource
@@ -26,12 +27,21 @@ from pipelines.resources import LandingFolderResource, PortalResource
 def landing_fingerprints(
     root: Path, previous: dict[str, list], parse_name: ParseName = parse_submission_name
 ) -> tuple[dict[str, list], dict[str, str | None]]:
-    """``relative path -> [size, mtime_ns, sha256]`` of every landing file (read and hashed only
-    when its size or mtime changed since ``previous``, the same rule ingestion applies to
-    ``raw.landing_fingerprints``), and the month partition each file lands in."""
+    """``relative path -> [size, mtime_ns, sha256]`` of every landing file ready to land (read and
+    hashed only when its size or mtime changed since ``previous``, the same rule ingestion applies
+    to ``raw.landing_fingerprints``; what is ready is ingestion's rule too,
+    :mod:`pipelines.ingestion.landing`), and the month partition each file lands in. A file refused
+    unread (a link, too large) counts with its stand-in hash, so that a run records the refusal."""
     current, months = {}, {}
     for inc in landing_incoming(root, parse_name=parse_name):
-        fp, _ = fingerprint(inc.stat, inc.fetch, previous)
+        try:
+            fp, _ = inc.fingerprint(previous)
+        except NotReady:
+            # Still being written, or gone: a later evaluation looks again, as ingestion does. A file
+            # known before keeps its entry, so that rewriting the same bytes starts no run.
+            if inc.stat.path in previous:
+                current[inc.stat.path] = previous[inc.stat.path]
+            continue
         current[fp.path] = [fp.size, fp.mtime_ns, fp.sha256]
         months[fp.path] = inc.partition
     return current, months

@@ -20,6 +20,14 @@ SCHEMAS = ("raw", "quarantine", "reference", "staging", "marts")
 
 # How far before the last portal pull a new pull starts listing (updated_since).
 PORTAL_LOOKBACK = _dt.timedelta(days=7)
+# Pages one portal listing may take (a server whose cursors never end must not hold a run).
+PORTAL_MAX_PAGES = 10_000
+
+# Bounded inputs (docs/operations.md): the largest submission either transport reads
+# (KONVERGENSI_MAX_SUBMISSION_BYTES), and how long a landing file must stay unmodified before it is
+# read (KONVERGENSI_LANDING_SETTLE_SECONDS): one still being copied is left for the next run.
+DEFAULT_MAX_SUBMISSION_BYTES = 100 * 1024 * 1024
+DEFAULT_LANDING_SETTLE_SECONDS = 60.0
 
 # Quality thresholds (docs/quality.md). ERROR checks block the publish; WARN checks advise.
 QUALITY = {
@@ -105,3 +113,18 @@ def duckdb_config() -> dict[str, str]:
     (``KONVERGENSI_DUCKDB_MEMORY_LIMIT``, default 4GB; DuckDB spills to disk beyond it) so that a
     national month stays within a small machine's memory next to the ingestion workers."""
     return {"memory_limit": os.environ.get("KONVERGENSI_DUCKDB_MEMORY_LIMIT", "").strip() or "4GB"}
+
+
+def max_submission_bytes() -> int:
+    """Largest submission read from the portal or the landing folder
+    (``KONVERGENSI_MAX_SUBMISSION_BYTES``, default 100 MiB); a larger one is refused ``too_large``
+    without being read."""
+    raw = os.environ.get("KONVERGENSI_MAX_SUBMISSION_BYTES", "").strip()
+    return max(0, int(raw)) if raw else DEFAULT_MAX_SUBMISSION_BYTES
+
+
+def landing_settle_seconds() -> float:
+    """Seconds a landing file must stay unmodified before it is read
+    (``KONVERGENSI_LANDING_SETTLE_SECONDS``, default 60; 0 reads files as soon as they appear)."""
+    raw = os.environ.get("KONVERGENSI_LANDING_SETTLE_SECONDS", "").strip()
+    return max(0.0, float(raw)) if raw else DEFAULT_LANDING_SETTLE_SECONDS

@@ -10,6 +10,8 @@ import pytest
 from tests.paths import ROOT_DIR, SHARED
 
 os.environ.setdefault("DAGSTER_HOME", str(ROOT_DIR / ".dagster_home"))
+# Test files are complete when written: read them at once (tests of the settle time pass a rule).
+os.environ.setdefault("KONVERGENSI_LANDING_SETTLE_SECONDS", "0")
 
 
 

@@ -81,8 +81,9 @@ def test_portal_command_serves_the_contract(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("KONVERGENSI_")}
+    env["KONVERGENSI_PORTAL_TOKEN"] = "t0ken"  # never on the command line (the process list shows it)
     proc = subprocess.Popen(
-        [str(KONVERGENSI), "portal", "--data", str(tmp_path), "--port", str(port), "--token", "t0ken"],
+        [str(KONVERGENSI), "portal", "--data", str(tmp_path), "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -100,3 +101,10 @@ def test_portal_command_serves_the_contract(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "t0ken" not in err
+
+
+def test_portal_command_refuses_a_token_on_the_command_line(tmp_path):
+    proc = _run(["portal", "--data", str(tmp_path / "missing"), "--token", "argv-s3cret"],
+                env_extra={"KONVERGENSI_PORTAL_TOKEN": "env-token"}, timeout=60)
+    assert proc.returncode == 2
+    assert "KONVERGENSI_PORTAL_TOKEN" in proc.stderr and "argv-s3cret" not in proc.stderr + proc.stdout

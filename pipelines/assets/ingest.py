@@ -49,7 +49,9 @@ def ingest_submissions(
     if not run.transports:
         context.log.warning("Neither KONVERGENSI_PORTAL_URL nor KONVERGENSI_LANDING_DIR is set: nothing to pull.")
     for transport, rep in run.transports.items():
-        context.log.info(f"{transport}: {rep.summary()}")
+        # Files not read this run (still being written, or deleted before the read) warn.
+        log = context.log.warning if rep.not_ready or rep.vanished else context.log.info
+        log(f"{transport}: {rep.summary()}")
     if run.errors:
         raise dg.Failure(
             description=f"{len(run.errors)} pull(s) failed; everything else landed. First: {run.errors[0]}",

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pandas as pd
 
 from pipelines.ingestion.batches import Counts, Pending, Prepared
+from pipelines.ingestion.incoming import Incoming
 from pipelines.ingestion.report import IngestReport
 from pipelines.periods import wants
 
@@ -77,6 +79,37 @@ class Ledger:
         k = (stream, submitter, period)
         self.versions[k] = self.versions.get(k, 0) + 1
         return self.versions[k]
+
+
+class Refusal(NamedTuple):
+    """A file refused unread (:class:`~pipelines.ingestion.unread.Refused`), to record."""
+
+    inc: Incoming
+    sid: str
+    sha: str  # a stand-in: the bytes were never read (unread.unread_sha256)
+    reason: str
+    detail: str
+    size: int
+
+
+def commit_refusals(con, refused: list[Refusal], run_id: str, now: dt.datetime, report: IngestReport) -> None:
+    """Record files refused unread, in one transaction: a ``quarantine.rejected_files`` row with
+    the reason, and a ``raw.submissions`` row (status ``rejected_file``, no rows read) each."""
+    if not refused:
+        return
+    file_rejects, meta = [], []
+    for r in refused:
+        inc, k = r.inc, r.inc.key
+        error = f"{r.reason}: {r.detail}"
+        file_rejects.append([inc.stream, r.sid, inc.file_name, inc.transport, r.reason, error, r.sha, run_id, now])
+        meta.append([
+            r.sid, inc.stream, k.submitter_level if k else None, k.submitter_code if k else None,
+            k.period if k else None, None, inc.file_name, k.file_format if k else None, inc.transport,
+            inc.received_at, now, run_id, r.sha, r.size, "rejected_file", 0, 0, 0, error, None, None,
+        ])
+        report.rejected_files += 1
+        report.add(inc.stream, "files_rejected")
+    _write(con, refused[0].inc.stream, None, None, {}, file_rejects, meta)
 
 
 def _insert_df(con, table: str, df: pd.DataFrame) -> None:

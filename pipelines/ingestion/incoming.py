@@ -7,16 +7,21 @@ tells submitter and period): it is *unnamed*, parsed whatever the run's months, 
 rows (:mod:`pipelines.parsing.file_identity`) and only then given its submission id. A name unsafe
 to trust (control characters, path separators) is refused (``name_error``) without being parsed.
 Bytes are fetched lazily: a portal download costs, and a file already landed is never fetched.
+Which landing files are offered, and how one is read, is :mod:`pipelines.ingestion.landing`'s rule;
+a fetch may raise :class:`~pipelines.ingestion.unread.Refused` or
+:class:`~pipelines.ingestion.unread.NotReady` instead of returning bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.ingestion.fingerprints import FileStat
+from pipelines.ingestion.fingerprints import Cache, FileStat, Fingerprint, fingerprint
 from pipelines.ingestion.identity import (
     SubmissionKey,
     SubmissionNameError,
@@ -27,6 +32,9 @@ from pipelines.ingestion.identity import (
     submission_key,
     unnamed_submission_id,
 )
+from pipelines.ingestion.landing import ReadyRule, read_listed, scan
+from pipelines.ingestion.portal import PortalTooLargeError
+from pipelines.ingestion.unread import Refused, unread_sha256
 from pipelines.parsing.file_identity import FileHints
 from pipelines.parsing.layouts import STREAMS
 from pipelines.periods import ALL_MONTHS, partition_for_period, wants
@@ -112,6 +120,14 @@ class Incoming:
         parsed by any run; whether it lands is decided once its rows told its period)."""
         return self.unnamed or wants(self.period, months)
 
+    def fingerprint(self, cache: Cache) -> tuple[Fingerprint, bytes | None]:
+        """A landing file's fingerprint and, when it had to be read, its bytes; ingestion and the
+        sensor both ask here. A file refused unread keeps its stand-in hash and is never opened;
+        one not ready raises :class:`~pipelines.ingestion.unread.NotReady`."""
+        if self.sha256 is not None:
+            return Fingerprint(*self.stat, self.sha256), None
+        return fingerprint(self.stat, self.fetch, cache)
+
     def submission_id(self, sha: str) -> str | None:
         """None for an unnamed file: its id is known once its rows told submitter and period."""
         if self.key is not None:
@@ -119,27 +135,30 @@ class Incoming:
         return None if self.unnamed else unnamed_submission_id(self.stream, self.file_name, sha)
 
 
-def landing_files(root: Path, streams: Iterable[str] = STREAMS) -> Iterator[tuple[str, Path]]:
-    """``(stream, path)`` of every file under ``root/<stream>/`` in a stable order; dotfiles are
-    uploads in progress and are left alone."""
-    for stream in streams:
-        folder = root / stream
-        if folder.is_dir():
-            for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                yield stream, path
-
-
 def landing_incoming(
-    root: Path, streams: Iterable[str] = STREAMS, parse_name: ParseName = parse_submission_name
+    root: Path, streams: Iterable[str] = STREAMS, parse_name: ParseName = parse_submission_name,
+    rule: ReadyRule | None = None,
 ) -> Iterator[Incoming]:
-    """Landing-folder files as submissions; the mtime is when it was received."""
-    for stream, path in landing_files(root, streams):
-        st = path.stat()
+    """Landing-folder files as submissions (the mtime is when it was received), under ``rule``
+    (default: the configured :class:`~pipelines.ingestion.landing.ReadyRule`). A file refused
+    unread carries a stand-in hash (:func:`~pipelines.ingestion.unread.unread_sha256`) and a fetch
+    that raises its refusal; one not ready yet, a fetch that says so."""
+    rule = rule or ReadyRule.from_env()
+    now = time.time()
+    for entry in scan(root, streams):
+        st = entry.st
         received = dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC).replace(tzinfo=None)
-        stat = FileStat(path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns)
-        key, error = read_name(stream, path.name, parse_name)
-        yield Incoming(stream, path.name, "landing", received, path.read_bytes, stat=stat, key=key, name_error=error,
-                       name_read=True)
+        stat = FileStat(entry.path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns)
+        key, error = read_name(entry.stream, entry.path.name, parse_name)
+        unread = rule.unread(st, now)
+        fetch = functools.partial(_raise, unread) if unread else functools.partial(read_listed, entry.path, st)
+        sha = unread_sha256(unread.reason, *stat) if isinstance(unread, Refused) else None
+        yield Incoming(entry.stream, entry.path.name, "landing", received, fetch, sha256=sha, stat=stat, key=key,
+                       name_error=error, name_read=True)
+
+
+def _raise(exc: Exception) -> bytes:
+    raise exc
 
 
 def portal_item(
@@ -155,8 +174,16 @@ def portal_item(
     key, error = read_name(stream, item["file_name"], parse_name)
     if key is None and error is None:
         key = listed_key(stream, item)
-    return Incoming(stream, item["file_name"], "portal", received, (lambda: client.download(item)),
+    return Incoming(stream, item["file_name"], "portal", received, functools.partial(_download, client, item),
                     sha256=item.get("sha256"), key=key, name_error=error, name_read=True)
+
+
+def _download(client, item: dict) -> bytes:
+    """A portal download; one over the size cap is refused (recorded), not a failed pull."""
+    try:
+        return client.download(item)
+    except PortalTooLargeError as exc:
+        raise Refused("too_large", str(exc), exc.size) from exc
 
 
 def portal_incoming(

@@ -28,11 +28,12 @@ import pandas as pd
 from pipelines import tables
 from pipelines.ingestion import fingerprints
 from pipelines.ingestion.batches import Batcher, Pending
-from pipelines.ingestion.commit import Ledger, commit_batch
+from pipelines.ingestion.commit import Ledger, Refusal, commit_batch, commit_refusals
 from pipelines.ingestion.fingerprints import Fingerprint
-from pipelines.ingestion.identity import sha256_hex
+from pipelines.ingestion.identity import sha256_hex, unnamed_submission_id
 from pipelines.ingestion.incoming import Incoming
 from pipelines.ingestion.report import IngestReport
+from pipelines.ingestion.unread import NotReady, Refused, Vanished, unread_sha256
 from pipelines.ingestion.workers import InOrder
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def land_submissions(
     """
     tables.ensure_all(con, tables.INGESTION_TABLES)
     ledger, cache = Ledger.load(con), fingerprints.load(con)
-    report, seen, batcher = IngestReport(), {}, Batcher()
+    report, seen, batcher, refused = IngestReport(), {}, Batcher(), []
 
     def commit(batch: list[Pending], prepared) -> None:
         for p in commit_batch(con, batch, prepared, run_id, now(), report, ledger, months):
@@ -84,10 +85,13 @@ def land_submissions(
             if batcher.full_before(inc):
                 queue.put(batcher.take())
             pending = _receive(inc, ledger, cache, seen, report)
-            if pending is not None:
+            if isinstance(pending, Refusal):
+                refused.append(pending)
+            elif pending is not None:
                 batcher.add(pending)
         queue.put(batcher.take())
         queue.finish()
+        commit_refusals(con, refused, run_id, now(), report)
         fingerprints.remember(con, list(seen.values()), now())
     for line in report.deferred:
         log.info("left for a run covering its period (its name tells none): %s", line)
@@ -97,20 +101,22 @@ def land_submissions(
 def _hash_before_fetch(inc: Incoming, cache, seen: dict[str, Fingerprint]) -> tuple[str | None, bytes | None]:
     """The file's hash when it is known before downloading, and its bytes if they were read to
     know it: the portal lists the hash; a landing file is fingerprinted (read only when its size
-    or mtime changed since the cached fingerprint)."""
-    if inc.stat is None or inc.sha256 is not None:
+    or mtime changed since the cached fingerprint; never when it is refused unread)."""
+    if inc.stat is None:
         return inc.sha256, None
-    fp, content = fingerprints.fingerprint(inc.stat, inc.fetch, cache)
+    fp, content = inc.fingerprint(cache)
     if content is not None:
         seen[fp.path] = fp
     return fp.sha256, content
 
 
 def _receive(inc: Incoming, ledger: Ledger, cache, seen: dict[str, Fingerprint], report: IngestReport
-             ) -> Pending | None:
-    """The file as a new submission to land; None when it already landed (on either transport:
-    not even fetched when its hash is known beforehand; an unnamed file: its bytes under any name
-    of the stream) or could not be fetched (recorded)."""
+             ) -> Pending | Refusal | None:
+    """The file as a new submission to land, or its refusal to record; None when it already
+    landed (on either transport: not even fetched when its hash is known beforehand; an unnamed
+    file: its bytes under any name of the stream), is not ready to read (left for the next run),
+    or could not be fetched (recorded)."""
+    where = f"{inc.transport}:{inc.stream}/{inc.file_name}"
     try:
         sha, content = _hash_before_fetch(inc, cache, seen)
         if sha and ledger.landed(inc.stream, sha, inc.submission_id(sha)):
@@ -121,8 +127,15 @@ def _receive(inc: Incoming, ledger: Ledger, cache, seen: dict[str, Fingerprint],
             sha = sha256_hex(content)
             if inc.stat is not None:
                 seen[inc.stat.path] = Fingerprint(*inc.stat, sha)
+    except Refused as exc:
+        return _refusal(inc, exc, ledger, report)
+    except NotReady as exc:
+        kind = report.vanished if isinstance(exc, Vanished) else report.not_ready
+        kind.append(f"{where}: {exc}")
+        log.warning("%s %s: %s", "skipped" if isinstance(exc, Vanished) else "left for the next run", where, exc)
+        return None
     except Exception as exc:  # noqa: BLE001 - recorded; the caller fails the run after the rest landed
-        report.errors.append(f"{inc.transport}:{inc.stream}/{inc.file_name}: {exc}")
+        report.errors.append(f"{where}: {exc}")
         return None
     sid = inc.submission_id(sha)
     if sid in ledger.ids or (sid is None and ledger.landed(inc.stream, sha, None)):
@@ -130,3 +143,17 @@ def _receive(inc: Incoming, ledger: Ledger, cache, seen: dict[str, Fingerprint],
         return None
     ledger.add(inc.stream, sha, sid)
     return Pending(inc, content, sha, sid)
+
+
+def _refusal(inc: Incoming, exc: Refused, ledger: Ledger, report: IngestReport) -> Refusal | None:
+    """A file refused unread, to record under a stand-in hash (:func:`unread_sha256`; a landing
+    file's came with it) and the id it gives; None when that refusal is already recorded."""
+    sha = inc.sha256 if inc.stat is not None else unread_sha256(
+        exc.reason, inc.transport, inc.stream, inc.file_name, inc.sha256, exc.size)
+    sid = inc.submission_id(sha) or unnamed_submission_id(inc.stream, inc.file_name, sha)
+    if sid in ledger.ids:
+        report.skipped_known += 1
+        return None
+    ledger.add(inc.stream, sha, sid)
+    log.warning("refused %s:%s/%s unread: %s", inc.transport, inc.stream, inc.file_name, exc)
+    return Refusal(inc, sid, sha, exc.reason, exc.detail, exc.size)

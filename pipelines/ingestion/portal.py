@@ -8,6 +8,13 @@ Two layers of retry, both bounded in attempts and in wall time:
 * a small outer loop handles what urllib3 cannot see: bodies cut short, invalid JSON and
   downloads whose size or sha256 differ from what the listing advertised.
 
+Inputs are bounded. Bodies are read as they arrive, with the call's deadline checked between
+reads and each read's timeout cut to what is left of it, so a portal trickling bytes cannot hold
+a run; a body is never read past what was announced (the listed size, or ``Content-Length``).
+A submission listed, or served, larger than ``max_bytes`` is refused unread
+(:class:`PortalTooLargeError`); a listing whose cursor repeats, or that runs past ``max_pages``,
+stops with :class:`PortalPaginationError`.
+
 401/403 are never retried. The token lives only in the session's headers: it is never
 logged nor put in an exception message.
 """
@@ -15,6 +22,7 @@ logged nor put in an exception message.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -24,13 +32,18 @@ from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import MaxRetryError
-from urllib3.util.retry import Retry
+
+from pipelines.ingestion.portal_retry import DeadlineRetry
+from pipelines.settings import DEFAULT_MAX_SUBMISSION_BYTES, PORTAL_MAX_PAGES
 
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_JSON_BYTES = 64 * 1024 * 1024  # one listing page of 1,000 items is well under 1 MB
+READ_CHUNK = 64 * 1024
 
 
 class PortalError(RuntimeError):
@@ -45,38 +58,20 @@ class PortalUnavailableError(PortalError):
     """The portal did not give a usable answer within the retry bounds."""
 
 
+class PortalTooLargeError(PortalError):
+    """A submission listed or served larger than the client's ``max_bytes``; not downloaded."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class PortalPaginationError(PortalUnavailableError):
+    """A listing that does not end: a cursor came back twice, or more pages than ``max_pages``."""
+
+
 class _TransientBodyError(PortalError):
     """A response arrived but its body is unusable (cut short, bad JSON, wrong sha256)."""
-
-
-class _DeadlineRetry(Retry):
-    """urllib3 Retry that also stops at the caller's deadline and never sleeps past it."""
-
-    def __init__(self, *args, remaining=None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.remaining = remaining  # callable -> seconds left, or None
-
-    def new(self, **kw) -> _DeadlineRetry:
-        retry = super().new(**kw)
-        retry.remaining = self.remaining
-        return retry
-
-    def _left(self) -> float:
-        return float("inf") if self.remaining is None else self.remaining()
-
-    def is_exhausted(self) -> bool:
-        return self._left() <= 0 or super().is_exhausted()
-
-    def get_backoff_time(self) -> float:
-        return max(0.0, min(super().get_backoff_time(), self._left()))
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        # Accept fractional seconds too, which urllib3 would reject as a malformed header.
-        try:
-            seconds = max(0.0, float(retry_after))
-        except ValueError:
-            seconds = super().parse_retry_after(retry_after)
-        return min(seconds, max(0.0, self._left()))
 
 
 def _iso(value: datetime | str) -> str:
@@ -102,6 +97,8 @@ class PortalClient:
         max_backoff: ceiling of one backoff sleep.
         total_deadline_s: wall-time ceiling for one call (one page or one download), all retries included.
         body_attempts: attempts of the outer loop for unusable bodies.
+        max_bytes: largest submission downloaded (KONVERGENSI_MAX_SUBMISSION_BYTES).
+        max_pages: most pages one listing may take.
     """
 
     def __init__(
@@ -114,6 +111,8 @@ class PortalClient:
         max_backoff: float = 10.0,
         total_deadline_s: float = 120.0,
         body_attempts: int = 3,
+        max_bytes: int = DEFAULT_MAX_SUBMISSION_BYTES,
+        max_pages: int = PORTAL_MAX_PAGES,
     ) -> None:
         if not token:
             raise ValueError("portal token must not be empty")
@@ -121,10 +120,11 @@ class PortalClient:
         self.timeout = timeout
         self.total_deadline_s = total_deadline_s
         self.body_attempts = max(1, body_attempts)
+        self.max_bytes, self.max_pages = max_bytes, max(1, max_pages)
         self.backoff_factor = backoff_factor
         self.max_backoff = max_backoff
         self._deadline = threading.local()
-        retry = _DeadlineRetry(
+        retry = DeadlineRetry(
             total=max_retries,
             connect=max_retries,
             read=max_retries,
@@ -142,6 +142,8 @@ class PortalClient:
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.session.headers["Accept"] = "application/json"
+        # Bytes as stored: a compressed body could inflate past any cap before we count it.
+        self.session.headers["Accept-Encoding"] = "identity"
         adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -162,7 +164,7 @@ class PortalClient:
 
     def health(self) -> dict:
         """``GET /api/v1/health``."""
-        return self._call(f"{API}/health", None, _json_body)
+        return self._call(f"{API}/health", None, self._json_body)
 
     def list_submissions(
         self,
@@ -185,19 +187,25 @@ class PortalClient:
             params["stream"] = stream
         if updated_since is not None:
             params["updated_since"] = _iso(updated_since)
-        while True:
-            page = self._call(f"{API}/submissions", params, _json_body)
+        cursors: set[str] = set()
+        for _ in range(self.max_pages):
+            page = self._call(f"{API}/submissions", params, self._json_body)
             if not isinstance(page, dict) or not isinstance(page.get("items"), list):
                 raise PortalUnavailableError(f"GET {API}/submissions: response does not match the contract")
             yield from page["items"]
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+            if cursor in cursors:
+                raise PortalPaginationError(f"GET {API}/submissions: the portal sent a cursor it had sent before, "
+                                            f"after {len(cursors) + 1} pages; listing stopped")
+            cursors.add(cursor)
             params = {**params, "cursor": cursor}
+        raise PortalPaginationError(f"GET {API}/submissions: more than {self.max_pages} pages; listing stopped")
 
     def get_submission(self, submission_id: str) -> dict:
         """``GET /api/v1/submissions/{id}``: one item."""
-        return self._call(f"{API}/submissions/{quote(submission_id, safe='')}", None, _json_body)
+        return self._call(f"{API}/submissions/{quote(submission_id, safe='')}", None, self._json_body)
 
     def download(self, item: dict) -> bytes:
         """Fetch a submission's bytes and check them against the item's size and sha256.
@@ -209,10 +217,20 @@ class PortalClient:
             The original file bytes.
         """
         path = _safe_download_path(item)
-        expected_sha, expected_size = item["sha256"], item["size_bytes"]
+        expected_sha, expected_size = item["sha256"], int(item["size_bytes"])
+        if expected_size > self.max_bytes:
+            raise PortalTooLargeError(f"listed at {expected_size:,} bytes, over the cap of {self.max_bytes:,} bytes "
+                                      "(KONVERGENSI_MAX_SUBMISSION_BYTES); not downloaded", expected_size)
 
         def verified(resp: requests.Response) -> bytes:
-            body = resp.content
+            announced = _content_length(resp)
+            if announced is not None and announced > self.max_bytes:
+                raise PortalTooLargeError(f"served as {announced:,} bytes (Content-Length), over the cap of "
+                                          f"{self.max_bytes:,} bytes (KONVERGENSI_MAX_SUBMISSION_BYTES); "
+                                          "not downloaded", announced)
+            if announced is not None and announced != expected_size:
+                raise _TransientBodyError(f"Content-Length {announced}, listing says {expected_size}")
+            body = self._read(resp, expected_size)
             if len(body) != expected_size:
                 raise _TransientBodyError(f"got {len(body)} bytes, listing says {expected_size}")
             if hashlib.sha256(body).hexdigest() != expected_sha:
@@ -220,6 +238,38 @@ class PortalClient:
             return body
 
         return self._call(path, None, verified)
+
+    # -- reading bodies ---------------------------------------------------------------------
+
+    def _json_body(self, resp: requests.Response):
+        announced = _content_length(resp)
+        if announced is not None and announced > MAX_JSON_BYTES:
+            raise _TransientBodyError(f"a JSON body of {announced:,} bytes, over {MAX_JSON_BYTES:,}")
+        try:
+            return json.loads(self._read(resp, MAX_JSON_BYTES))
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError subclass ValueError
+            raise _TransientBodyError(f"invalid JSON: {exc}") from exc
+
+    def _read(self, resp: requests.Response, limit: int) -> bytes:
+        """The body as it arrives, at most ``limit`` bytes (more is an unusable body), within
+        the call's deadline: each read waits no longer than what is left of it."""
+        raw, chunks, total = resp.raw, [], 0
+        late = f"deadline of {self.total_deadline_s}s passed while reading the body"
+        try:
+            while True:
+                left = self._remaining()
+                if left <= 0:
+                    raise _TransientBodyError(late)
+                _read_timeout(raw, min(self.timeout[1], left))
+                chunk = raw.read1(READ_CHUNK)
+                if not chunk:
+                    return b"".join(chunks)
+                total += len(chunk)
+                if total > limit:
+                    raise _TransientBodyError(f"the body runs past the {limit:,} bytes announced")
+                chunks.append(chunk)
+        except (Urllib3Error, OSError) as exc:  # a reset or a read timeout while reading
+            raise _TransientBodyError(late if self._remaining() <= 0 else _describe(exc)) from exc
 
     # -- retry machinery --------------------------------------------------------------------
 
@@ -285,17 +335,26 @@ class PortalClient:
         return resp
 
 
-def _json_body(resp: requests.Response):
+def _content_length(resp: requests.Response) -> int | None:
     try:
-        return resp.json()
-    except ValueError as exc:  # requests' JSONDecodeError subclasses ValueError
-        raise _TransientBodyError(f"invalid JSON: {exc}") from exc
+        value = int(resp.headers.get("Content-Length", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def _read_timeout(raw, seconds: float) -> None:
+    """Cut the socket's timeout for the next read (urllib3 keeps the connection on a streamed
+    response); the timeout given at request time would otherwise apply to every read."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(max(0.001, seconds))
 
 
 def _error_message(resp: requests.Response) -> str:
-    try:
-        return str(resp.json().get("message", ""))[:200]
-    except (ValueError, AttributeError, requests.exceptions.RequestException):
+    try:  # an error body is short; read no more than a few KB of it
+        return str(json.loads(resp.raw.read(4096)).get("message", ""))[:200]
+    except (ValueError, AttributeError, Urllib3Error, OSError):
         return ""
 
 

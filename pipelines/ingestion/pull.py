@@ -7,10 +7,11 @@ returned :class:`~pipelines.ingestion.report.IngestionRun` into materialisations
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines import tables
-from pipelines.ingestion.incoming import landing_incoming, portal_incoming
+from pipelines.ingestion.incoming import Incoming, landing_incoming, portal_incoming
 from pipelines.ingestion.keys import verify_key
 from pipelines.ingestion.land import land_submissions
 from pipelines.ingestion.report import IngestionRun, IngestReport
@@ -43,12 +44,24 @@ def _state(con, run_id: str, transports: dict[str, IngestReport], errors: list[s
     )
 
 
+def _until_portal_error(incoming: Iterator[Incoming], errors: list[str]) -> Iterator[Incoming]:
+    """What the portal listed until its listing failed (an outage, a cursor that repeats, too many
+    pages): that much lands, and the failure is recorded in ``errors``."""
+    from pipelines.ingestion.portal import PortalError
+
+    try:
+        yield from incoming
+    except PortalError as exc:
+        errors.append(f"portal: {exc}")
+
+
 def pull_submissions(con, run_id: str, months: set[str] | None, pseudonymiser, *, landing_root: Path | None,
                      portal_client=None, workers: int = 0) -> IngestionRun:
     """Land what the portal (when ``portal_client`` is given) and the landing folder (when
     ``landing_root`` is) offer for ``months`` (None: every month), parsed with the warehouse's
     region master and validated with the Great Expectations suites. A portal failure is recorded
-    in the result's errors after the landing folder landed; the caller decides what it means."""
+    in the result's errors (what the portal listed before it failed lands) and the landing folder
+    still lands; the caller decides what it means."""
     from pipelines.ingestion.validation.runner import preload
     from pipelines.ingestion.validation.runner import validate_submissions as validate
     from pipelines.parsing.parse import parse_batch_joined
@@ -64,12 +77,8 @@ def pull_submissions(con, run_id: str, months: set[str] | None, pseudonymiser, *
     transports: dict[str, IngestReport] = {}
     errors: list[str] = []
     if portal_client is not None:
-        from pipelines.ingestion.portal import PortalError
-
-        try:
-            transports["portal"] = land(portal_incoming(portal_client, updated_since=_portal_since(con)))
-        except PortalError as exc:
-            errors.append(f"portal: {exc}")
+        listed = portal_incoming(portal_client, updated_since=_portal_since(con))
+        transports["portal"] = land(_until_portal_error(listed, errors))
     if landing_root is not None:
         transports["landing"] = land(landing_incoming(landing_root))
     return _state(con, run_id, transports, errors)

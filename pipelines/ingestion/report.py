@@ -22,6 +22,10 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)
     # unnamed files whose rows told a period outside the run's months: "<stream>/<file> (<submitter>, <period>)"
     deferred: list[str] = field(default_factory=list)
+    # landing files not read this run, "<transport>:<stream>/<file>: why": still being written or
+    # changed while read (left for the next run), or deleted between the listing and the read
+    not_ready: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
 
     def add(self, stream: str, key: str, n: int = 1) -> None:
         counts = self.by_stream.setdefault(
@@ -45,10 +49,18 @@ class IngestReport:
                 f"rows accepted {self.rows_accepted}, rows rejected {self.rows_rejected}, "
                 f"values nulled {self.values_nulled}")
         if self.deferred:
-            shown = "; ".join(self.deferred[:5]) + (f"; and {len(self.deferred) - 5} more" if len(self.deferred) > 5 else "")
             text += (f"; {len(self.deferred)} unnamed file(s) left for a run covering the period their rows tell: "
-                     f"{shown}")
+                     f"{_some(self.deferred)}")
+        if self.not_ready:
+            text += (f"; {len(self.not_ready)} file(s) still being written or changed while read, left for the next "
+                     f"run: {_some(self.not_ready)}")
+        if self.vanished:
+            text += f"; {len(self.vanished)} file(s) deleted before they were read: {_some(self.vanished)}"
         return text
+
+
+def _some(lines: list[str], n: int = 5) -> str:
+    return "; ".join(lines[:n]) + (f"; and {len(lines) - n} more" if len(lines) > n else "")
 
 
 @dataclass
@@ -74,7 +86,11 @@ class IngestionRun:
                 **{f"{t}_{k}": v for t, rep in self.transports.items() for k, v in rep.by_stream.get(stream, {}).items()},
             }
         return {
-            "raw.submissions": {"row_count": int(sum(self.submissions.values()))},
+            "raw.submissions": {
+                "row_count": int(sum(self.submissions.values())),
+                "files_left_for_next_run": sum(len(r.not_ready) for r in self.transports.values()),
+                "files_vanished": sum(len(r.vanished) for r in self.transports.values()),
+            },
             "raw.submission_validation": {"validated_this_run": int(self.validated_this_run)},
             "quarantine.rejected_rows": {"row_count": int(self.rejected_rows)},
             "quarantine.rejected_files": {"row_count": int(self.rejected_files)},

@@ -45,6 +45,8 @@ REMEDIES = {
     "bad_json": "the JSON is cut off or malformed: download or export it again",
     "empty": "it has no data rows: ask the submitter for the filled-in export",
     "too_large": "split the export (per village or per month), or send CSV instead of a workbook",
+    "not_regular_file": "put the file itself in the landing folder: links and special files are never followed "
+                        "or read",
     "not_xlsx": "open it and save it again as .xlsx in Excel, or export CSV",
     "internal_error": "a pipeline fault, not the file: send the detail to the data engineers",
     "parser_error": "a pipeline fault, not the file: send the detail to the data engineers",

@@ -5,6 +5,11 @@ The folder is ``DIR/<stream>/<file>``; the listing is rebuilt from disk on every
 request (sha256 cached by path, size and mtime, so a rescan only hashes changed files).
 A :class:`FaultPlan` makes the server misbehave on purpose, deterministically per seed,
 so client resilience is tested on the wire rather than with patched functions.
+
+Bounded like a server that may face the internet: its request log keeps the latest
+``log_size`` entries, every connection times out after ``connection_timeout`` seconds of
+silence, logged request lines have their control characters escaped, and the token comes from
+the environment only (never the command line, where the process list shows it).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import socket
 import struct
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,6 +46,15 @@ from pipelines.synthetic.portal_catalog import (
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 100
+REQUEST_LOG_SIZE = 10_000  # latest requests kept in memory
+CONNECTION_TIMEOUT_S = 30.0  # a client silent this long is disconnected
+TOKEN_ENV = "KONVERGENSI_PORTAL_TOKEN"
+ARGV_TOKEN_REFUSED = (
+    f"--token is not accepted: a token on the command line shows in the process list and the shell "
+    f"history; set {TOKEN_ENV} instead"
+)
+# C0 controls, DEL and C1 controls, shown as \xNN: a request line cannot rewrite the terminal or forge log lines.
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
 MAX_LIMIT = 1000
 FAULT_KINDS = ("503", "429", "reset", "slow", "truncate", "bad_json", "corrupt")
 # Faults that only make sense on one kind of endpoint.
@@ -99,13 +114,16 @@ class PortalServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address, catalog: Catalog, token: str, faults: FaultPlan | None) -> None:
+    def __init__(self, address, catalog: Catalog, token: str, faults: FaultPlan | None,
+                 log_size: int = REQUEST_LOG_SIZE, connection_timeout: float = CONNECTION_TIMEOUT_S) -> None:
         super().__init__(address, _Handler)
         self.catalog = catalog
         self.token = token.encode()
         self.faults = faults
-        self.request_log: list[tuple[str, str, int | str]] = []  # (method, path, status or fault)
-        self.fault_log: list[str] = []
+        self.connection_timeout = connection_timeout
+        # (method, path, status or fault), the latest log_size requests
+        self.request_log: deque[tuple[str, str, int | str]] = deque(maxlen=log_size)
+        self.fault_log: deque[str] = deque(maxlen=log_size)
         self._log_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -151,6 +169,8 @@ def make_server(
     *,
     token: str,
     faults: FaultPlan | None = None,
+    log_size: int = REQUEST_LOG_SIZE,
+    connection_timeout: float = CONNECTION_TIMEOUT_S,
 ) -> PortalServer:
     """Bind a portal server on ``host:port`` (port 0 picks a free one; read ``server.port``).
 
@@ -160,6 +180,8 @@ def make_server(
         port: TCP port, 0 for an ephemeral port.
         token: the bearer token every endpoint but health requires.
         faults: optional fault injection plan for tests.
+        log_size: requests kept in ``request_log`` (the latest).
+        connection_timeout: seconds a connection may stay silent before it is closed.
 
     Returns:
         The bound, not yet serving, :class:`PortalServer`.
@@ -168,7 +190,7 @@ def make_server(
         raise ValueError("portal token must not be empty")
     if not Path(data_dir).is_dir():
         raise FileNotFoundError(f"portal data folder not found: {data_dir}")
-    return PortalServer((host, port), Catalog(data_dir), token, faults)
+    return PortalServer((host, port), Catalog(data_dir), token, faults, log_size, connection_timeout)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -179,9 +201,13 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "KonvergensiPortal/1"
 
+    def setup(self) -> None:
+        self.timeout = self.server.connection_timeout  # applied to the socket by StreamRequestHandler
+        super().setup()
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
         # Only the request line and status reach the log; headers (and the token) never do.
-        log.info("portal %s - %s", self.address_string(), format % args)
+        log.info("portal %s - %s", self.address_string(), (format % args).translate(_ESCAPES))
 
     def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
@@ -334,23 +360,23 @@ def serve(data_dir: str | os.PathLike, port: int, token: str, host: str = "127.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``--data DIR --port N --token T [--host H]``; the token may also come
-    from ``KONVERGENSI_PORTAL_TOKEN`` so it stays out of the process list."""
+    """Command line: ``--data DIR --port N [--host H]``; the token comes from
+    ``KONVERGENSI_PORTAL_TOKEN`` only, so it stays out of the process list."""
     parser = argparse.ArgumentParser(prog="konvergensi portal", description="Serve a submission folder.")
     parser.add_argument("--data", required=True, help="folder laid out as DIR/<stream>/<file>")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
-    parser.add_argument(
-        "--token",
-        default=os.environ.get("KONVERGENSI_PORTAL_TOKEN"),
-        help="bearer token (or KONVERGENSI_PORTAL_TOKEN)",
-    )
+    # Declared only to refuse it without echoing the value (argparse would print an unknown one).
+    parser.add_argument("--token", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.token is not None:
+        parser.error(ARGV_TOKEN_REFUSED)
+    token = os.environ.get(TOKEN_ENV, "")
+    if not token:
+        parser.error(f"a token is required: set {TOKEN_ENV}")
     # Access log lines carry method, path and status only (see _Handler.log_message).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if not args.token:
-        parser.error("a token is required: --token or KONVERGENSI_PORTAL_TOKEN")
-    serve(args.data, args.port, args.token, args.host)
+    serve(args.data, args.port, token, args.host)
     return 0
 
 

@@ -73,6 +73,7 @@ class Site:
             "KONVERGENSI_PORTAL_URL": portal_url,
             "KONVERGENSI_PORTAL_TOKEN": TOKEN if portal_url else "",
             "KONVERGENSI_LOG_LEVEL": "INFO",
+            "KONVERGENSI_LANDING_SETTLE_SECONDS": "0",  # files written here are complete at once
             **extra,
         })
         return env
