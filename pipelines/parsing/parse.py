@@ -19,14 +19,12 @@ are replaced by keyed tokens before anything leaves this module: they appear nei
 
 from __future__ import annotations
 
-import traceback
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from pipelines.parsing import values as V
+from pipelines.parsing.cells import withheld
 from pipelines.parsing.file_identity import SOURCES, FileHints, derive_identities
 from pipelines.parsing.layouts import LAYOUTS, Layout
 from pipelines.parsing.parse_context import MAX_QUOTED, REJECT_COLUMNS, Context, payload_json
@@ -189,9 +187,7 @@ def _valid_submitters(ctx: Context, typed: pd.DataFrame) -> pd.Series:
 
 
 def _internal_error(exc: Exception) -> str:
-    where = traceback.extract_tb(exc.__traceback__)[-1]
-    return (f"internal_error: {type(exc).__name__} at {Path(where.filename).name}:{where.lineno} "
-            "(message withheld: it may quote personal data)")
+    return f"internal_error: {withheld(exc)}"
 
 
 def _parse_group(stream: str, layout: Layout, tables: list[RawTable], pseudonymiser: Pseudonymiser,

@@ -1,0 +1,89 @@
+"""Reading in a child process (pipelines.parsing.isolated): a child that dies by a signal, runs
+out of its memory or hangs costs its file a refusal, never this process; the files around it are
+read. The children here really die."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.parsing.cells import FileError
+from pipelines.parsing.isolated import read_isolated
+
+
+def _kill_on(marker: bytes, log: Path | None = None, sig: int = signal.SIGSEGV):
+    def read(job: bytes) -> bytes:
+        if job == marker:
+            if log is not None:
+                with log.open("a") as f:
+                    f.write(f"{os.getpid()}\n")
+            os.kill(os.getpid(), sig)
+        return job.upper()
+
+    return read
+
+
+def test_a_child_killed_by_a_signal_refuses_its_file_and_the_others_are_read(tmp_path):
+    log = tmp_path / "deaths"
+    results = read_isolated(_kill_on(b"poison", log), [b"a", b"poison", b"c"])
+    assert results[0] == b"A" and results[2] == b"C"
+    assert isinstance(results[1], FileError)
+    assert str(results[1]) == "parser_crashed: the reader died (SIGSEGV)"
+    deaths = log.read_text().split()
+    assert len(deaths) == 2 and os.getpid() not in {int(p) for p in deaths}  # two children, not us
+
+
+def test_one_death_is_retried_before_the_file_is_refused(tmp_path):
+    once = tmp_path / "died once"
+
+    def read(job: bytes) -> bytes:
+        if job == b"b" and not once.exists():
+            once.touch()
+            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would
+        return job
+
+    assert read_isolated(read, [b"a", b"b", b"c"]) == [b"a", b"b", b"c"]
+
+
+def test_a_hanging_reader_is_stopped():
+    started = time.monotonic()
+    results = read_isolated(lambda job: time.sleep(60) if job == b"slow" else job, [b"slow", b"x"], timeout_s=0.3)
+    assert str(results[0]) == "parser_crashed: reading took over 0.3 s and was stopped" and results[1] == b"x"
+    assert time.monotonic() - started < 10
+
+
+def test_a_reader_over_its_memory_is_refused_as_too_large():
+    def read(job: int) -> int:
+        return len(bytearray(job))
+
+    results = read_isolated(read, [1 << 30, 10], memory_bytes=256 * 1024**2)
+    assert str(results[0]) == "too_large: reading needed more memory than the 256 MB allowed"
+    assert results[1] == 10
+
+
+def test_reader_errors_cross_back_and_bugs_withhold_their_message():
+    def read(job: str) -> str:
+        if job == "missing":
+            raise FileError("missing_columns", "NIK")
+        raise ValueError("3604015001230001 is a NIK")
+
+    missing, bug = read_isolated(read, ["missing", "bug"])
+    assert (missing.code, missing.message) == ("missing_columns", "NIK")
+    assert bug.code == "internal_error" and bug.message.startswith("ValueError at test_isolated.py:")
+    assert "3604" not in str(bug)
+
+
+def _children() -> set[str]:
+    return {c for task in Path("/proc/self/task").iterdir() for c in (task / "children").read_text().split()}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux /proc only")
+def test_no_child_is_left_behind():
+    before = _children()
+    assert read_isolated(lambda j: j * 2, list(range(5))) == [0, 2, 4, 6, 8]
+    read_isolated(_kill_on(b"x"), [b"x"])
+    assert _children() == before
