@@ -30,7 +30,7 @@ from pipelines.parsing.layouts import LAYOUTS, Layout
 from pipelines.parsing.parse_context import MAX_QUOTED, REJECT_COLUMNS, Context, payload_json
 from pipelines.parsing.parse_streams import NULLED_COLUMN, STREAM_PARSERS
 from pipelines.parsing.pseudonym import Pseudonymiser
-from pipelines.parsing.readers import FileError, RawTable, read_table
+from pipelines.parsing.readers import FileError, RawTable, read_tables
 from pipelines.parsing.regions import RegionIndex
 from pipelines.parsing.results import BatchParse, ParseResult, empty_rejects, split_frame
 
@@ -240,12 +240,10 @@ def parse_batch_joined(
     hints = hints or [FileHints()] * len(files)
     parts: list[tuple[np.ndarray, BatchParse]] = []
     groups: dict[tuple, list[tuple[int, RawTable]]] = {}
-    for i, (file_name, content) in enumerate(files):
-        try:
-            table = read_table(content, file_name, layout)
-        except FileError as exc:
+    for i, table in enumerate(read_tables(files, layout)):
+        if isinstance(table, FileError):
             parts.append((np.array([i]), BatchParse.from_results(
-                [_empty_result(stream, str(exc), pseudonymiser, regions)])))
+                [_empty_result(stream, str(table), pseudonymiser, regions)])))
             continue
         # Files typed together must agree on what a cell is (CSV text vs native XLSX/JSON
         # values) and on which columns exist (an absent column reads as empty in that file).

@@ -11,8 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.parsing import readers
 from pipelines.parsing.cells import FileError
 from pipelines.parsing.isolated import read_isolated
+from pipelines.parsing.layouts import CHILD_MEASUREMENTS
+from tests.paths import FIXTURES
+
+SERIAL_DATES = FIXTURES / "sources" / "child_measurements" / "eppgbm_serial_dates.xlsx"
 
 
 def _kill_on(marker: bytes, log: Path | None = None, sig: int = signal.SIGSEGV):
@@ -75,6 +80,22 @@ def test_reader_errors_cross_back_and_bugs_withhold_their_message():
     assert (missing.code, missing.message) == ("missing_columns", "NIK")
     assert bug.code == "internal_error" and bug.message.startswith("ValueError at test_isolated.py:")
     assert "3604" not in str(bug)
+
+
+def test_a_workbook_that_kills_its_reader_is_refused_and_the_batch_is_read(monkeypatch, tmp_path):
+    good = SERIAL_DATES.read_bytes()
+    poison = good + b"\0"  # other bytes, still a workbook
+    real = readers.read_xlsx
+
+    def reader(content: bytes, layout):
+        if content == poison:
+            os.kill(os.getpid(), signal.SIGABRT)  # what calamine does when an allocation fails
+        return real(content, layout)
+
+    monkeypatch.setattr(readers, "read_xlsx", reader)
+    results = readers.read_tables([("a.xlsx", good), ("b.xlsx", poison), ("c.xlsx", good)], CHILD_MEASUREMENTS)
+    assert str(results[1]) == "parser_crashed: the reader died (SIGABRT)"
+    assert len(results[0]) == len(results[2]) == 4
 
 
 def _children() -> set[str]:
