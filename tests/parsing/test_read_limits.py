@@ -1,0 +1,63 @@
+"""Text built to exhaust the reader is refused with a reason, or loses only its bad rows, before
+anything large is built (pipelines.parsing.read_delimited). Every file is built here."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from pipelines.parsing.layouts import CHILD_MEASUREMENTS
+from pipelines.parsing.readers import FileError, read_table
+from tests.parsing.crafted import wide_csv
+
+HEADER = ";".join(CHILD_MEASUREMENTS.headers).encode()
+ROW = b"1;3604015001230001;ANAK;L;15/01/2023;3,1;49;IBU;BANTEN;KAB SERANG;CIKANDE;PKM;CIKANDE;POS;001;002;KP;;" \
+      b"01/08/2024;10,5;80,5;Terlentang;;;;;;;;;;;;"
+
+
+def _read(content: bytes, name: str = "36.04.15.2001_2024-08.csv"):
+    tracemalloc.start()
+    try:
+        return read_table(content, name, CHILD_MEASUREMENTS), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _refused(content: bytes, name: str = "x.csv") -> FileError:
+    with pytest.raises(FileError) as err:
+        _read(content, name)
+    return err.value
+
+
+def test_a_csv_with_500k_columns_is_refused_before_it_is_parsed():
+    content = wide_csv(500_000)
+    assert 1_000_000 < len(content) < 2_100_000
+    tracemalloc.start()
+    try:
+        error = _refused(content)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(error) == "too_large: the header has 500,000 columns (limit 256)"
+    assert peak < 32 * 1024**2  # a few copies of the text, nothing per column
+
+
+def test_a_first_line_longer_than_any_header_is_refused():
+    error = _refused(b"x" * 2_000_000 + b"\r\n" + ROW)
+    assert str(error) == "too_large: the first line has 2,000,000 characters (limit 1,049,344: 256 columns of 4,096)"
+
+
+def test_very_wide_rows_under_a_good_header_are_quarantined_one_at_a_time():
+    wide = b";" * 20_000 + b"x"
+    table, peak = _read(HEADER + b"\r\n" + ROW + b"\r\n" + b"\r\n".join([wide] * 200) + b"\r\n" + ROW + b"\r\n")
+    assert table.row_numbers.tolist() == [2, 203]
+    assert len(table.bad_rows) == 200 and table.bad_rows[0] == (3, "row has 20001 cells, header has 34")
+    assert peak < 64 * 1024**2  # never all 4,000,000 cells at once
+
+
+def test_an_enormous_field_quarantines_only_its_row():
+    big = ROW.replace(b"ANAK", b"A" * 20_000_000)
+    table, _ = _read(HEADER + b"\r\n" + ROW + b"\r\n" + big + b"\r\n" + ROW + b"\r\n")
+    assert table.row_numbers.tolist() == [2, 4]
+    assert [(n, code) for n, _, code in table.bad_rows] == [(3, "value_too_long")]
