@@ -46,6 +46,8 @@ REMEDIES = {
     "empty": "it has no data rows: ask the submitter for the filled-in export",
     "too_large": "split the export (per village or per month), or send CSV instead of a workbook",
     "not_xlsx": "open it and save it again as .xlsx in Excel, or export CSV",
+    "parser_crashed": "the workbook made its reader crash: open it and save it again as .xlsx in Excel, or export "
+                      "CSV; if a fresh export does the same, send the file to the data engineers",
     "internal_error": "a pipeline fault, not the file: send the detail to the data engineers",
     "parser_error": "a pipeline fault, not the file: send the detail to the data engineers",
 }
