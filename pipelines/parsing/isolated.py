@@ -112,10 +112,12 @@ def _receive(r: int, pid: int, n: int, got: list, timeout: float) -> bool | None
     """Collect the child's results into ``got`` until it closes the pipe (True), or None when
     one result took over ``timeout`` seconds."""
     buf = bytearray()
+    poll = select.poll()  # not select(): a busy process may hold descriptors past 1024
+    poll.register(r, select.POLLIN)
     deadline = time.monotonic() + timeout
     while True:
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([r], [], [], left)[0]:
+        if left <= 0 or not poll.poll(left * 1000):
             return None
         chunk = os.read(r, 1 << 20)
         if not chunk:

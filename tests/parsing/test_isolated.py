@@ -5,6 +5,7 @@ read. The children here really die."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import time
 from pathlib import Path
@@ -108,3 +109,17 @@ def test_no_child_is_left_behind():
     assert read_isolated(lambda j: j * 2, list(range(5))) == [0, 2, 4, 6, 8]
     read_isolated(_kill_on(b"x"), [b"x"])
     assert _children() == before
+
+
+def test_a_process_with_many_files_open_still_reads():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip("cannot open 1,100 files here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]  # the pipe lands past select()'s 1024
+    try:
+        assert read_isolated(lambda j: j + 1, [1, 2]) == [2, 3]
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
