@@ -91,7 +91,7 @@ def _one_child(read: Callable, jobs: Sequence, memory: int, timeout: float) -> t
     got: list = []
     status = None
     try:
-        status = _receive(r, pid, len(jobs), got, timeout)
+        status = _receive(r, got, timeout)
     finally:
         os.close(r)
         if status is None:  # timed out, or this process was interrupted: the child goes too
@@ -108,7 +108,7 @@ def _one_child(read: Callable, jobs: Sequence, memory: int, timeout: float) -> t
     return got, _death(waited, stderr, memory)
 
 
-def _receive(r: int, pid: int, n: int, got: list, timeout: float) -> bool | None:
+def _receive(r: int, got: list, timeout: float) -> bool | None:
     """Collect the child's results into ``got`` until it closes the pipe (True), or None when
     one result took over ``timeout`` seconds."""
     buf = bytearray()
