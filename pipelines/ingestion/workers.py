@@ -2,7 +2,9 @@
 
 Fork (not spawn) so workers start in milliseconds with the parent's imports (Great Expectations
 takes seconds to import); they never touch DuckDB. A broken worker falls back to preparing the
-batch in this process. ``parse_many`` and ``validate`` reach the workers once, through the fork (a
+batch in this process, and the pool is started again for the batches after it. Neither a worker
+nor this process reads a workbook itself: :func:`~pipelines.parsing.readers.read_tables` reads
+them in child processes, so a workbook that crashes its reader costs only that file. ``parse_many`` and ``validate`` reach the workers once, through the fork (a
 national region index pickled with every batch cost more than parsing some of them); a task
 carries only its files.
 """
@@ -23,17 +25,28 @@ class Pool:
     """Forked worker processes for :func:`~pipelines.ingestion.batches.prepare_batch`."""
 
     def __init__(self, workers: int, parse_many, validate) -> None:
+        self._workers, self._parse_many, self._validate = workers, parse_many, validate
+        self._executor = self._start()
+
+    def _start(self):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self._parse_many, self._validate = parse_many, validate
-        self._executor = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-            initializer=_init_worker, initargs=(parse_many, validate),
+        return ProcessPoolExecutor(
+            max_workers=self._workers, mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker, initargs=(self._parse_many, self._validate),
         )
 
     def submit(self, stream: str, items: list[Item]) -> Fallback:
-        future = self._executor.submit(_prepare_in_worker, stream, items)
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            future = self._executor.submit(_prepare_in_worker, stream, items)
+        except BrokenProcessPool:  # a worker died (its batches fall back here): the pool takes no more
+            log.warning("a parser worker died; starting new workers")
+            self._executor.shutdown(wait=False)
+            self._executor = self._start()
+            future = self._executor.submit(_prepare_in_worker, stream, items)
         return Fallback(future, stream, items, self._parse_many, self._validate)
 
     def close(self) -> None:

@@ -10,7 +10,9 @@ types them once, so a file costs no pandas work of its own.
 from __future__ import annotations
 
 import re
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,6 +70,17 @@ class FileError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+    def __reduce__(self):  # it crosses from the child process that read the file
+        return FileError, (self.code, self.message)
+
+
+def withheld(exc: BaseException) -> str:
+    """An unexpected exception as a detail that is safe to keep: its type and where it was raised,
+    never its message (it may quote personal cells)."""
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    return f"{type(exc).__name__}{at} (message withheld: it may quote personal data)"
 
 
 @dataclass

@@ -19,20 +19,18 @@ are replaced by keyed tokens before anything leaves this module: they appear nei
 
 from __future__ import annotations
 
-import traceback
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from pipelines.parsing import values as V
+from pipelines.parsing.cells import withheld
 from pipelines.parsing.file_identity import SOURCES, FileHints, derive_identities
 from pipelines.parsing.layouts import LAYOUTS, Layout
 from pipelines.parsing.parse_context import MAX_QUOTED, REJECT_COLUMNS, Context, payload_json
 from pipelines.parsing.parse_streams import NULLED_COLUMN, STREAM_PARSERS
 from pipelines.parsing.pseudonym import Pseudonymiser
-from pipelines.parsing.readers import FileError, RawTable, read_table
+from pipelines.parsing.readers import FileError, RawTable, read_tables
 from pipelines.parsing.regions import RegionIndex
 from pipelines.parsing.results import BatchParse, ParseResult, empty_rejects, split_frame
 
@@ -189,9 +187,7 @@ def _valid_submitters(ctx: Context, typed: pd.DataFrame) -> pd.Series:
 
 
 def _internal_error(exc: Exception) -> str:
-    where = traceback.extract_tb(exc.__traceback__)[-1]
-    return (f"internal_error: {type(exc).__name__} at {Path(where.filename).name}:{where.lineno} "
-            "(message withheld: it may quote personal data)")
+    return f"internal_error: {withheld(exc)}"
 
 
 def _parse_group(stream: str, layout: Layout, tables: list[RawTable], pseudonymiser: Pseudonymiser,
@@ -244,12 +240,10 @@ def parse_batch_joined(
     hints = hints or [FileHints()] * len(files)
     parts: list[tuple[np.ndarray, BatchParse]] = []
     groups: dict[tuple, list[tuple[int, RawTable]]] = {}
-    for i, (file_name, content) in enumerate(files):
-        try:
-            table = read_table(content, file_name, layout)
-        except FileError as exc:
+    for i, table in enumerate(read_tables(files, layout)):
+        if isinstance(table, FileError):
             parts.append((np.array([i]), BatchParse.from_results(
-                [_empty_result(stream, str(exc), pseudonymiser, regions)])))
+                [_empty_result(stream, str(table), pseudonymiser, regions)])))
             continue
         # Files typed together must agree on what a cell is (CSV text vs native XLSX/JSON
         # values) and on which columns exist (an absent column reads as empty in that file).

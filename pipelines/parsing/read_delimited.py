@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +31,9 @@ from pipelines.parsing.layouts import Layout
 
 # Below this size pyarrow's fixed cost per call exceeds the csv module's whole read.
 ARROW_MIN_BYTES = 16_384
+# The longest first line a file within the limits can have: MAX_COLS quoted fields of MAX_CELL
+# bytes and their delimiters. A longer one is refused before the file is parsed.
+MAX_HEADER_CHARS = MAX_COLS * (MAX_CELL + 3)
 DELIMITERS = (";", ",", "\t")
 _CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -61,23 +65,41 @@ def decode_text(content: bytes) -> tuple[str, str]:
 
 def sniff_delimiter(header_line: str) -> str:
     """The delimiter among ``;``, ``,`` and tab occurring most often outside quotes."""
-    counts = dict.fromkeys(DELIMITERS, 0)
-    quoted = False
-    for ch in header_line:
-        if ch == '"':
-            quoted = not quoted
-        elif not quoted and ch in counts:
-            counts[ch] += 1
+    counts = {d: _count_unquoted(header_line, d) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","
+
+
+def _count_unquoted(line: str, delimiter: str) -> int:
+    # every '"' opens or closes a quoted stretch (a doubled "" closes and reopens one), so the
+    # stretches outside quotes are the even pieces between quotes
+    return sum(piece.count(delimiter) for piece in line.split('"')[::2])
+
+
+def check_header(first_line: str, delimiter: str) -> None:
+    """Refuse a first line no layout could have, before anything is built from the file: wider
+    than :data:`MAX_COLS` fields, or longer than that many fields of :data:`MAX_CELL` could be.
+
+    Raises:
+        FileError: ``too_large``, naming what was found and the limit.
+    """
+    if len(first_line) > MAX_HEADER_CHARS:
+        raise FileError("too_large", f"the first line has {len(first_line):,} characters (limit {MAX_HEADER_CHARS:,}: "
+                                     f"{MAX_COLS} columns of {MAX_CELL:,})")
+    fields = _count_unquoted(first_line, delimiter) + 1
+    if fields > MAX_COLS:
+        raise FileError("too_large", f"the header has {fields:,} columns (limit {MAX_COLS})")
 
 
 def read_csv(content: bytes, layout: Layout) -> RawTable:
     text, encoding = decode_text(content)
     if not text.strip():
         raise FileError("empty", "file holds no text")
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    start = len(text) - len(text.lstrip("\r\n"))
+    end = text.find("\n", start)
+    first_line = (text[start:] if end < 0 else text[start:end]).rstrip("\r")
     delimiter = sniff_delimiter(first_line)
+    check_header(first_line, delimiter)
     warnings = [] if encoding.startswith("utf-8") else [ParseWarning("encoding_fallback", f"decoded as {encoding}")]
     arrow = None
     if len(content) >= ARROW_MIN_BYTES:
@@ -91,14 +113,15 @@ def read_csv(content: bytes, layout: Layout) -> RawTable:
     # let _rectangular quarantine just the row (value_too_long).
     if csv.field_size_limit() < len(text) + 1:
         csv.field_size_limit(max(len(text) + 1, 1 << 20))
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"')
     try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"'))
+        header = next(rows, None)
+        if header is None:
+            raise FileError("empty", "no header line")
+        body, row_numbers, bad_rows = _rectangular(header, rows)
     except csv.Error as exc:  # e.g. a cell beyond the csv module's field size limit
         raise FileError("undecodable", f"not readable as delimited text ({type(exc).__name__})") from exc
-    if not rows:
-        raise FileError("empty", "no header line")
-    body, row_numbers, bad_rows = _rectangular(rows)
-    positions, names = map_headers(rows[0], layout, warnings)
+    positions, names = map_headers(header, layout, warnings)
     return RawTable(names, columns_of(body, positions), row_numbers, "csv", warnings, bad_rows)
 
 
@@ -150,17 +173,19 @@ def _read_csv_arrow(data: bytes, delimiter: str) -> tuple[list[str], list[pa.Arr
     return headers, body, numbers, too_long
 
 
-def _rectangular(rows: list[list[str]]) -> tuple[list[list[str]], np.ndarray, list[tuple[int, str]]]:
+def _rectangular(header: list[str], rows: Iterable[list[str]]
+                 ) -> tuple[list[list[str]], np.ndarray, list[tuple[int, str]]]:
     """Data rows cut or padded to the header's width, blank rows dropped (their numbers kept).
 
     A row with more non-empty cells than the header has is not guessed at: it is reported as
-    ``malformed_row`` (row_number, detail) instead of failing the whole file.
+    ``malformed_row`` (row_number, detail) instead of failing the whole file. ``rows`` is read one
+    row at a time, so a file of very wide rows never holds more than one of them.
     """
-    width = len(rows[0])
+    width = len(header)
     body: list[list[str]] = []
     numbers: list[int] = []
     bad: list[tuple[int, str]] = []
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in enumerate(rows, start=2):
         n = len(row)
         if n != width:
             if n > width:

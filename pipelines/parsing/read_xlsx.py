@@ -1,14 +1,14 @@
 """XLSX workbooks (first sheet) -> :class:`~pipelines.parsing.cells.RawTable`.
 
-Cells keep their native type so Excel serial dates and datetimes can be recognised later; the
-zip's declared sizes are checked before anything is inflated.
+Cells keep their native type so Excel serial dates and datetimes can be recognised later. The
+workbook's declared sizes are checked before (:mod:`~pipelines.parsing.xlsx_limits`) and the
+reading runs in a child process (:mod:`~pipelines.parsing.isolated`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import zipfile
 
 import numpy as np
 
@@ -26,11 +26,6 @@ from pipelines.parsing.cells import (
 )
 from pipelines.parsing.layouts import Layout, normalise_header
 
-# A workbook whose XML inflates past this is refused before it is parsed (a zip bomb, or a sheet
-# far beyond any real e-PPGBM export: the largest Banten village file inflates to about 3 MB).
-MAX_XLSX_INFLATED_BYTES = 256 * 1024 * 1024
-MAX_XLSX_RATIO = 200
-
 
 def _xlsx_cell(value: object) -> object:
     """calamine's cell as openpyxl (data_only) gives it: None for empty, int for whole numbers,
@@ -44,24 +39,14 @@ def _xlsx_cell(value: object) -> object:
     return value
 
 
-def check_inflation(content: bytes) -> None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as zf:
-            inflated = sum(i.file_size for i in zf.infolist())
-    except zipfile.BadZipFile as exc:
-        raise FileError("not_xlsx", "workbook cannot be opened (BadZipFile)") from exc
-    if inflated > MAX_XLSX_INFLATED_BYTES or inflated > MAX_XLSX_RATIO * max(len(content), 1) + 16 * 1024 * 1024:
-        raise FileError(
-            "too_large", f"workbook inflates to {inflated:,} bytes from {len(content):,} (zip bomb or oversized sheet)"
-        )
-
-
 def read_xlsx(content: bytes, layout: Layout) -> RawTable:
+    """The first sheet's cells. Unguarded: call it through
+    :func:`~pipelines.parsing.readers.read_tables`, which checks the workbook first and runs this
+    in a child process (calamine aborts the process on a workbook it cannot allocate)."""
     # calamine (Rust) reads a sheet about 9x faster than openpyxl; values are normalised to what
-    # openpyxl returns (see _xlsx_cell), and the zip's declared sizes are checked first.
+    # openpyxl returns (see _xlsx_cell).
     from python_calamine import CalamineWorkbook
 
-    check_inflation(content)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(content))
         names = wb.sheet_names

@@ -4,20 +4,25 @@ The format is detected from the bytes (XLSX = zip holding ``xl/`` parts, JSON = 
 first, anything else = delimited text), never trusted from the extension; a disagreement is a
 ``format_mismatch`` file error. The readers themselves: :mod:`~pipelines.parsing.read_delimited`,
 :mod:`~pipelines.parsing.read_xlsx`, :mod:`~pipelines.parsing.read_json`; what they return and
-how headers are mapped: :mod:`~pipelines.parsing.cells`.
+how headers are mapped: :mod:`~pipelines.parsing.cells`. Workbooks are read in child processes
+(:mod:`~pipelines.parsing.isolated`) after cheap checks (:mod:`~pipelines.parsing.xlsx_limits`).
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import io
 import zipfile
+from collections.abc import Sequence
 
 from pipelines.parsing.cells import FileError, RawTable
+from pipelines.parsing.isolated import read_isolated
 from pipelines.parsing.layouts import Layout
 from pipelines.parsing.read_delimited import read_csv
 from pipelines.parsing.read_json import read_json
 from pipelines.parsing.read_xlsx import read_xlsx
+from pipelines.parsing.xlsx_limits import check_workbook
 
 _EXPECTED = {"csv": "text", "txt": "text", "tsv": "text", "xlsx": "xlsx", "json": "json"}
 
@@ -28,8 +33,8 @@ def detect_format(content: bytes) -> str:
         try:
             with zipfile.ZipFile(io.BytesIO(content)) as zf:
                 names = zf.namelist()
-        except zipfile.BadZipFile:
-            return "zip"
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, EOFError, OSError):
+            return "zip"  # a zip its own directory cannot describe (a cut or crafted file)
         return "xlsx" if any(n.startswith("xl/") for n in names) else "zip"
     if content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         return "xls"
@@ -39,18 +44,58 @@ def detect_format(content: bytes) -> str:
     return "text"
 
 
-def read_table(content: bytes, file_name: str, layout: Layout) -> RawTable:
-    """Read one submission file into canonical columns.
+def read_tables(files: Sequence[tuple[str, bytes]], layout: Layout) -> list[RawTable | FileError]:
+    """Read submission files into canonical columns: per file its table, or the error refusing it.
+
+    Workbooks are checked first (:func:`~pipelines.parsing.xlsx_limits.check_workbook`), then
+    read together in short-lived child processes (:func:`~pipelines.parsing.isolated.read_isolated`):
+    a workbook that makes the reader abort or run out of memory is refused (``parser_crashed``,
+    ``too_large``) and the others are read. Text and JSON are read here.
 
     Args:
-        content: the file's bytes.
-        file_name: used only for its extension (checked against the detected format).
+        files: ``(file_name, content)`` pairs; the name is used only for its extension (checked
+            against the detected format).
         layout: the stream's layout (headers, aliases, required columns).
 
-    Raises:
-        FileError: ``format_mismatch``, ``not_xlsx``, ``undecodable``, ``bad_json``, ``empty``,
-            ``too_large`` or ``missing_columns``.
+    Returns:
+        Per file, its :class:`RawTable` or a :class:`FileError`: ``format_mismatch``,
+        ``not_xlsx``, ``undecodable``, ``bad_json``, ``empty``, ``too_large``,
+        ``missing_columns``, ``parser_crashed`` or ``internal_error``.
     """
+    out: list[RawTable | FileError | None] = [None] * len(files)
+    workbooks = []
+    for i, (file_name, content) in enumerate(files):
+        try:
+            detected = _checked_format(content, file_name)
+            if detected == "xlsx":
+                check_workbook(content)
+                workbooks.append(i)
+            else:
+                out[i] = (read_json if detected == "json" else read_csv)(content, layout)
+        except FileError as exc:
+            out[i] = exc
+    if workbooks:
+        import python_calamine  # noqa: F401 - imported once here, not in every child
+
+        read = functools.partial(read_xlsx, layout=layout)
+        for i, result in zip(workbooks, read_isolated(read, [files[i][1] for i in workbooks]), strict=True):
+            out[i] = result
+    return out
+
+
+def read_table(content: bytes, file_name: str, layout: Layout) -> RawTable:
+    """Read one submission file into canonical columns (see :func:`read_tables`).
+
+    Raises:
+        FileError: the reason the file is refused.
+    """
+    result = read_tables([(file_name, content)], layout)[0]
+    if isinstance(result, FileError):
+        raise result
+    return result
+
+
+def _checked_format(content: bytes, file_name: str) -> str:
     detected = detect_format(content)
     ext = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
     expected = _EXPECTED.get(ext)
@@ -58,5 +103,4 @@ def read_table(content: bytes, file_name: str, layout: Layout) -> RawTable:
         raise FileError("not_xlsx", f"{detected} content is not an .xlsx workbook")
     if expected is not None and expected != detected:
         raise FileError("format_mismatch", f".{ext} file holds {detected} content")
-    reader = {"xlsx": read_xlsx, "json": read_json, "text": read_csv}[detected]
-    return reader(content, layout)
+    return detected

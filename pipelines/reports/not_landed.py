@@ -48,6 +48,8 @@ REMEDIES = {
     "not_regular_file": "put the file itself in the landing folder: links and special files are never followed "
                         "or read",
     "not_xlsx": "open it and save it again as .xlsx in Excel, or export CSV",
+    "parser_crashed": "the workbook made its reader crash: open it and save it again as .xlsx in Excel, or export "
+                      "CSV; if a fresh export does the same, send the file to the data engineers",
     "internal_error": "a pipeline fault, not the file: send the detail to the data engineers",
     "parser_error": "a pipeline fault, not the file: send the detail to the data engineers",
 }

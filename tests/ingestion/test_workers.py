@@ -66,3 +66,18 @@ def test_a_dead_worker_s_batch_is_prepared_here(caplog):
     assert committed == expected
     assert any("worker died" in r.getMessage() for r in caplog.records)
     assert prepare_batch("households", [p.item for p in batches[0]], toy_parse, None).results == expected[0][1]
+
+
+def _dies_on_the_first_batch(stream, files, hints):
+    if os.getpid() != MAIN and files[0][1] == b"0":
+        os._exit(1)
+    return toy_parse(stream, files, hints)
+
+
+def test_the_batches_after_a_dead_worker_go_to_new_workers(caplog):
+    batches = [_batch(n) for n in range(6)]
+    expected, _ = _run(0, batches)
+    with caplog.at_level(logging.WARNING, logger="pipelines.ingestion.workers"):
+        committed, _ = _run(1, batches, parse=_dies_on_the_first_batch)
+    assert committed == expected
+    assert any("starting new workers" in r.getMessage() for r in caplog.records)

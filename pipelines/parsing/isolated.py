@@ -1,0 +1,193 @@
+"""Reading untrusted files in short-lived child processes, so that a reader that dies cannot take
+the run down with it.
+
+python-calamine is Rust: an allocation it cannot get aborts the whole process (SIGABRT, which no
+``except`` catches), and a panic surfaces as a ``BaseException``. The checks of
+:mod:`~pipelines.parsing.xlsx_limits` refuse the workbooks known to do that; whatever they miss is
+read here, in a forked child that:
+
+* may grow its address space by at most :data:`READ_MEMORY_BYTES` beyond what it inherited
+  (``RLIMIT_AS``: the parent's own mappings are not counted against the budget), writes no core
+  file, ignores Ctrl-C (the parent decides) and keeps none of the parent's files open (no run lock
+  or socket outlives the parent in an orphan);
+* reads the files one after another and sends each result back (pickled) as soon as it is read,
+  so when it dies the file it was reading is known, the files read before it are kept, and a new
+  child carries on after it;
+* is killed when one file takes over :data:`READ_TIMEOUT_S`.
+
+A file on which a child dies twice is refused: ``too_large`` when the reader ran out of its memory
+(Python's ``MemoryError``, or Rust's "memory allocation of N bytes failed" on the child's stderr),
+``parser_crashed`` when it died by a signal, panicked, or timed out. One death alone (say the
+kernel's OOM killer choosing the child) is retried, since a refusal lasts as long as the bytes.
+
+Cost: one fork per batch (a few ms) plus pickling each table back (about 3 ms for a village file
+of 700 rows).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import resource
+import select
+import signal
+import struct
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from pipelines.parsing.cells import FileError, withheld
+
+READ_MEMORY_BYTES = 2 * 1024**3
+READ_TIMEOUT_S = 120.0
+ATTEMPTS = 2  # deaths before a file is refused
+_HEADER = struct.Struct(">Q")
+_OUT_FD = 3  # the pipe's end in the child, once every other inherited file is closed
+_ERR_TAIL = 65_536
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def read_isolated(read: Callable[[T], R], jobs: Sequence[T], *, memory_bytes: int | None = None,
+                  timeout_s: float | None = None) -> list[R | FileError]:
+    """``read(job)`` for every job, in forked children (see the module docstring).
+
+    Args:
+        read: runs in the child; it reaches the child through the fork, so it need not pickle
+            (its result must).
+        jobs: what to read, in order.
+        memory_bytes: address space a child may add (default :data:`READ_MEMORY_BYTES`).
+        timeout_s: longest one job may take (default :data:`READ_TIMEOUT_S`).
+
+    Returns:
+        Per job, what ``read`` returned or the :class:`FileError` it raised or died of.
+    """
+    memory = READ_MEMORY_BYTES if memory_bytes is None else memory_bytes
+    timeout = READ_TIMEOUT_S if timeout_s is None else timeout_s
+    results: list[R | FileError] = []
+    deaths = 0  # children that died on the file now first in line
+    while len(results) < len(jobs):
+        got, failure = _one_child(read, jobs[len(results):], memory, timeout)
+        results.extend(got)
+        deaths = 0 if got else deaths
+        if failure is not None:
+            deaths += 1
+            if deaths >= ATTEMPTS:
+                results.append(failure)
+                deaths = 0
+    return results
+
+
+def _one_child(read: Callable, jobs: Sequence, memory: int, timeout: float) -> tuple[list, FileError | None]:
+    """What one child read before it finished or died, and the error of the file it died on."""
+    r, w = os.pipe()
+    err = tempfile.TemporaryFile()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; coverage does not follow it
+        _child(read, jobs, w, err.fileno(), memory)
+    os.close(w)
+    got: list = []
+    status = None
+    try:
+        status = _receive(r, got, timeout)
+    finally:
+        os.close(r)
+        if status is None:  # timed out, or this process was interrupted: the child goes too
+            os.kill(pid, signal.SIGKILL)
+        waited = os.waitpid(pid, 0)[1]
+        err.seek(0, os.SEEK_END)
+        err.seek(max(0, err.tell() - _ERR_TAIL))
+        stderr = err.read()
+        err.close()
+    if status is None:
+        return got, FileError("parser_crashed", f"reading took over {timeout:g} s and was stopped")
+    if len(got) == len(jobs) and os.WIFEXITED(waited) and os.WEXITSTATUS(waited) == 0:
+        return got, None
+    return got, _death(waited, stderr, memory)
+
+
+def _receive(r: int, got: list, timeout: float) -> bool | None:
+    """Collect the child's results into ``got`` until it closes the pipe (True), or None when
+    one result took over ``timeout`` seconds."""
+    buf = bytearray()
+    poll = select.poll()  # not select(): a busy process may hold descriptors past 1024
+    poll.register(r, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poll.poll(left * 1000):
+            return None
+        chunk = os.read(r, 1 << 20)
+        if not chunk:
+            return True
+        buf += chunk
+        while len(buf) >= _HEADER.size and len(buf) >= _HEADER.size + _HEADER.unpack_from(buf)[0]:
+            size = _HEADER.unpack_from(buf)[0]
+            got.append(pickle.loads(buf[_HEADER.size:_HEADER.size + size]))
+            del buf[:_HEADER.size + size]
+            deadline = time.monotonic() + timeout
+
+
+def _death(status: int, stderr: bytes, memory: int) -> FileError:
+    limit = f"{memory / 2**20:,.0f} MB"
+    if b"memory allocation of" in stderr:  # Rust's allocation failure, then abort()
+        return FileError("too_large", f"reading needed more memory than the {limit} allowed")
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return FileError("parser_crashed", f"the reader died ({name})")
+    return FileError("parser_crashed", f"the reader exited with status {os.WEXITSTATUS(status)}")
+
+
+def _child(read: Callable, jobs: Sequence, w: int, err: int, memory: int) -> None:  # pragma: no cover
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.dup2(err, 2)
+        if w != _OUT_FD:
+            os.dup2(w, _OUT_FD)
+        os.closerange(_OUT_FD + 1, max(resource.getrlimit(resource.RLIMIT_NOFILE)[0], w + 1, err + 1))
+        _limit_memory(memory)
+        with os.fdopen(_OUT_FD, "wb") as out:
+            for job in jobs:
+                blob = pickle.dumps(_read_one(read, job, memory), protocol=pickle.HIGHEST_PROTOCOL)
+                out.write(_HEADER.pack(len(blob)) + blob)
+                out.flush()
+    except BaseException:  # noqa: BLE001 - the parent reads the death; nothing may run after this
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def _read_one(read: Callable, job, memory: int):  # pragma: no cover - runs in the child
+    try:
+        return read(job)
+    except FileError as exc:
+        return exc
+    except MemoryError:
+        return FileError("too_large", f"reading needed more memory than the {memory / 2**20:,.0f} MB allowed")
+    except Exception as exc:  # noqa: BLE001 - a reader bug: the file is refused, the message withheld
+        return FileError("internal_error", withheld(exc))
+    except BaseException as exc:  # pyo3's PanicException: the Rust reader panicked
+        if type(exc).__name__ != "PanicException":
+            raise
+        return FileError("parser_crashed", "the reader panicked (PanicException)")
+
+
+def _limit_memory(memory: int) -> None:  # pragma: no cover - runs in the child
+    """Address space: what the child inherited plus ``memory``; no core file."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            inherited = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux: no reading of the current size, no limit
+        return
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    soft = inherited + memory
+    resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
