@@ -49,7 +49,7 @@ def published(tmp_path_factory):
         mp.setenv("KONVERGENSI_PSEUDONYM_KEY", "person-named-test-key-0123456789abcdef")
         summary = run_pipeline("2024-08", "2024-08", quiet=True)
         assert summary.success, summary.render()
-        with duckdb.connect(str(root / "wh" / "banten.duckdb"), read_only=True) as con:
+        with duckdb.connect(str(root / "wh" / "work" / "banten.duckdb"), read_only=True) as con:
             yield con
 
 

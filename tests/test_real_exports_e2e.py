@@ -198,7 +198,7 @@ def warehouse(exports, tmp_path_factory):
                        KONVERGENSI_REGION_MASTER=exports["region_master"]):
         summary = run_pipeline(MONTH, MONTH, quiet=True)
     assert summary.success, summary.render()
-    con = duckdb.connect(str(root / "wh" / "banten.duckdb"), read_only=True)
+    con = duckdb.connect(str(root / "wh" / "work" / "banten.duckdb"), read_only=True)
     yield con
     con.close()
 

@@ -77,9 +77,11 @@ def test_a_refused_file_and_a_thin_submission_warn_and_the_run_still_publishes(s
     assert "rename it <village code>_<year>.csv, e.g. 36.04.15.2001_2024.csv" in meta["refused_files"]
     assert THIN in meta["under_half"] and "1 of 4 rows landed" in meta["under_half"]
     assert "invalid_date (3 rows)" in meta["under_half"]
-    # non-blocking: the publish happened, with what did land
+    # non-blocking: the publish happened, with what did land (raw rows stay in the working file)
     published = site / "wh" / "banten.duckdb"
     with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_child_measurement").fetchone() == (1,)
+    with duckdb.connect(str(site / "wh" / "work" / "banten.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from raw.child_measurements").fetchone() == (1,)
 
 
