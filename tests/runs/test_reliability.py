@@ -456,3 +456,73 @@ def test_hostile_names_and_ids_never_become_paths_or_urls():
         assert _safe_download_path({"submission_id": "s1", "download_url": url}) == "/api/v1/submissions/s1/file"
     ok = "/api/v1/submissions/chi-abc/file"
     assert _safe_download_path({"submission_id": "chi-abc", "download_url": ok}) == ok
+
+
+# --- issue 18: a night of poison files -------------------------------------------------------------
+
+
+def test_a_night_of_poison_files_lands_everything_else_and_names_each_refusal(small_submissions, tmp_path):
+    """A poison XLSX (cells at A1 and XFD1048576: the reader would abort the process), a symlink to a
+    secret outside the landing folder, a 500k-column CSV and a file deleted between the listing and
+    the read, among a month of real files: the run succeeds and publishes, every other file lands,
+    each refused file is named with its reason, the vanished one is counted, the secret is read by no one.
+
+    In-process (the one seam: the read of one file deletes it first, as a person emptying the folder
+    at the wrong moment would); everything else is the real run."""
+    import pandas as pd
+    from dagster import AssetKey, DagsterInstance
+
+    import pipelines.ingestion.incoming as incoming
+    from pipelines.runs.inprocess import run_pipeline
+    from tests.parsing.crafted import far_corner_xlsx, wide_csv
+    from tests.sites import pipeline_site
+
+    src = small_submissions(11, 4, village_folder="landing")
+    landing = tmp_path / "landing"
+    shutil.copytree(src / "landing", landing)
+    good = sorted(str(p.relative_to(landing)) for p in landing.rglob("*") if p.is_file())
+    chosen = {p.name.split("_")[0] for p in (landing / "child_measurements").iterdir()}
+    regions = pd.read_csv(src / "region_master.csv", dtype=str)
+    spare = sorted(set(regions.loc[regions["level"] == "village", "code"]) - chosen)[:4]
+    cm = landing / "child_measurements"
+    secret = tmp_path / "secret.env"
+    secret.write_text(f"KONVERGENSI_PSEUDONYM_KEY={KEY}\n")
+    poison = {f"{spare[0]}_2024-08.xlsx": "too_large", f"{spare[1]}_2024-08.csv": "not_regular_file",
+              f"{spare[2]}_2024-08.csv": "too_large"}
+    (cm / f"{spare[0]}_2024-08.xlsx").write_bytes(far_corner_xlsx())
+    (cm / f"{spare[1]}_2024-08.csv").symlink_to(secret)
+    (cm / f"{spare[2]}_2024-08.csv").write_bytes(wide_csv(500_000))
+    vanishing = cm / f"{spare[3]}_2024-08.csv"
+    shutil.copy2(next(cm.glob("*_2024-08.csv")), vanishing)
+    real_read = incoming.read_listed
+
+    def read_after_someone_deleted_it(path, listed):
+        if path == vanishing:
+            path.unlink()
+        return real_read(path, listed)
+
+    with pipeline_site(tmp_path, KONVERGENSI_LANDING_DIR=landing, KONVERGENSI_PSEUDONYM_KEY=KEY,
+                       KONVERGENSI_INGEST_WORKERS=0, KONVERGENSI_REGION_MASTER=src / "region_master.csv",
+                       KONVERGENSI_LANDING_SETTLE_SECONDS=0):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(incoming, "read_listed", read_after_someone_deleted_it)
+            summary = run_pipeline("2024-07", "2024-08", quiet=True)
+        with DagsterInstance.get() as instance:
+            event = instance.get_latest_materialization_event(AssetKey(["raw", "submissions"]))
+            vanished = event.asset_materialization.metadata["files_vanished"].value
+    rendered = summary.render()
+    assert summary.success, rendered
+    assert (tmp_path / "wh" / "banten.duckdb").exists()
+    with duckdb.connect(str(tmp_path / "wh" / "work" / "banten.duckdb"), read_only=True) as con:
+        accepted = {r[0] for r in con.execute(
+            "select stream || '/' || file_name from raw.submissions where status = 'accepted'").fetchall()}
+        refused = dict(con.execute(
+            "select file_name, reason_code from quarantine.rejected_files").fetchall())
+    assert accepted == set(good), set(good) ^ accepted  # every other file landed
+    assert refused == poison
+    assert vanished == 1 and vanishing.name not in accepted | set(refused)
+    for name in poison:
+        assert name in rendered, rendered  # the run summary names each refused file
+    hits = [p for p in (tmp_path / "wh").rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
+    assert not hits, hits
+    print(f"\n[poison night] {len(accepted)} files landed; refused {refused}; 1 vanished; 0 rows lost")
