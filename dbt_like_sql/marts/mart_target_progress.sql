@@ -57,28 +57,22 @@ province_derived as (
     group by all
 ),
 
+survey_figures_all as (
+    -- one row per region x survey year x survey (unpivot drops the empty ones)
+    unpivot (
+        select region_code, year, stunting_ssgi_pct as "SSGI", stunting_ski_pct as "SKI", 'published' as basis
+        from survey
+        union all
+        select region_code, year, stunting_ssgi_pct, stunting_ski_pct, 'derived_from_regencies'
+        from province_derived
+    ) on "SSGI", "SKI" into name survey_name value pct
+),
+
 survey_figures as (
-    -- one row per region x survey year x survey: published figures, and derived province ones only where the
-    -- province published none for that survey and year
-    select region_code, year, 'SSGI' as survey_name, stunting_ssgi_pct as pct, 'published' as basis
-    from survey where stunting_ssgi_pct is not null
-    union all
-    select region_code, year, 'SKI', stunting_ski_pct, 'published'
-    from survey where stunting_ski_pct is not null
-    union all
-    select derived.region_code, derived.year, 'SSGI', derived.stunting_ssgi_pct, 'derived_from_regencies'
-    from province_derived as derived
-    where derived.stunting_ssgi_pct is not null and not exists (
-        select 1 from survey where survey.region_code = derived.region_code and survey.year = derived.year
-        and survey.stunting_ssgi_pct is not null
-    )
-    union all
-    select derived.region_code, derived.year, 'SKI', derived.stunting_ski_pct, 'derived_from_regencies'
-    from province_derived as derived
-    where derived.stunting_ski_pct is not null and not exists (
-        select 1 from survey where survey.region_code = derived.region_code and survey.year = derived.year
-        and survey.stunting_ski_pct is not null
-    )
+    -- a derived province figure only where the province published none for that survey and year
+    select * from survey_figures_all
+    qualify basis = 'published'
+        or count(*) filter (where basis = 'published') over (partition by region_code, year, survey_name) = 0
 ),
 
 poverty as (

@@ -318,13 +318,13 @@ def test_generator_small_output_parses(tmp_path, regions):
 
 def test_survey_figures_take_a_province_row_and_refuse_a_zero_denominator(regions):
     body = (
-        "Kode Kab/Kota;Kabupaten/Kota;Tahun;Prevalensi Stunting SSGI (%);Prevalensi Stunting SKI (%);"
-        "Kemiskinan Ekstrem BPS (%);Jumlah Penduduk;Estimasi Jumlah Balita\n"
-        "36;Provinsi Banten;2024;21,1;;0,77;12.881.374;1.159.324\n"
-        "36.01;Kabupaten Pandeglang;2024;27,1;;1,17;0;120.000\n"
-        "36.02;Kabupaten Lebak;2024;24,8;;1,09;1.531.564;-5\n"
-        "37;Provinsi Jawa Tengah;2024;20,0;;1,0;1;1\n"
-    ).encode("utf-8")
+        b"Kode Kab/Kota;Kabupaten/Kota;Tahun;Prevalensi Stunting SSGI (%);Prevalensi Stunting SKI (%);"
+        b"Kemiskinan Ekstrem BPS (%);Jumlah Penduduk;Estimasi Jumlah Balita\n"
+        b"36;Provinsi Banten;2024;21,1;;0,77;12.881.374;1.159.324\n"
+        b"36.01;Kabupaten Pandeglang;2024;27,1;;1,17;0;120.000\n"
+        b"36.02;Kabupaten Lebak;2024;24,8;;1,09;1.531.564;-5\n"
+        b"37;Provinsi Jawa Tengah;2024;20,0;;1,0;1;1\n"
+    )
     result = parse_submission("survey_figures", body, "36_2024.csv", pseudonymiser=Pseudonymiser(KEY),
                               regions=regions)
     rows = result.rows.set_index("row_number")
