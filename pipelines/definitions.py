@@ -36,6 +36,9 @@ nightly_job = define_asset_job(
     selection=AssetSelection.all(),
     executor_def=in_process_executor,
     description="Pull new submissions, rebuild staging and marts, run the checks, publish.",
+    # Run retries (dagster.yaml run_retries, done by the daemon): a failed run is started again from
+    # its failed steps, at most twice. In-process runs (`konvergensi run`) are not retried.
+    tags={"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"},
 )
 
 _warehouse_assets = [*PYTHON_ASSETS, *sql_assets]
