@@ -17,7 +17,7 @@ from pipelines.checks.quality import QUALITY_CHECKS
 from pipelines.checks.refusals import every_file_lands_at_least_half_its_rows
 from pipelines.resources import build_resources
 from pipelines.schedules import nightly_schedule
-from pipelines.sensors import landing_folder_sensor, portal_sensor
+from pipelines.sensors import landing_folder_sensor, portal_sensor, run_failure_alert
 from pipelines.settings import SQL_DIR
 from pipelines.sql_engine.models import discover_models
 from pipelines.tables import TABLES
@@ -54,6 +54,6 @@ defs = Definitions(
     ],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
-    sensors=[landing_folder_sensor, portal_sensor],
+    sensors=[landing_folder_sensor, portal_sensor, run_failure_alert],
     resources=build_resources(),
 )
