@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
+from pipelines.assets.catalog import with_table_metadata
 from pipelines.assets.growth import stg_child_zscores, who_growth_lms
 from pipelines.assets.ingest import ingest_submissions
 from pipelines.assets.publish import build_publish_asset
@@ -25,9 +26,8 @@ from pipelines.tables import TABLES
 PYTHON_ASSETS = [raw_region_master, reference_run_date, ingest_submissions, who_growth_lms, stg_child_zscores]
 
 
-sql_assets, sql_checks = build_sql_assets(
-    discover_models(SQL_DIR), {name: spec.key for name, spec in TABLES.items() if spec.is_asset}
-)
+MODELS = discover_models(SQL_DIR)
+sql_assets, sql_checks = build_sql_assets(MODELS, {name: spec.key for name, spec in TABLES.items() if spec.is_asset})
 
 # In-process: the multiprocess executor spends seconds per step starting Python, and every
 # warehouse step is serialised through one DuckDB writer anyway (docs/operations.md).
@@ -47,7 +47,8 @@ publish_warehouse = build_publish_asset(_warehouse_keys)
 quality_report = build_report_asset([k for k in _warehouse_keys if k.path[0] in ("marts", "quarantine")])
 
 defs = Definitions(
-    assets=[*_warehouse_assets, publish_warehouse, quality_report],
+    # Column schemas and code references, shown on each asset's page in the UI.
+    assets=with_table_metadata([*_warehouse_assets, publish_warehouse, quality_report], MODELS),
     asset_checks=[
         *sql_checks, every_source_row_accounted_for, export_zscores_agree_with_recomputed, *QUALITY_CHECKS,
         submissions_meet_expectations, who_tables_complete, every_file_lands_at_least_half_its_rows,
