@@ -30,6 +30,7 @@ def failure_message(
     failed_checks: Iterable[str],
     ui_url: str,
     error: str = "",
+    will_retry: bool = False,
 ) -> dict:
     """The alert for one failed run.
 
@@ -41,6 +42,7 @@ def failure_message(
         failed_checks: ``asset/check`` names of blocking checks that failed.
         ui_url: Base URL of the Dagster UI.
         error: First line of the run's failure message, if any.
+        will_retry: Dagster's run retries will start it again (no action needed yet).
 
     Returns:
         A JSON-ready dict; ``text`` is a one-paragraph summary for chat webhooks.
@@ -55,6 +57,7 @@ def failure_message(
         parts.append("Failed steps: " + ", ".join(steps) + ".")
     if error and not steps and not checks:
         parts.append(error.splitlines()[0][:300])
+    parts.append("It will be retried." if will_retry else "No retry left: see docs/runbook.md.")
     parts.append(link)
     return {
         "text": " ".join(parts),
@@ -64,6 +67,7 @@ def failure_message(
         "failed_steps": steps,
         "failed_checks": checks,
         "run_url": link,
+        "will_retry": will_retry,
     }
 
 

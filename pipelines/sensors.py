@@ -27,7 +27,7 @@ from dagster import (
 )
 
 from pipelines.alerts import failure_message, post_alert
-from pipelines.catchup import run_months
+from pipelines.catchup import WILL_RETRY_TAG, run_months
 from pipelines.ingestion.fingerprints import same_content
 from pipelines.ingestion.identity import parse_submission_name
 from pipelines.ingestion.incoming import ParseName, landing_incoming, portal_item
@@ -138,5 +138,6 @@ def run_failure_alert(context: RunFailureSensorContext, alerts: AlertResource):
         failed_checks=failed_blocking_checks(context.instance, run.run_id),
         ui_url=alerts.ui_base,
         error=context.failure_event.message or "",
+        will_retry=run.tags.get(WILL_RETRY_TAG) == "true",
     )
     post_alert(alerts.webhook, message)

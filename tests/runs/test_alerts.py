@@ -100,6 +100,7 @@ def test_a_failed_run_posts_one_alert_with_steps_checks_months_and_link(failed_r
     assert message["failed_checks"] == ["marts/fct_example/one_row_per_village"]
     assert message["run_url"] == f"http://dagster.internal:3000/runs/{run_id}"
     assert "2024-07..2024-08" in message["text"] and message["run_url"] in message["text"]
+    assert message["will_retry"] is False  # this instance has no run retries
 
 
 def test_nothing_is_sent_without_a_webhook(failed_run, webhook):
