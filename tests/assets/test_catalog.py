@@ -7,6 +7,7 @@ import duckdb
 
 from pipelines.assets.catalog import CODE_REFERENCES, COLUMN_SCHEMA, FILE_ASSETS
 from pipelines.definitions import MODELS, defs
+from pipelines.publishing.contents import PUBLISHED_SCHEMAS
 from pipelines.sql_engine.models import build_statements
 from pipelines.tables import TABLES, key
 
@@ -24,13 +25,15 @@ def test_every_asset_links_to_an_existing_file():
             assert Path(ref.file_path).is_file(), (asset_key, ref.file_path)
 
 
-def test_every_table_has_typed_columns_and_every_mart_column_a_description():
+def test_every_table_has_typed_columns_and_every_published_model_column_a_description():
+    """Marts and the SQL reference tables are what BI reads: each column carries its comment."""
+    published_models = {key(m.table) for m in MODELS if m.layer in PUBLISHED_SCHEMAS}
     for asset_key, meta in _metadata().items():
         if asset_key in FILE_ASSETS:
             continue
         columns = _columns(meta)
         assert columns and all(c.type for c in columns), asset_key
-        if asset_key.path[0] == "marts":
+        if asset_key.path[0] == "marts" or asset_key in published_models:
             assert [c.name for c in columns if not c.description] == [], asset_key
 
 
