@@ -4,7 +4,7 @@ type, and the description BI tools see as the column comment) and the file that 
 
 SQL models take their descriptions from the YAML beside them and their types from running their
 SELECT over empty tables (:mod:`pipelines.sql_engine.schema`); Python-built tables take both from
-their declaration in :mod:`pipelines.tables` (which carries types, not comments). The publish and
+their declaration in :mod:`pipelines.tables` (types, and column comments where declared). The publish and
 report assets are files, not tables: they carry code references only.
 """
 
@@ -73,7 +73,7 @@ def table_metadata(models: Sequence[SqlModel]) -> dict[AssetKey, dict]:
     for spec in tables.TABLES.values():
         if spec.is_asset:
             path = PROJECT_ROOT / spec.source_file
-            out[spec.key] = {COLUMN_SCHEMA: _schema(spec.columns, {}),
+            out[spec.key] = {COLUMN_SCHEMA: _schema(spec.columns, spec.column_docs),
                              CODE_REFERENCES: _refs((path, _line_of(path, spec.built_by.split(":")[1])))}
     for key, files in FILE_ASSETS.items():
         out[key] = {CODE_REFERENCES: _refs(*((PROJECT_ROOT / f, None) for f in files))}

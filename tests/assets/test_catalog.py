@@ -5,6 +5,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import tables
 from pipelines.assets.catalog import CODE_REFERENCES, COLUMN_SCHEMA, FILE_ASSETS
 from pipelines.definitions import MODELS, defs
 from pipelines.publishing.contents import PUBLISHED_SCHEMAS
@@ -25,16 +26,30 @@ def test_every_asset_links_to_an_existing_file():
             assert Path(ref.file_path).is_file(), (asset_key, ref.file_path)
 
 
-def test_every_table_has_typed_columns_and_every_published_model_column_a_description():
-    """Marts and the SQL reference tables are what BI reads: each column carries its comment."""
-    published_models = {key(m.table) for m in MODELS if m.layer in PUBLISHED_SCHEMAS}
+def test_every_table_has_typed_columns_and_every_published_column_a_description():
+    """Marts and reference are what BI reads: each of their columns carries its comment."""
     for asset_key, meta in _metadata().items():
         if asset_key in FILE_ASSETS:
             continue
         columns = _columns(meta)
         assert columns and all(c.type for c in columns), asset_key
-        if asset_key.path[0] == "marts" or asset_key in published_models:
+        if asset_key.path[0] in PUBLISHED_SCHEMAS:
             assert [c.name for c in columns if not c.description] == [], asset_key
+
+
+def test_python_tables_are_created_with_the_comments_the_ui_shows():
+    meta = _metadata()
+    con = duckdb.connect(":memory:")
+    con.execute("create schema reference")
+    for name in ("reference.run_date", "reference.who_growth_lms"):
+        tables.create(con, name)
+        schema, table = name.split(".")
+        rows = con.execute(
+            "select column_name, data_type, comment from duckdb_columns() "
+            "where schema_name = ? and table_name = ? order by column_index", [schema, table],
+        ).fetchall()
+        declared = [(c.name, c.type, c.description) for c in _columns(meta[key(name)])]
+        assert declared == [tuple(r) for r in rows], name
 
 
 def _columns(meta):
