@@ -164,6 +164,22 @@ class RegionMasterResource(ConfigurableResource):
         return settings.resolve_path(self.path) if self.path else settings.BUNDLED_REGION_MASTER
 
 
+class AlertResource(ConfigurableResource):
+    """Where failure alerts go: ``webhook`` (empty = nowhere) and the Dagster UI base URL the alert
+    links to (empty = the documented default)."""
+
+    webhook: str = ""
+    ui_url: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.webhook)
+
+    @property
+    def ui_base(self) -> str:
+        return self.ui_url or settings.ENV_DEFAULTS["KONVERGENSI_UI_URL"][0]
+
+
 def build_resources() -> dict[str, ConfigurableResource]:
     settings.apply_env_defaults()
     return {
@@ -174,4 +190,5 @@ def build_resources() -> dict[str, ConfigurableResource]:
         ),
         "pseudonym": PseudonymResource(key=EnvVar("KONVERGENSI_PSEUDONYM_KEY")),
         "region_master": RegionMasterResource(path=EnvVar("KONVERGENSI_REGION_MASTER")),
+        "alerts": AlertResource(webhook=EnvVar("KONVERGENSI_ALERT_WEBHOOK"), ui_url=EnvVar("KONVERGENSI_UI_URL")),
     }

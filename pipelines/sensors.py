@@ -1,4 +1,5 @@
-"""Sensors: start the nightly job when new submissions appear in the landing folder or the portal.
+"""Sensors: start the nightly job when new submissions appear in the landing folder or the portal;
+and send an alert when a run fails (:func:`run_failure_alert`).
 
 Run keys come from what arrived (path plus content hash; portal submission ids), so a re-delivered
 identical file never starts a run, and a corrected file (new hash) does. Each run covers exactly the
@@ -13,15 +14,27 @@ import hashlib
 import json
 from pathlib import Path
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import (
+    DagsterEventType,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    run_failure_sensor,
+    sensor,
+)
 
+from pipelines.alerts import failure_message, post_alert
+from pipelines.catchup import WILL_RETRY_TAG, run_months
 from pipelines.ingestion.fingerprints import same_content
 from pipelines.ingestion.identity import parse_submission_name
 from pipelines.ingestion.incoming import ParseName, landing_incoming, portal_item
 from pipelines.ingestion.unread import NotReady
 from pipelines.partitions import latest_month
 from pipelines.periods import ALL_MONTHS, FIRST_MONTH, range_tags
-from pipelines.resources import LandingFolderResource, PortalResource
+from pipelines.resources import AlertResource, LandingFolderResource, PortalResource
 
 
 def landing_fingerprints(
@@ -99,3 +112,32 @@ def portal_sensor(context: SensorEvaluationContext, portal: PortalResource):
     latest = max(i["updated_at"] for i in items)
     months = [portal_item(client, i).partition for i in items]
     return SensorResult(run_requests=[run_request("portal", ids, months)], cursor=json.dumps({"updated_since": latest}))
+
+
+def failed_blocking_checks(instance, run_id: str) -> list[str]:
+    """``schema/table/check`` of every blocking check that failed in the run."""
+    out = []
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data
+        if not evaluation.passed and getattr(evaluation, "blocking", False):
+            out.append(f"{evaluation.asset_key.to_user_string()}/{evaluation.check_name}")
+    return out
+
+
+@run_failure_sensor(name="run_failure_alert", default_status=DefaultSensorStatus.RUNNING)
+def run_failure_alert(context: RunFailureSensorContext, alerts: AlertResource):
+    """POSTs a JSON alert to KONVERGENSI_ALERT_WEBHOOK for each failed run (nothing when unset)."""
+    if not alerts.configured:
+        return SkipReason("KONVERGENSI_ALERT_WEBHOOK is not set")
+    run = context.dagster_run
+    message = failure_message(
+        run_id=run.run_id,
+        job=run.job_name,
+        months=run_months(run.tags),
+        failed_steps=[e.step_key for e in context.get_step_failure_events() if e.step_key],
+        failed_checks=failed_blocking_checks(context.instance, run.run_id),
+        ui_url=alerts.ui_base,
+        error=context.failure_event.message or "",
+        will_retry=run.tags.get(WILL_RETRY_TAG) == "true",
+    )
+    post_alert(alerts.webhook, message)

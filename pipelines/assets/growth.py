@@ -21,6 +21,7 @@ def who_growth_lms(warehouse: WarehouseResource) -> MaterializeResult:
 
     with warehouse.connect() as con:
         n = load_into_duckdb(con, "reference.who_growth_lms")
+        tables.comment(con, "reference.who_growth_lms")
         build_state.ensure(con)
         version = build_state.content_digest(con, "reference.who_growth_lms")
         build_state.record(con, "reference.who_growth_lms", version)

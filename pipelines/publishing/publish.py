@@ -13,7 +13,7 @@ file; a crash before the rename leaves the previous file untouched.
 
 Before each rename the file being replaced is kept as
 ``<dir>/published/<stem>.<YYYYmmddTHHMMSSffffffZ>.duckdb`` (a hard link when the filesystem
-allows, so keeping costs no copy); the newest :data:`KEEP_PUBLISHED` are kept and older ones
+allows, so keeping costs no copy); the newest :data:`KEEP_PUBLISHED` (``KONVERGENSI_KEEP_PUBLISHED``) are kept and older ones
 pruned. :mod:`pipelines.publishing.rollback` puts a kept file back.
 
 Publishers (a publish, a rollback) take an exclusive ``flock`` on ``<dir>/.<name>.lock``, so the
@@ -44,14 +44,15 @@ from pipelines.publishing.contents import (
     private_mkdir,
     published_mode,
 )
-from pipelines.settings import duckdb_config
+from pipelines.settings import DEFAULT_KEEP_PUBLISHED, duckdb_config, keep_published
 from pipelines.sql_engine.build_state import BOOKKEEPING, state_token
 
 # Files written in this format open in DuckDB 1.4 and later.
 PUBLISH_STORAGE_VERSION = "v1.4.0"
 
-# How many previously published files are kept for rollback (0 disables keeping).
-KEEP_PUBLISHED = 3
+# How many previously published files are kept for rollback (0 disables keeping), unless
+# KONVERGENSI_KEEP_PUBLISHED says otherwise (settings.keep_published).
+KEEP_PUBLISHED = DEFAULT_KEEP_PUBLISHED
 
 KEPT_DIR_NAME = "published"
 _STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
@@ -227,14 +228,14 @@ def database_fingerprint(path: Path, schemas: tuple[str, ...] | None = None) -> 
 
 
 def publish_database(
-    work_path: Path, published_path: Path, keep: int = KEEP_PUBLISHED, skip_unchanged: bool = True
+    work_path: Path, published_path: Path, keep: int | None = None, skip_unchanged: bool = True
 ) -> dict:
     """Copy ``work_path`` into a fresh file and atomically rename it onto ``published_path``.
 
     Args:
         work_path: The pipeline's working DuckDB file (only read).
         published_path: The file BI tools open read-only.
-        keep: How many replaced files to keep for rollback.
+        keep: How many replaced files to keep for rollback (None: ``KONVERGENSI_KEEP_PUBLISHED``).
         skip_unchanged: Leave the published file as it is when its contents already equal the
             working database's (see :func:`database_fingerprint`).
 
@@ -243,6 +244,7 @@ def publish_database(
         and the temp files of a crashed earlier publish that were cleaned.
     """
     started = time.perf_counter()
+    keep = keep_published() if keep is None else keep
     with publish_lock(published_path):
         cleaned = clean_leftovers(published_path)
         token = _state_token(work_path) if skip_unchanged else None

@@ -17,7 +17,6 @@ from pathlib import Path
 import duckdb
 
 from pipelines.publishing.publish import (
-    KEEP_PUBLISHED,
     KeptVersion,
     clean_leftovers,
     install_file,
@@ -25,6 +24,7 @@ from pipelines.publishing.publish import (
     publish_lock,
     temp_path_for,
 )
+from pipelines.settings import keep_published
 
 
 class RollbackError(RuntimeError):
@@ -61,13 +61,14 @@ def choose_version(published_path: Path, to: str | None = None) -> KeptVersion:
     raise RollbackError(f"no kept version named {to!r}; kept: {names}")
 
 
-def rollback(published_path: Path, to: str | None = None, keep: int = KEEP_PUBLISHED) -> RollbackResult:
+def rollback(published_path: Path, to: str | None = None, keep: int | None = None) -> RollbackResult:
     """Atomically make a kept version the published file again.
 
     Args:
         published_path: The file BI tools read.
         to: A kept version's file name (or name without ``.duckdb``); None = the newest kept.
-        keep: How many replaced files to keep (the file being replaced is kept too).
+        keep: How many replaced files to keep (the file being replaced is kept too); None:
+            ``KONVERGENSI_KEEP_PUBLISHED``.
 
     Returns:
         The restored name and the name under which the replaced file was kept.
@@ -75,6 +76,7 @@ def rollback(published_path: Path, to: str | None = None, keep: int = KEEP_PUBLI
     Raises:
         RollbackError: Nothing is kept, the name is unknown, or the kept file does not open.
     """
+    keep = keep_published() if keep is None else keep
     with publish_lock(published_path):
         clean_leftovers(published_path)
         version = choose_version(published_path, to)

@@ -51,9 +51,10 @@ def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool =
         for run_id in release_dead_runs(instance):
             print(f"konvergensi run: earlier run {run_id} had died; marked failed, its pool slot freed",
                   file=sys.stderr)
-        result = job.execute_in_process(
-            instance=instance, run_config=run_config, raise_on_error=False, tags=range_tags(start, end)
-        )
+        # No run retries here: the daemon cannot relaunch an in-process run, and the operator who
+        # typed the command sees its outcome at once (the nightly schedule catches up failed months).
+        tags = {**range_tags(start, end), "dagster/max_retries": "0"}
+        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False, tags=tags)
     summary = RunSummary.from_result(result, defs, time.perf_counter() - started)
     if not quiet:
         print(summary.render())

@@ -484,3 +484,13 @@ def test_the_published_file_holds_what_bi_reads_and_no_one_else_can_read_it(tmp_
     monkeypatch.setenv("KONVERGENSI_PUBLISHED_MODE", "rw-r--r--")
     with pytest.raises(ValueError, match="octal"):
         publish_database(build_work(tmp_path / "work" / "v3.duckdb", 3), published)
+
+
+def test_kept_count_comes_from_the_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("KONVERGENSI_KEEP_PUBLISHED", "1")
+    published = tmp_path / "wh" / "banten.duckdb"
+    for version in range(1, 4):
+        publish_database(build_work(tmp_path / "work" / f"v{version}.duckdb", version), published)
+    assert [published_version(k.path) for k in list_kept(published)] == [2]
+    rollback(published)
+    assert [published_version(k.path) for k in list_kept(published)] == [3]
