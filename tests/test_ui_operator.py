@@ -24,7 +24,15 @@ import duckdb
 import pytest
 
 from tests.paths import ROOT_DIR
-from tests.test_ui_browser import _answers, _chromium, _contains, _free_port, _rendered_dom, _run_chromium, _stop
+from tests.test_ui_browser import (
+    _answers,
+    _chromium,
+    _contains,
+    _free_port,
+    _rendered_dom,
+    _run_chromium,
+    _stop,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +54,13 @@ mutation Launch($executionParams: ExecutionParams!) {
     ... on RunConfigValidationInvalid { errors { message } }
   }
 }"""
+FAILURES = """
+query Failures($runId: ID!) {
+  logsForRun(runId: $runId) {
+    ... on EventConnection { events { __typename ... on ExecutionStepFailureEvent { stepKey
+      failureMetadata { description } } } }
+  }
+}"""
 STATUS = """
 query Status($runId: ID!) {
   runOrError(runId: $runId) { __typename ... on Run { status } }
@@ -64,11 +79,12 @@ class Ui:
         assert "errors" not in body, body
         return body["data"]
 
-    def launch(self, job: str, tags: dict[str, str] | None = None, assets: list[list[str]] | None = None) -> str:
+    def launch(self, job: str, tags: dict[str, str] | None = None, assets: list[list[str]] | None = None,
+               run_config: dict | None = None) -> str:
         selector = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__", "jobName": job}
         if assets is not None:
             selector["assetSelection"] = [{"path": path} for path in assets]
-        params = {"selector": selector, "mode": "default", "runConfigData": {},
+        params = {"selector": selector, "mode": "default", "runConfigData": run_config or {},
                   "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]}}
         result = self.graphql(LAUNCH, {"executionParams": params})["launchRun"]
         assert result["__typename"] == "LaunchRunSuccess", result
@@ -183,3 +199,20 @@ def test_asset_page_screenshot(ui, tmp_path):
     if columns is None:
         pytest.skip("marts/dim_region has no column_schema metadata yet (issue 19 item 6): screenshot only")
     assert all(col.name in dom for col in columns.columns[:3]), "the asset page does not show its columns"
+
+
+def test_a_weak_key_fails_ingestion_with_check_keys_sentence_as_the_step_failure(ui):
+    """What the UI's run page shows for the ingest step: check_key's sentence as the failure's
+    description (a `dagster.Failure`), not only a traceback. The key comes from the launchpad's
+    run config here, since `dagster dev` read the `.env` (with a good key) when it started."""
+    from pipelines import tables
+
+    run_id = ui.launch("__ASSET_JOB", tags={"dagster/partition": MONTHS[1]},
+                       assets=[tables.key(name).path for name in tables.INGESTION_TABLES],
+                       run_config={"resources": {"pseudonym": {"config": {"key": "too-short"}}}})
+    assert ui.wait(run_id) == "FAILURE"
+    events = ui.graphql(FAILURES, {"runId": run_id})["logsForRun"]["events"]
+    failures = [e for e in events if e["__typename"] == "ExecutionStepFailureEvent"]
+    assert [f["stepKey"] for f in failures] == ["ingest_submissions"]
+    assert failures[0]["failureMetadata"]["description"].startswith(
+        "KONVERGENSI_PSEUDONYM_KEY is 9 bytes; a key needs at least 32")
