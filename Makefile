@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo demo-ui dev test test-fast lint bench bench-banten bench-national clean
+.PHONY: install demo demo-ui dev dev-env test test-fast lint bench bench-banten bench-national clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ ! -x $(BIN)/python ]; then \
@@ -28,8 +28,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/konvergensi demo
 
+# Reads .env from here, as `konvergensi` does (pipelines/envfile.py); `make dev-env` writes one.
 dev: $(STAMP)
 	$(BIN)/dagster dev -w workspace.yaml
+
+# A local .env from .env.example: a fresh pseudonym key and a landing/ folder (never overwrites .env).
+dev-env: $(STAMP)
+	$(BIN)/python -m pipelines.envfile $(CURDIR)
 
 # The Dagster UI on the demo's own instance and warehouse (after `make demo`).
 demo-ui: $(STAMP)

@@ -7,6 +7,9 @@
     konvergensi zscores IN.csv OUT.csv
     konvergensi rollback [--list] [--to NAME]
     konvergensi rotate-key --operator NAME --reason TEXT
+
+Every command first reads ``.env`` from the working directory, as `dagster dev` does
+(pipelines/envfile.py); variables already set in the environment win.
 """
 
 from __future__ import annotations
@@ -185,7 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipelines.envfile import load_env_file
+
     args = build_parser().parse_args(argv)
+    # The .env `dagster dev` reads, from the same working directory (the shell's values win).
+    load_env_file()
     return args.func(args)
 
 

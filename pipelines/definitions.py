@@ -57,4 +57,6 @@ defs = Definitions(
     schedules=[nightly_schedule],
     sensors=[landing_folder_sensor, portal_sensor, run_failure_alert],
     resources=build_resources(),
+    # Any selection materialised from the UI runs like the nightly job: in one process.
+    executor=in_process_executor,
 )

@@ -15,6 +15,16 @@ os.environ.setdefault("KONVERGENSI_LANDING_SETTLE_SECONDS", "0")
 
 
 
+@pytest.fixture(autouse=True)
+def _no_developer_dot_env(monkeypatch):
+    """`cli.main` called in-process reads `.env` from the working directory (the repo, where a
+    developer's `make dev-env` file lives): tests give their configuration themselves.
+    tests/test_envfile.py and tests/test_cli.py test the loading itself."""
+    import pipelines.envfile
+
+    monkeypatch.setattr(pipelines.envfile, "load_env_file", lambda directory=None: [])
+
+
 @pytest.fixture
 def shared_dir() -> Path:
     """../shared (domain brief, official reference data); tests skip cleanly without it."""

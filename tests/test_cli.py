@@ -54,10 +54,11 @@ def test_run_without_pseudonym_key_fails_clearly(tmp_path):
         "DAGSTER_HOME": str(home),
         "KONVERGENSI_WAREHOUSE": str(tmp_path / "wh" / "banten.duckdb"),
         "KONVERGENSI_LANDING_DIR": str(tmp_path / "landing"),
-    })
+    }, cwd=tmp_path)  # not the repo: a developer's .env there would set a key
     assert proc.returncode == 1
     assert "KONVERGENSI_PSEUDONYM_KEY is not set" in proc.stdout + proc.stderr
     assert "FAILED" in proc.stdout
+    assert "publish: NOT published" in proc.stdout
     # nothing was published
     assert not (tmp_path / "wh" / "banten.duckdb").exists()
 
@@ -108,3 +109,22 @@ def test_portal_command_refuses_a_token_on_the_command_line(tmp_path):
                 env_extra={"KONVERGENSI_PORTAL_TOKEN": "env-token"}, timeout=60)
     assert proc.returncode == 2
     assert "KONVERGENSI_PORTAL_TOKEN" in proc.stderr and "argv-s3cret" not in proc.stderr + proc.stdout
+
+
+def test_run_reads_dot_env_from_the_working_directory_and_the_shell_wins(tmp_path):
+    """`konvergensi` reads the `.env` `dagster dev` reads (its working directory); a variable set in
+    the shell is not overridden by the file."""
+    home = tmp_path / "dh"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (tmp_path / ".env").write_text(
+        "KONVERGENSI_PSEUDONYM_KEY=short-key\n"
+        f"KONVERGENSI_WAREHOUSE={tmp_path / 'from_dotenv' / 'banten.duckdb'}\n"
+        f"KONVERGENSI_LANDING_DIR={tmp_path / 'landing'}\n"
+    )
+    (tmp_path / "landing" / "survey_figures").mkdir(parents=True)
+    proc = _run(["run"], {"DAGSTER_HOME": str(home), "KONVERGENSI_WAREHOUSE": str(tmp_path / "wh" / "banten.duckdb")},
+                cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "KONVERGENSI_PSEUDONYM_KEY is 9 bytes" in proc.stdout + proc.stderr  # the key came from .env
+    assert str(tmp_path / "wh") in proc.stdout and "from_dotenv" not in proc.stdout  # the shell's warehouse won

@@ -35,17 +35,23 @@ def ingest_submissions(
 ):
     """Pull new submissions from the portal and the landing folder and land them in raw: those
     whose reporting period covers the run's months (see pipelines/periods.py)."""
+    from pipelines.ingestion.keys import PseudonymKeyError
     from pipelines.ingestion.pull import pull_submissions
     from pipelines.settings import ingest_workers
 
-    pseudonymiser = pseudonym.pseudonymiser()
     months = context_months(context)
-    with warehouse.connect() as con:
-        run = pull_submissions(
-            con, context.run_id, set(months) if months is not None else None, pseudonymiser,
-            landing_root=landing.root if landing.configured else None,
-            portal_client=portal.client() if portal.configured else None, workers=ingest_workers(),
-        )
+    try:
+        pseudonymiser = pseudonym.pseudonymiser()
+        with warehouse.connect() as con:
+            run = pull_submissions(
+                con, context.run_id, set(months) if months is not None else None, pseudonymiser,
+                landing_root=landing.root if landing.configured else None,
+                portal_client=portal.client() if portal.configured else None, workers=ingest_workers(),
+            )
+    except PseudonymKeyError as exc:
+        # An operator's configuration error: the UI shows this sentence as the step's failure,
+        # not a traceback, and a retry would not help.
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     if not run.transports:
         context.log.warning("Neither KONVERGENSI_PORTAL_URL nor KONVERGENSI_LANDING_DIR is set: nothing to pull.")
     for transport, rep in run.transports.items():

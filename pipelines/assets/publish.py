@@ -19,7 +19,9 @@ def build_publish_asset(upstream: Iterable[AssetKey]) -> AssetsDefinition:
     @asset(key=PUBLISH_KEY, deps=sorted(upstream), group_name="publish", kinds={"duckdb"}, pool=WAREHOUSE_POOL)
     def publish_warehouse(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
         """The published warehouse file (KONVERGENSI_WAREHOUSE) that BI tools read: a copy of the
-        working database in the DuckDB 1.4 storage format, swapped in by one atomic rename."""
+        working database in the DuckDB 1.4 storage format, swapped in by one atomic rename. Dagster
+        skips it when a blocking (ERROR) check or a step upstream failed in the same run: the run
+        names them (`konvergensi run` prints `publish: NOT published …`) and BI keeps the previous file."""
         figures = warehouse.publish()
         exports = sorted(warehouse.parquet_dir.glob("*.parquet")) if warehouse.parquet_dir.is_dir() else []
         if figures["unchanged"] and exports:

@@ -25,6 +25,7 @@ class RunSummary:
     failures: list[str] = field(default_factory=list)
     warehouse: str = ""
     not_landed: NotLanded = field(default_factory=NotLanded)
+    publish: str = ""  # what became of the published file, and why when it was not replaced
 
     @classmethod
     def from_result(cls, result, defs, wall_seconds: float) -> RunSummary:
@@ -51,8 +52,34 @@ class RunSummary:
                 if err is not None:
                     summary.failures.append(f"run: {err.message.strip().splitlines()[0]}")
                     break
+        summary.publish = summary._publish_outcome(result)
         summary._read_warehouse()
         return summary
+
+    def _publish_outcome(self, result) -> str:
+        """One line: published, unchanged, not selected, or not published and why. Dagster does not
+        run the publish step when a blocking check or a step upstream failed, so no code of the
+        step can say it; the run's own events do."""
+        from pipelines.assets.publish import PUBLISH_KEY
+
+        for ev in result.get_asset_materialization_events():
+            if ev.asset_key == PUBLISH_KEY:
+                meta = ev.materialization.metadata
+                path = getattr(meta.get("published_path"), "value", "")
+                if getattr(meta.get("unchanged"), "value", False):
+                    return f"unchanged: {path} already holds this warehouse"
+                return f"published {path}"
+        selection = result.dagster_run.asset_selection  # empty or None: every asset of the job (nightly)
+        if selection and PUBLISH_KEY not in selection:
+            return "not selected in this run: the published file is as it was"
+        errors = [c for c in self.checks_failed if c.endswith("(ERROR)")]
+        if errors:
+            why = f"{len(errors)} blocking check(s) failed: {', '.join(errors[:5])}"
+        elif self.failures:
+            why = f"a step failed: {self.failures[0]}"
+        else:
+            why = "the run stopped before it"
+        return f"NOT published, BI keeps the previous file ({why})"
 
     def _read_warehouse(self) -> None:
         """Tables and what did not land, from the working file, which has every table and this
@@ -123,6 +150,7 @@ class RunSummary:
         lines = [
             f"run {self.run_id}: {'SUCCESS' if self.success else 'FAILED'} in {self.wall_seconds:.1f} s",
             f"warehouse: {self.warehouse}",
+            *([f"publish: {self.publish}"] if self.publish else []),
             "tables:",
             *[f"  {name:<48} {n:>10,} rows" for name, n in self.tables],
             f"checks: {self.checks_passed} passed, {self.n_errors} failed (ERROR, blocking), "

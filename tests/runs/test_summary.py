@@ -65,3 +65,39 @@ def test_cli_run_prints_the_refused_file_and_exits_0_on_warnings_only(isolated_e
     assert "WARN   raw.submissions:every_file_lands_at_least_half_its_rows (WARN)" in out
     assert f"households/{BAD_NAME} (landing, this run): period_unknown" in out
     assert f"child_measurements/{THIN} (this run): 1 of 4 rows landed" in out
+
+
+def _result(materialized: dict | None = None, selection=None):
+    """A run result with what `_publish_outcome` reads: the publish materialisation (its metadata)
+    if any, and the run's asset selection."""
+    from types import SimpleNamespace
+
+    from dagster import AssetKey, MetadataValue
+
+    from pipelines.assets.publish import PUBLISH_KEY
+
+    events = [] if materialized is None else [SimpleNamespace(asset_key=PUBLISH_KEY, materialization=SimpleNamespace(
+        metadata={k: MetadataValue.bool(v) if isinstance(v, bool) else MetadataValue.text(v)
+                  for k, v in materialized.items()}))]
+    selection = None if selection is None else {AssetKey(p.split("/")) for p in selection}
+    return SimpleNamespace(get_asset_materialization_events=lambda: events,
+                           dagster_run=SimpleNamespace(asset_selection=selection))
+
+
+def test_the_summary_says_why_the_file_was_not_published():
+    summary = RunSummary(False, "r1", 1.0, checks_failed=["marts.dim_region:region_code_unique (ERROR)",
+                                                          "raw.submissions:late (WARN)"])
+    outcome = summary._publish_outcome(_result())
+    assert outcome == ("NOT published, BI keeps the previous file "
+                       "(1 blocking check(s) failed: marts.dim_region:region_code_unique (ERROR))")
+    summary.publish = outcome
+    assert "publish: NOT published" in summary.render()
+    failed_step = RunSummary(False, "r1", 1.0, failures=["ingest_submissions: KONVERGENSI_PSEUDONYM_KEY is not set"])
+    assert failed_step._publish_outcome(_result()).endswith(
+        "(a step failed: ingest_submissions: KONVERGENSI_PSEUDONYM_KEY is not set)")
+    one_mart = RunSummary(True, "r1", 1.0)._publish_outcome(_result(selection=["marts/dim_region"]))
+    assert one_mart == "not selected in this run: the published file is as it was"
+    assert RunSummary(True, "r1", 1.0)._publish_outcome(
+        _result({"published_path": "/wh/banten.duckdb", "unchanged": False})) == "published /wh/banten.duckdb"
+    assert RunSummary(True, "r1", 1.0)._publish_outcome(
+        _result({"published_path": "/wh/banten.duckdb", "unchanged": True})).startswith("unchanged: /wh/banten.duckdb")
