@@ -45,7 +45,7 @@ class SetAsideConfig(Config):
     undo: bool = False
 
 
-@op(pool=WAREHOUSE_POOL)
+@op(pool=WAREHOUSE_POOL, out={})
 def record_set_aside_decision(context: OpExecutionContext, config: SetAsideConfig, warehouse: WarehouseResource):
     """Append the decision to raw.submission_exclusions; the next run rebuilds staging and marts."""
     try:
