@@ -41,8 +41,8 @@ class Decision:
     def summary(self) -> str:
         what = "set aside" if self.action == SET_ASIDE else "re-included"
         return (f"{self.submission_id} ({self.stream}/{self.file_name}, period {self.period}) {what} by "
-                f"{self.operator}: {self.reason}. The next run rebuilds staging and marts without"
-                f"{'' if self.action == SET_ASIDE else ' leaving out'} it.")
+                f"{self.operator}: {self.reason}. The next run rebuilds staging and marts "
+                f"{'without it' if self.action == SET_ASIDE else 'with it again'}.")
 
 
 def current_state(con, submission_id: str) -> tuple[str | None, dt.datetime | None]:
