@@ -128,3 +128,16 @@ def landing_settle_seconds() -> float:
     (``KONVERGENSI_LANDING_SETTLE_SECONDS``, default 60; 0 reads files as soon as they appear)."""
     raw = os.environ.get("KONVERGENSI_LANDING_SETTLE_SECONDS", "").strip()
     return max(0.0, float(raw)) if raw else DEFAULT_LANDING_SETTLE_SECONDS
+
+
+LANDING_ARCHIVE_MODES = ("keep", "archive")
+
+
+def landing_archive() -> bool:
+    """Whether landed files are moved to ``<landing>/_archive/<YYYY-MM>/<stream>/`` once their rows
+    are committed (``KONVERGENSI_LANDING_ARCHIVE=archive``) or left in place (``keep``, the default:
+    the pipeline then never writes the landing folder; docs/operations.md, "Landing retention")."""
+    raw = os.environ.get("KONVERGENSI_LANDING_ARCHIVE", "").strip().lower() or "keep"
+    if raw not in LANDING_ARCHIVE_MODES:
+        raise ValueError(f"KONVERGENSI_LANDING_ARCHIVE={raw!r}: use 'keep' (the default) or 'archive'")
+    return raw == "archive"

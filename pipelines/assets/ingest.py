@@ -36,7 +36,7 @@ def ingest_submissions(
     """Pull new submissions from the portal and the landing folder and land them in raw: those
     whose reporting period covers the run's months (see pipelines/periods.py)."""
     from pipelines.ingestion.pull import pull_submissions
-    from pipelines.settings import ingest_workers
+    from pipelines.settings import ingest_workers, landing_archive
 
     pseudonymiser = pseudonym.pseudonymiser()
     months = context_months(context)
@@ -45,6 +45,7 @@ def ingest_submissions(
             con, context.run_id, set(months) if months is not None else None, pseudonymiser,
             landing_root=landing.root if landing.configured else None,
             portal_client=portal.client() if portal.configured else None, workers=ingest_workers(),
+            archive=landing_archive(),
         )
     if not run.transports:
         context.log.warning("Neither KONVERGENSI_PORTAL_URL nor KONVERGENSI_LANDING_DIR is set: nothing to pull.")
