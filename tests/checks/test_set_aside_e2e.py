@@ -1,7 +1,8 @@
 """Setting a submission aside, end to end through the real nightly job on a real landing folder: a
 mostly unparseable e-PPGBM export stops the publish; the operator finds its id in the failed
 check's metadata and sets it aside (command line); the next run publishes the rest, with the
-submission shown as set aside; re-including it (the UI job) blocks the publish again."""
+submission shown as set aside; re-including it (the UI job) blocks the publish again. The landing
+folder archives what landed (KONVERGENSI_LANDING_ARCHIVE=archive), which changes none of this."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def test_set_aside_lets_the_rest_publish_and_reinclude_blocks_again(tmp_path):
     from pipelines.runs.inprocess import run_pipeline
 
     with pipeline_site(tmp_path, KONVERGENSI_LANDING_DIR=write_landing(tmp_path / "landing"),
-                       KONVERGENSI_PSEUDONYM_KEY=KEY, KONVERGENSI_LANDING_SETTLE_SECONDS=0):
+                       KONVERGENSI_PSEUDONYM_KEY=KEY, KONVERGENSI_LANDING_SETTLE_SECONDS=0,
+                       KONVERGENSI_LANDING_ARCHIVE="archive"):
         published = tmp_path / "wh" / "banten.duckdb"
         work = tmp_path / "wh" / "work" / "banten.duckdb"
 
@@ -64,6 +66,9 @@ def test_set_aside_lets_the_rest_publish_and_reinclude_blocks_again(tmp_path):
         listed = ev.metadata["submissions"].value
         assert GARBLED in listed and GOOD not in listed
         (garbled_id,) = re.findall(r"\(submission `([^`]+)`\)", listed)  # the runbook: the id is in the metadata
+        # both files landed (accepted), so the nightly job archived them: the stream folder is empty
+        archived = {p.name for p in (tmp_path / "landing" / "_archive").rglob("*.csv")}
+        assert archived == {GOOD, GARBLED} and not list((tmp_path / "landing" / "child_measurements").iterdir())
 
         assert main(["set-aside", garbled_id, "--reason", "15 of 21 birth dates impossible",
                      "--operator", "Rina (Bappeda)"]) == 0
