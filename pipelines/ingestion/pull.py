@@ -78,8 +78,6 @@ def pull_submissions(con, run_id: str, months: set[str] | None, pseudonymiser, *
     from pipelines.parsing.regions import RegionIndex
 
     tables.ensure_all(con, tables.INGESTION_TABLES)
-    # The checks on raw.submissions read the operators' set-aside decisions (stg_submissions.sql).
-    tables.ensure(con, "raw.submission_exclusions")
     # A key that is not the one this warehouse's pseudonyms were made with lands nothing.
     verify_key(con, pseudonymiser.key_fingerprint())
     regions = RegionIndex.from_frame(con.execute("select * from raw.region_master").df())
