@@ -84,7 +84,7 @@ def build_quality_report(
         r.section("plots", SECTIONS["plots"], plots_section(con, tables, figures)),
         r.section("flags", SECTIONS["flags"], flags_section(con, tables)),
         r.section("completeness", SECTIONS["completeness"], subs.completeness(con, tables)),
-        r.section("set_aside", SECTIONS["set_aside"], set_aside_section.section(con, tables)),
+        r.section("set_aside", SECTIONS["set_aside"], set_aside_section.section(con, tables, facts)),
     ]
     nav = [(k, v) for k, v in SECTIONS.items() if k != "validation"]
     if "raw.submission_validation" in tables:
@@ -146,6 +146,8 @@ def _markdown(facts: subs.Facts, run_id: str | None, html_path: Path) -> str:
         lines += [
             f"  - `{x['reason_code']}` ({x['stream']}): {x['n_total']:,} rows" for x in facts.top_reasons
         ]
+    if facts.n_set_aside:
+        lines.append(f"- Set aside by operators: {facts.n_set_aside:,} submission(s), left out of staging and marts")
     lines.append(f"- Values nulled, rows kept: {facts.values_nulled:,}")
     if facts.top_warnings:
         lines.append("- Parser warnings (submissions):")

@@ -29,8 +29,11 @@ def rows(con, tables: set[str]) -> list[tuple] | None:
     return con.execute(SQL).fetchall()
 
 
-def section(con, tables: set[str]) -> str:
+def section(con, tables: set[str], facts=None) -> str:
+    """The section's HTML; ``facts.n_set_aside`` (the Markdown summary's count) is set when given."""
     found = rows(con, tables)
+    if facts is not None:
+        facts.n_set_aside = len(found or [])
     if found is None:
         return r.missing_table("staging.stg_submissions (with is_set_aside)")
     note = (
