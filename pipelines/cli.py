@@ -7,6 +7,7 @@
     konvergensi zscores IN.csv OUT.csv
     konvergensi rollback [--list] [--to NAME]
     konvergensi rotate-key --operator NAME --reason TEXT
+    konvergensi set-aside [--undo] SUBMISSION_ID --operator NAME --reason TEXT
 
 Every command first reads ``.env`` from the working directory, as `dagster dev` does
 (pipelines/envfile.py); variables already set in the environment win.
@@ -95,6 +96,35 @@ def cmd_rotate_key(args) -> int:
     return 0
 
 
+def cmd_set_aside(args) -> int:
+    """Set one submission aside (``--undo``: re-include it): the next run publishes without it."""
+    from pipelines.ingestion.exclusions import SetAsideError, record_decision
+    from pipelines.periods import period_months
+    from pipelines.resources import WarehouseBusyError, WarehouseResource, acquire_run_lock
+
+    settings.apply_env_defaults()
+    warehouse = WarehouseResource(path=settings.env_value("KONVERGENSI_WAREHOUSE"))
+    try:
+        lock = acquire_run_lock(warehouse.work_path.parent / ".run.lock", wait_s=0)
+    except WarehouseBusyError as exc:
+        print(f"konvergensi set-aside: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with warehouse.connect() as con:
+            decision = record_decision(con, args.submission_id, args.reason, args.operator, undo=args.undo)
+    except SetAsideError as exc:
+        print(f"konvergensi set-aside: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        lock.close()
+    print(decision.summary())
+    months = period_months(decision.period) if decision.period else []
+    if months:
+        span = f"--period {months[0]}" if len(months) == 1 else f"--from {months[0]} --to {months[-1]}"
+        print(f"then rebuild its months and publish: konvergensi run {span}")
+    return 0
+
+
 def cmd_portal(args) -> int:
     from pipelines.synthetic.portal_server import ARGV_TOKEN_REFUSED, serve
 
@@ -167,6 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--operator", required=True, help="who changes the key (recorded)")
     rotate.add_argument("--reason", required=True, help="why (recorded)")
     rotate.set_defaults(func=cmd_rotate_key)
+
+    aside = sub.add_parser(
+        "set-aside", help="set one landed submission aside (or re-include it with --undo): the rest publishes"
+    )
+    aside.add_argument("submission_id", help="the submission's id (failed check's metadata, quality report)")
+    aside.add_argument("--undo", action="store_true", help="re-include a submission set aside earlier")
+    aside.add_argument("--operator", required=True, help="who decides (recorded)")
+    aside.add_argument("--reason", required=True, help="why (recorded)")
+    aside.set_defaults(func=cmd_set_aside)
 
     portal = sub.add_parser("portal", help="serve a submissions folder with the portal API contract")
     portal.add_argument("--data", required=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
 from pipelines.assets.catalog import with_table_metadata
+from pipelines.assets.exclusions import set_aside_submission, submission_exclusions
 from pipelines.assets.growth import stg_child_zscores, who_growth_lms
 from pipelines.assets.ingest import ingest_submissions
 from pipelines.assets.publish import build_publish_asset
@@ -23,7 +24,9 @@ from pipelines.settings import SQL_DIR
 from pipelines.sql_engine.models import discover_models
 from pipelines.tables import TABLES
 
-PYTHON_ASSETS = [raw_region_master, reference_run_date, ingest_submissions, who_growth_lms, stg_child_zscores]
+PYTHON_ASSETS = [
+    raw_region_master, reference_run_date, ingest_submissions, submission_exclusions, who_growth_lms, stg_child_zscores,
+]
 
 
 MODELS = discover_models(SQL_DIR)
@@ -53,7 +56,7 @@ defs = Definitions(
         *sql_checks, every_source_row_accounted_for, export_zscores_agree_with_recomputed, *QUALITY_CHECKS,
         submissions_meet_expectations, who_tables_complete, every_file_lands_at_least_half_its_rows,
     ],
-    jobs=[nightly_job],
+    jobs=[nightly_job, set_aside_submission],
     schedules=[nightly_schedule],
     sensors=[landing_folder_sensor, portal_sensor, run_failure_alert],
     resources=build_resources(),

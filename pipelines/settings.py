@@ -148,3 +148,16 @@ def landing_settle_seconds() -> float:
 def keep_published() -> int:
     """Previously published files kept for rollback (``KONVERGENSI_KEEP_PUBLISHED``, default 3)."""
     return max(0, int(env_value("KONVERGENSI_KEEP_PUBLISHED")))
+
+
+LANDING_ARCHIVE_MODES = ("keep", "archive")
+
+
+def landing_archive() -> bool:
+    """Whether landed files are moved to ``<landing>/_archive/<YYYY-MM>/<stream>/`` once their rows
+    are committed (``KONVERGENSI_LANDING_ARCHIVE=archive``) or left in place (``keep``, the default:
+    the pipeline then never writes the landing folder; docs/operations.md, "Landing retention")."""
+    raw = os.environ.get("KONVERGENSI_LANDING_ARCHIVE", "").strip().lower() or "keep"
+    if raw not in LANDING_ARCHIVE_MODES:
+        raise ValueError(f"KONVERGENSI_LANDING_ARCHIVE={raw!r}: use 'keep' (the default) or 'archive'")
+    return raw == "archive"

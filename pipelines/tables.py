@@ -294,6 +294,16 @@ _SPECS = [
               "fingerprint of the key (never the key). Ingestion refuses a key that is not the latest lineage's; "
               "`konvergensi rotate-key` starts a new lineage.",
               is_asset=False),
+    TableSpec("raw.submission_exclusions", """
+    submission_id varchar not null,
+    action varchar not null,
+    reason varchar not null,
+    operator varchar not null,
+    decided_at timestamp not null
+    """, "pipelines.assets.exclusions:submission_exclusions",
+              "Operators' decisions to set a submission aside (its rows leave staging and marts; raw keeps them) "
+              "or to re-include it: one row per decision (action set_aside or reinclude), append-only; the latest "
+              "row per submission is in force (`konvergensi set-aside`, job `set_aside_submission`)."),
     TableSpec("raw.table_versions", """
     table_name varchar primary key,
     version varchar not null,

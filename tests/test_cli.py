@@ -128,3 +128,32 @@ def test_run_reads_dot_env_from_the_working_directory_and_the_shell_wins(tmp_pat
     assert proc.returncode == 1
     assert "KONVERGENSI_PSEUDONYM_KEY is 9 bytes" in proc.stdout + proc.stderr  # the key came from .env
     assert str(tmp_path / "wh") in proc.stdout and "from_dotenv" not in proc.stdout  # the shell's warehouse won
+
+
+def test_set_aside_command_records_the_decision_and_refuses_nonsense(tmp_path):
+    import duckdb
+
+    from pipelines import tables
+
+    work = tmp_path / "work" / "banten.duckdb"
+    work.parent.mkdir()
+    with duckdb.connect(str(work)) as con:
+        con.execute("create schema raw")
+        tables.create(con, "raw.submissions")
+        con.execute("insert into raw.submissions (submission_id, stream, submitter_code, period, version, file_name, "
+                    "transport, ingested_at, content_sha256, status) values ('chi-1', 'child_measurements', "
+                    "'36.01.01.2001', '2024-08', 1, 'a.csv', 'landing', now(), 'h', 'accepted')")
+    env = {"KONVERGENSI_WAREHOUSE": str(tmp_path / "banten.duckdb")}
+    proc = _run(["set-aside", "chi-1", "--reason", "garbled export", "--operator", "Rina"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert "chi-1 (child_measurements/a.csv, period 2024-08) set aside by Rina" in proc.stdout
+    assert "konvergensi run --period 2024-08" in proc.stdout
+    again = _run(["set-aside", "chi-1", "--reason", "x", "--operator", "Rina"], env)
+    assert again.returncode == 2 and "already set aside" in again.stderr
+    undo = _run(["set-aside", "--undo", "chi-1", "--reason", "dates confirmed", "--operator", "Budi"], env)
+    assert undo.returncode == 0 and "re-included by Budi" in undo.stdout
+    unknown = _run(["set-aside", "nope", "--reason", "x", "--operator", "Rina"], env)
+    assert unknown.returncode == 2 and "no submission 'nope'" in unknown.stderr
+    with duckdb.connect(str(work), read_only=True) as con:
+        assert con.execute("select action from raw.submission_exclusions order by decided_at").fetchall() == [
+            ("set_aside",), ("reinclude",)]

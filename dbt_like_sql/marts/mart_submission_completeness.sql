@@ -3,16 +3,25 @@
 -- the OPD stream; periods are those any submission of the stream names. The province chases from this list.
 -- A village has reported when it sent its own file or when the latest version of a district-, regency- or
 -- province-wide file for the period holds its rows (one e-PPGBM export covers a puskesmas, a kecamatan or a regency).
+-- A file an operator set aside (stg_submissions.is_set_aside) does not count as reported: the status says set_aside.
 with streams as (
     select * from reference.stream_settings
 ),
 
+set_aside as (
+    select submission_id from staging.stg_submissions
+    where is_set_aside
+),
+
 files as (
     select
-        *,
-        case when submitter_level = 'opd' then upper(submitter_code) else submitter_code end as submitter_key
-    from raw.submissions
-    where period is not null and submitter_code is not null
+        raw_files.*,
+        case when raw_files.submitter_level = 'opd' then upper(raw_files.submitter_code) else raw_files.submitter_code end
+            as submitter_key,
+        set_aside.submission_id is not null as is_set_aside
+    from raw.submissions as raw_files
+    left join set_aside using (submission_id)
+    where raw_files.period is not null and raw_files.submitter_code is not null
 ),
 
 periods as (
@@ -53,6 +62,7 @@ wide_latest as (
     inner join (
         select stream, submitter_code, period, min(received_at) as first_received_at
         from staging.stg_submissions
+        where not is_set_aside
         group by all
     ) as chain using (stream, submitter_code, period)
     where stg.is_latest_version and stg.submitter_level in ('district', 'regency', 'province')
@@ -90,10 +100,11 @@ per_key as (
         stream,
         submitter_key,
         period,
-        count(*) filter (where status = 'accepted') as n_submissions,
+        count(*) filter (where status = 'accepted' and not is_set_aside) as n_submissions,
+        count(*) filter (where is_set_aside) as n_set_aside,
         count(*) filter (where status <> 'accepted') as n_files_rejected,
-        min(received_at) filter (where status = 'accepted') as first_received_at,
-        max(received_at) filter (where status = 'accepted') as last_received_at,
+        min(received_at) filter (where status = 'accepted' and not is_set_aside) as first_received_at,
+        max(received_at) filter (where status = 'accepted' and not is_set_aside) as last_received_at,
         max(received_at) filter (where status <> 'accepted') as last_rejected_at
     from files
     group by all
@@ -133,6 +144,7 @@ reported as (
         least(per_key.first_received_at, covered.first_received_at) as first_received_at,
         greatest(per_key.last_received_at, covered.last_received_at) as last_received_at,
         coalesce(per_key.n_submissions, 0) as n_submissions,
+        coalesce(per_key.n_set_aside, 0) as n_set_aside,
         coalesce(per_key.n_files_rejected, 0) as n_files_rejected,
         per_key.last_rejected_at,
         latest.latest_version,
@@ -171,6 +183,7 @@ final as (
             when reported.is_submitted and (reported.first_received_at + interval 7 hour)::date > reported.deadline_date
                 then 'late'
             when reported.is_submitted then 'on_time'
+            when reported.n_set_aside > 0 then 'set_aside'
             when reported.n_files_rejected > 0 then 'rejected_only'
             else 'missing'
         end as submission_status,
@@ -193,7 +206,8 @@ final as (
         coalesce(reported.n_rows_accepted, reported.n_rows_covered, 0) as n_rows_accepted,
         coalesce(reported.n_rows_rejected, 0) as n_rows_quarantined,
         reported.n_files_rejected,
-        reported.last_rejected_at
+        reported.last_rejected_at,
+        reported.n_set_aside
     from reported
     left join marts.dim_region as region on region.region_code = reported.submitter_key
 )

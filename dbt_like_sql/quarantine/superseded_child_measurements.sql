@@ -1,4 +1,4 @@
--- One row per landed measurement row that lost to a newer version or a later row for the same child and date.
+-- One row per landed measurement row that lost to a newer version or a later row for the same child and date, or whose submission an operator set aside.
 with staged as (
     select submission_id, source_row_number from staging.stg_child_measurements
 ),
@@ -10,7 +10,8 @@ landed as (
         rows.child_id,
         rows.measured_on,
         submissions.period,
-        submissions.is_latest_version
+        submissions.is_latest_version,
+        submissions.is_set_aside
     from raw.child_measurements as rows
     inner join staging.stg_submissions as submissions using (submission_id)
 ),
@@ -23,6 +24,8 @@ final as (
         landed.measured_on,
         landed.period,
         case
+            -- an operator set the whole submission aside: its rows are kept here, not lost
+            when landed.is_set_aside then 'set_aside'
             when landed.is_latest_version then 'duplicate_child_date'
             else 'superseded_version'
         end as reason_code

@@ -4,14 +4,38 @@ with submissions as (
     where status = 'accepted'
 ),
 
+exclusion_events as (
+    select * from raw.submission_exclusions
+),
+
+set_aside as (
+    -- an operator's latest word on a submission wins: set_aside, or reinclude to undo it
+    select submission_id, reason as set_aside_reason, operator as set_aside_by, decided_at as set_aside_at
+    from exclusion_events
+    qualify row_number() over (partition by submission_id order by decided_at desc, action desc) = 1
+        and action = 'set_aside'
+),
+
+marked as (
+    select
+        submissions.*,
+        set_aside.submission_id is not null as is_set_aside,
+        set_aside.set_aside_reason,
+        set_aside.set_aside_by,
+        set_aside.set_aside_at
+    from submissions
+    left join set_aside using (submission_id)
+),
+
 ranked as (
+    -- a set-aside submission leaves the version chain: the highest version not set aside is the latest
     select
         *,
-        row_number() over (
+        not is_set_aside and row_number() over (
             partition by stream, submitter_code, period
-            order by version desc, received_at desc, submission_id desc
+            order by is_set_aside, version desc, received_at desc, submission_id desc
         ) = 1 as is_latest_version
-    from submissions
+    from marked
 )
 
 select
@@ -22,6 +46,10 @@ select
     period,
     version,
     is_latest_version,
+    is_set_aside,
+    set_aside_reason,
+    set_aside_by,
+    set_aside_at,
     file_name,
     file_format,
     transport,

@@ -37,7 +37,7 @@ def ingest_submissions(
     whose reporting period covers the run's months (see pipelines/periods.py)."""
     from pipelines.ingestion.keys import PseudonymKeyError
     from pipelines.ingestion.pull import pull_submissions
-    from pipelines.settings import ingest_workers
+    from pipelines.settings import ingest_workers, landing_archive
 
     months = context_months(context)
     try:
@@ -47,6 +47,7 @@ def ingest_submissions(
                 con, context.run_id, set(months) if months is not None else None, pseudonymiser,
                 landing_root=landing.root if landing.configured else None,
                 portal_client=portal.client() if portal.configured else None, workers=ingest_workers(),
+                archive=landing_archive(),
             )
     except PseudonymKeyError as exc:
         # An operator's configuration error: the UI shows this sentence as the step's failure,

@@ -40,15 +40,18 @@ def no_submission_mostly_unparseable(
 ) -> AssetCheckResult:
     """ERROR: an accepted submission (latest version, of a period covering the run's months) with
     more than the set share of its rows rejected is probably a wrong or garbled export; publishing
-    its village's figures would mislead."""
+    its village's figures would mislead. Its id is in the metadata: `konvergensi set-aside ID`
+    lets the rest publish (docs/operations.md)."""
     scope = covering_filter_sql("period", context_months(context))
+    with warehouse.connect() as con:
+        tables.ensure(con, "raw.submission_exclusions")  # the rule reads operators' decisions
     rows = _rows(
         warehouse,
         f"""
         with stg_submissions as (
             {STG_SUBMISSIONS_SQL}
         )
-        select stream, file_name, n_source_rows, n_rows_rejected
+        select stream, file_name, n_source_rows, n_rows_rejected, submission_id
         from stg_submissions
         where is_latest_version and {scope} and n_source_rows >= ? and n_rows_rejected > ? * n_source_rows
         order by stream, file_name
@@ -62,7 +65,8 @@ def no_submission_mostly_unparseable(
             "threshold_share": QUALITY["max_rejected_share"],
             "n_submissions": len(rows),
             "submissions": MetadataValue.md(
-                "\n".join(f"- {s}/{f}: {r} of {n} rows rejected" for s, f, n, r in rows[:20]) or "none"
+                "\n".join(f"- {s}/{f}: {r} of {n} rows rejected (submission `{i}`)" for s, f, n, r, i in rows[:20])
+                or "none"
             ),
         },
     )

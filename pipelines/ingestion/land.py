@@ -69,7 +69,8 @@ def land_submissions(
     (e.g. importing Great Expectations so that workers inherit it); a run with nothing new
     starts no worker and pays for neither.
     """
-    tables.ensure_all(con, tables.INGESTION_TABLES)
+    # with the operators' set-aside decisions, which every reader of raw.submissions' latest versions reads
+    tables.ensure_all(con, [*tables.INGESTION_TABLES, "raw.submission_exclusions"])
     ledger, cache = Ledger.load(con), fingerprints.load(con)
     report, seen, batcher, refused = IngestReport(), {}, Batcher(), []
 

@@ -6,6 +6,7 @@ returned :class:`~pipelines.ingestion.report.IngestionRun` into materialisations
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,13 +56,22 @@ def _until_portal_error(incoming: Iterator[Incoming], errors: list[str]) -> Iter
         errors.append(f"portal: {exc}")
 
 
+def _noting_stats(incoming: Iterator[Incoming], listed: list) -> Iterator[Incoming]:
+    """The landing files offered, noting each one's listed stat (what the archive step may move)."""
+    for inc in incoming:
+        if inc.stat is not None:
+            listed.append(inc.stat)
+        yield inc
+
+
 def pull_submissions(con, run_id: str, months: set[str] | None, pseudonymiser, *, landing_root: Path | None,
-                     portal_client=None, workers: int = 0) -> IngestionRun:
+                     portal_client=None, workers: int = 0, archive: bool = False) -> IngestionRun:
     """Land what the portal (when ``portal_client`` is given) and the landing folder (when
     ``landing_root`` is) offer for ``months`` (None: every month), parsed with the warehouse's
     region master and validated with the Great Expectations suites. A portal failure is recorded
     in the result's errors (what the portal listed before it failed lands) and the landing folder
-    still lands; the caller decides what it means."""
+    still lands; the caller decides what it means. With ``archive``, landing files whose content
+    an accepted submission holds are then moved to ``<landing>/_archive/`` (:mod:`~pipelines.ingestion.archive`)."""
     from pipelines.ingestion.validation.runner import preload
     from pipelines.ingestion.validation.runner import validate_submissions as validate
     from pipelines.parsing.parse import parse_batch_joined
@@ -80,5 +90,11 @@ def pull_submissions(con, run_id: str, months: set[str] | None, pseudonymiser, *
         listed = portal_incoming(portal_client, updated_since=_portal_since(con))
         transports["portal"] = land(_until_portal_error(listed, errors))
     if landing_root is not None:
-        transports["landing"] = land(landing_incoming(landing_root))
+        listed: list = []
+        transports["landing"] = land(_noting_stats(landing_incoming(landing_root), listed))
+        if archive:
+            from pipelines.ingestion.archive import archive_landed
+
+            moved = archive_landed(con, landing_root, listed, dt.datetime.now(dt.UTC))
+            transports["landing"].archived = len(moved)
     return _state(con, run_id, transports, errors)

@@ -26,6 +26,8 @@ class IngestReport:
     # changed while read (left for the next run), or deleted between the listing and the read
     not_ready: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
+    # landing files moved to <landing>/_archive/ after their rows committed (KONVERGENSI_LANDING_ARCHIVE)
+    archived: int = 0
 
     def add(self, stream: str, key: str, n: int = 1) -> None:
         counts = self.by_stream.setdefault(
@@ -56,6 +58,8 @@ class IngestReport:
                      f"run: {_some(self.not_ready)}")
         if self.vanished:
             text += f"; {len(self.vanished)} file(s) deleted before they were read: {_some(self.vanished)}"
+        if self.archived:
+            text += f"; {self.archived} landed file(s) archived"
         return text
 
 

@@ -30,6 +30,8 @@ from pipelines.settings import SQL_DIR
 LIST_LIMIT = 10
 MAX_DETAIL = 160
 
+NO_DECISIONS = ("(select null::varchar as submission_id, null::varchar as action, null::varchar as reason, "
+                "null::varchar as operator, null::timestamp as decided_at where false)")
 STG_SUBMISSIONS_SQL = (SQL_DIR / "staging" / "stg_submissions.sql").read_text(encoding="utf-8").strip().rstrip(";")
 
 # What the operator can do, per file-level reason code (docs/quality.md lists the same).
@@ -172,7 +174,9 @@ class NotLanded:
         if "quarantine.rejected_files" in have:
             out.refused = [RefusedFile(*row) for row in con.execute(REFUSED_SQL, [run_id, run_id]).fetchall()]
         reasons = REASONS_SQL if "quarantine.rejected_rows" in have else NO_REASONS_SQL
-        sql = THIN_SQL.format(stg_submissions=STG_SUBMISSIONS_SQL, reasons=reasons)
+        stg = STG_SUBMISSIONS_SQL if "raw.submission_exclusions" in have else STG_SUBMISSIONS_SQL.replace(
+            "raw.submission_exclusions", NO_DECISIONS)  # a warehouse from before set-aside existed
+        sql = THIN_SQL.format(stg_submissions=stg, reasons=reasons)
         out.thin = [ThinSubmission(*row) for row in con.execute(sql, [run_id, run_id]).fetchall()]
         return out
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.reports import parser_sections, queries
+from pipelines.reports import parser_sections, queries, set_aside_section
 from pipelines.reports import render as r
 from pipelines.reports import submission_sections as subs
 from pipelines.reports.measurement_sections import flags_section, plots_section
@@ -30,6 +30,7 @@ SECTIONS = {
     "plots": "Plots (Grafik)",
     "flags": "Data-quality flags (Penanda kualitas data)",
     "completeness": "Completeness (Kelengkapan laporan)",
+    "set_aside": set_aside_section.TITLE,
     "validation": "Validation suites (Validasi berkas)",
 }
 MAX_MARKDOWN_LINES = 40
@@ -56,7 +57,8 @@ def build_quality_report(
     (``raw.submissions``), check outcomes (``check_results``), quarantine (``quarantine.*``), values
     nulled and parser warnings (``quarantine.rejected_values``, ``raw.submission_warnings``), plots
     (``marts.fct_child_measurement``, ``marts.fct_stunting_prevalence``), WHO data-quality flags
-    (``marts.fct_growth_data_quality``), completeness (``marts.mart_submission_completeness``) and, when
+    (``marts.fct_growth_data_quality``), completeness (``marts.mart_submission_completeness``), submissions
+    set aside by operators (``staging.stg_submissions``) and, when
     present, validation suites (``raw.submission_validation``).
 
     Args:
@@ -82,6 +84,7 @@ def build_quality_report(
         r.section("plots", SECTIONS["plots"], plots_section(con, tables, figures)),
         r.section("flags", SECTIONS["flags"], flags_section(con, tables)),
         r.section("completeness", SECTIONS["completeness"], subs.completeness(con, tables)),
+        r.section("set_aside", SECTIONS["set_aside"], set_aside_section.section(con, tables, facts)),
     ]
     nav = [(k, v) for k, v in SECTIONS.items() if k != "validation"]
     if "raw.submission_validation" in tables:
@@ -143,6 +146,8 @@ def _markdown(facts: subs.Facts, run_id: str | None, html_path: Path) -> str:
         lines += [
             f"  - `{x['reason_code']}` ({x['stream']}): {x['n_total']:,} rows" for x in facts.top_reasons
         ]
+    if facts.n_set_aside:
+        lines.append(f"- Set aside by operators: {facts.n_set_aside:,} submission(s), left out of staging and marts")
     lines.append(f"- Values nulled, rows kept: {facts.values_nulled:,}")
     if facts.top_warnings:
         lines.append("- Parser warnings (submissions):")

@@ -28,6 +28,7 @@ class Facts:
     values_nulled: int = 0
     top_warnings: list[dict] = field(default_factory=list)
     not_landed: NotLanded = field(default_factory=NotLanded)
+    n_set_aside: int = 0
 
 
 def headline(con, run_id: str | None, tables: set[str], facts: Facts) -> str:

@@ -81,3 +81,37 @@ def test_mostly_unparseable_submission_is_an_error(tmp_path):
     assert not evaluation.passed
     assert evaluation.metadata["n_submissions"].value == 1  # b; c is too small to judge
     assert "b.csv" in evaluation.metadata["submissions"].value
+
+
+def test_a_set_aside_submission_no_longer_fails_the_check(tmp_path):
+    from pipelines.ingestion.exclusions import record_decision
+
+    warehouse = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+
+    @asset(key=AssetKey(["raw", "submissions"]))
+    def submissions(warehouse: WarehouseResource):
+        with warehouse.connect() as con:
+            tables.create(con, "raw.submissions", replace=True)
+            con.execute(
+                """insert into raw.submissions by name select *, 'village' as submitter_level, 'landing' as transport,
+                received_at as ingested_at, 'sha' || submission_id as content_sha256 from (values
+                ('b', 'child_measurements', '36.01.01.2002', '2024-08', 1, 'b.csv', 'accepted', timestamp '2024-09-01', 40, 10, 30)
+                ) t(submission_id, stream, submitter_code, period, version, file_name, status, received_at,
+                    n_source_rows, n_rows_accepted, n_rows_rejected)"""
+            )
+
+    def evaluate():
+        result = materialize(
+            [submissions, no_submission_mostly_unparseable], resources={"warehouse": warehouse}, raise_on_error=False
+        )
+        (evaluation,) = result.get_asset_check_evaluations()
+        return evaluation
+
+    failed = evaluate()
+    assert not failed.passed and "(submission `b`)" in failed.metadata["submissions"].value  # the id to set aside
+    with warehouse.connect() as con:
+        record_decision(con, "b", "garbled export", "Rina")
+    assert evaluate().passed
+    with warehouse.connect() as con:
+        record_decision(con, "b", "fixed upstream", "Rina", undo=True)
+    assert not evaluate().passed
