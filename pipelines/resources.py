@@ -31,7 +31,7 @@ def acquire_run_lock(lock_path: Path, wait_s: float | None = None):
     error naming the holder. Returns the open file; closing it releases the lock."""
     if wait_s is None:
         wait_s = float(os.environ.get("KONVERGENSI_RUN_LOCK_WAIT", "") or 600)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    private_mkdir(lock_path.parent)
     handle = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run
     deadline = time.monotonic() + wait_s
     while True:

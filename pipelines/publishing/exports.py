@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.publishing.contents import private_mkdir, published_mode
+
 FORMULA_PATTERN = r"^([=+@\t\r]|-[^0-9.])"
 
 
@@ -37,7 +39,8 @@ def _escaped_select(con, schema: str, table: str) -> str:
 def export_marts_parquet(database: Path, out_dir: Path, schema: str = "marts") -> dict:
     """Write ``out_dir/<table>.parquet`` for every table of ``schema``, each replaced atomically."""
     started = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_mkdir(out_dir)
+    mode = published_mode()
     con = duckdb.connect(str(database), read_only=True)
     written = []
     try:
@@ -49,6 +52,7 @@ def export_marts_parquet(database: Path, out_dir: Path, schema: str = "marts") -
             tmp = out_dir / f".{table}.parquet.tmp"
             path = str(tmp).replace("'", "''")
             con.execute(f"copy ({_escaped_select(con, schema, table)}) to '{path}' (format parquet, compression zstd)")
+            os.chmod(tmp, mode)  # the marts, as in the published file: no world read by default
             os.replace(tmp, final)
             written.append(final.name)
     finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.publishing.contents import private_mkdir, published_mode
 from pipelines.reports import parser_sections, queries, set_aside_section
 from pipelines.reports import render as r
 from pipelines.reports import submission_sections as subs
@@ -72,7 +73,7 @@ def build_quality_report(
         ReportResult with the HTML path, a Markdown summary (≤ 40 lines) and the PNG bytes by figure name.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_mkdir(out_dir)
     tables = queries.existing_tables(con)
     facts = subs.Facts()
     figures: dict[str, bytes] = {}
@@ -111,6 +112,7 @@ def _file_token(run_id: str | None) -> str:
 def _write_atomic(path: Path, content: str) -> None:
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(content, encoding="utf-8")
+    os.chmod(tmp, published_mode())  # names refused files: no world read by default
     os.replace(tmp, path)
 
 

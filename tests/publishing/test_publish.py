@@ -494,3 +494,17 @@ def test_kept_count_comes_from_the_setting(tmp_path, monkeypatch):
     assert [published_version(k.path) for k in list_kept(published)] == [2]
     rollback(published)
     assert [published_version(k.path) for k in list_kept(published)] == [3]
+
+
+def test_parquet_copies_and_the_run_lock_folder_are_as_private_as_the_published_file(tmp_path, monkeypatch):
+    from pipelines.publishing.exports import export_marts_parquet
+    from pipelines.resources import acquire_run_lock
+
+    monkeypatch.delenv("KONVERGENSI_PUBLISHED_MODE", raising=False)
+    work = build_work(tmp_path / "work" / "v1.duckdb", 1)
+    out = tmp_path / "wh" / "parquet"
+    export_marts_parquet(work, out)
+    assert out.stat().st_mode & 0o777 == 0o750 and (tmp_path / "wh").stat().st_mode & 0o777 == 0o750
+    assert {p.stat().st_mode & 0o777 for p in out.glob("*.parquet")} == {0o640}
+    acquire_run_lock(tmp_path / "new" / "work" / ".run.lock", wait_s=0).close()
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o750
