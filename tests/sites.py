@@ -25,3 +25,26 @@ def pipeline_site(root: Path, **env: object) -> Iterator[Path]:
         for name, value in env.items():
             mp.setenv(name, str(value))
         yield root
+
+
+def check_evaluation(run_id: str, check_name: str):
+    """The evaluation of asset check ``check_name`` in run ``run_id`` (from the Dagster instance)."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+            ev = entry.dagster_event.event_specific_data
+            if ev.check_name == check_name:
+                return ev
+    raise AssertionError(f"{check_name} did not run in {run_id}")
+
+
+def impossible_birth_dates(lines: list[str], rows) -> list[str]:
+    """e-PPGBM ``;`` lines with the birth date (``Tgl Lahir``) of ``rows`` made impossible: a row
+    without an age cannot be used, so it is quarantined (a bad weight alone would only null the weight)."""
+    out = list(lines)
+    for i in rows:
+        cells = out[i].split(";")
+        cells[4] = "2/31/2023"  # Tgl Lahir
+        out[i] = ";".join(cells)
+    return out

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance, asset, materialize
+from dagster import AssetCheckSeverity, asset, materialize
 
 from pipelines import tables
 from pipelines.checks.refusals import every_file_lands_at_least_half_its_rows
 from pipelines.resources import WarehouseResource
 from tests.paths import FIXTURES
-from tests.sites import pipeline_site
+from tests.sites import check_evaluation, impossible_birth_dates, pipeline_site
 
 CHECK = "every_file_lands_at_least_half_its_rows"
 SOURCES = FIXTURES / "sources" / "child_measurements"
@@ -31,22 +31,14 @@ def write_landing(folder: Path) -> Path:
     measurements.mkdir(parents=True)
     (folder / "households").mkdir()
     shutil.copy2(FIXTURES / "sources" / "households" / BAD_NAME, folder / "households" / BAD_NAME)
-    lines = (SOURCES / "eppgbm_bom_semicolon.csv").read_text(encoding="utf-8-sig").splitlines()[:5]
-    for i in (2, 3, 4):
-        cells = lines[i].split(";")
-        cells[4] = "2/31/2023"  # Tgl Lahir
-        lines[i] = ";".join(cells)
+    lines = impossible_birth_dates(
+        (SOURCES / "eppgbm_bom_semicolon.csv").read_text(encoding="utf-8-sig").splitlines()[:5], (2, 3, 4))
     (measurements / THIN).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
 
 
 def evaluation(run_id: str):
-    with DagsterInstance.get() as instance:
-        for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-            ev = entry.dagster_event.event_specific_data
-            if ev.check_name == CHECK:
-                return ev
-    raise AssertionError(f"{CHECK} did not run in {run_id}")
+    return check_evaluation(run_id, CHECK)
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterEventType, DagsterInstance
+from dagster import DagsterInstance
 
 from tests.paths import FIXTURES
-from tests.sites import pipeline_site
+from tests.sites import check_evaluation, impossible_birth_dates, pipeline_site
 
 CHECK = "no_submission_mostly_unparseable"
 SOURCE = FIXTURES / "sources" / "child_measurements" / "eppgbm_bom_semicolon.csv"
@@ -29,22 +29,11 @@ def write_landing(folder: Path) -> Path:
     measurements = folder / "child_measurements"
     measurements.mkdir(parents=True)
     shutil.copy2(SOURCE, measurements / GOOD)
-    lines = SOURCE.read_text(encoding="utf-8-sig").splitlines()
-    for i in range(1, 16):
-        cells = lines[i].split(";")
-        cells[4] = "2/31/2023"  # Tgl Lahir
-        lines[i] = ";".join(cells)
+    lines = impossible_birth_dates(SOURCE.read_text(encoding="utf-8-sig").splitlines(), range(1, 16))
     (measurements / GARBLED).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
 
 
-def check_evaluation(run_id: str):
-    with DagsterInstance.get() as instance:
-        for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
-            ev = entry.dagster_event.event_specific_data
-            if ev.check_name == CHECK:
-                return ev
-    raise AssertionError(f"{CHECK} did not run in {run_id}")
 
 
 @pytest.mark.slow
@@ -60,7 +49,7 @@ def test_set_aside_lets_the_rest_publish_and_reinclude_blocks_again(tmp_path):
         work = tmp_path / "wh" / "work" / "banten.duckdb"
 
         blocked = run_pipeline("2024-08", "2024-08", quiet=True)
-        ev = check_evaluation(blocked.run_id)
+        ev = check_evaluation(blocked.run_id, CHECK)
         assert not ev.passed and blocked.n_errors >= 1
         assert not published.exists()  # nothing was ever published
         listed = ev.metadata["submissions"].value
@@ -76,7 +65,7 @@ def test_set_aside_lets_the_rest_publish_and_reinclude_blocks_again(tmp_path):
 
         freed = run_pipeline("2024-08", "2024-08", quiet=True)
         assert freed.success and freed.n_errors == 0, freed.render()
-        assert check_evaluation(freed.run_id).passed
+        assert check_evaluation(freed.run_id, CHECK).passed
         assert published.exists()
         with duckdb.connect(str(published), read_only=True) as con:
             status = dict(con.execute(
@@ -109,7 +98,7 @@ def test_set_aside_lets_the_rest_publish_and_reinclude_blocks_again(tmp_path):
         )
         assert undo.success
         blocked_again = run_pipeline("2024-08", "2024-08", quiet=True)
-        assert not check_evaluation(blocked_again.run_id).passed
+        assert not check_evaluation(blocked_again.run_id, CHECK).passed
         assert published.stat().st_mtime_ns == before  # BI keeps the last good file
         with duckdb.connect(str(work), read_only=True) as con:
             assert con.execute("select action, operator from raw.submission_exclusions order by decided_at"
