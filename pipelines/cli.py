@@ -16,6 +16,7 @@ Every command first reads ``.env`` from the working directory, as `dagster dev` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -69,29 +70,35 @@ def cmd_demo(args) -> int:
         return 2
 
 
-def cmd_rotate_key(args) -> int:
-    """Start a new pseudonym-key lineage with the key now in KONVERGENSI_PSEUDONYM_KEY."""
-    from pipelines.ingestion.keys import PseudonymKeyError, check_key, start_lineage
-    from pipelines.parsing.pseudonym import Pseudonymiser
-    from pipelines.resources import WarehouseBusyError, WarehouseResource, acquire_run_lock
+@contextlib.contextmanager
+def _locked_warehouse():
+    """The working warehouse, under its run lock for the whole command (no wait: a run writing it
+    stops the command with WarehouseBusyError, naming the holder)."""
+    from pipelines.resources import WarehouseResource, acquire_run_lock
 
     settings.apply_env_defaults()
     warehouse = WarehouseResource(path=settings.env_value("KONVERGENSI_WAREHOUSE"))
+    lock = acquire_run_lock(warehouse.work_path.parent / ".run.lock", wait_s=0)
     try:
-        key = check_key(os.environ.get("KONVERGENSI_PSEUDONYM_KEY", ""),
-                        demo_mode=os.environ.get(settings.DEMO_MODE_ENV) == "1")
-        lock = acquire_run_lock(warehouse.work_path.parent / ".run.lock", wait_s=0)
+        with warehouse.connect() as con:
+            yield con
+    finally:
+        lock.close()
+
+
+def cmd_rotate_key(args) -> int:
+    """Start a new pseudonym-key lineage with the key now in KONVERGENSI_PSEUDONYM_KEY."""
+    from pipelines.ingestion.keys import PseudonymKeyError, start_lineage
+    from pipelines.resources import PseudonymResource, WarehouseBusyError
+
+    try:
+        # the key passes the same checks ingestion applies (pipelines.ingestion.keys.check_key)
+        pseudonymiser = PseudonymResource(key=os.environ.get("KONVERGENSI_PSEUDONYM_KEY", "")).pseudonymiser()
+        with _locked_warehouse() as con:
+            lineage = start_lineage(con, pseudonymiser.key_fingerprint(), args.operator, args.reason)
     except (PseudonymKeyError, WarehouseBusyError) as exc:
         print(f"konvergensi rotate-key: {exc}", file=sys.stderr)
         return 2
-    try:
-        with warehouse.connect() as con:
-            lineage = start_lineage(con, Pseudonymiser(key).key_fingerprint(), args.operator, args.reason)
-    except PseudonymKeyError as exc:
-        print(f"konvergensi rotate-key: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        lock.close()
     print(f"pseudonym key lineage {lineage} started by {args.operator}: ids from now on do not link to earlier ones")
     return 0
 
@@ -100,23 +107,14 @@ def cmd_set_aside(args) -> int:
     """Set one submission aside (``--undo``: re-include it): the next run publishes without it."""
     from pipelines.ingestion.exclusions import SetAsideError, record_decision
     from pipelines.periods import period_months
-    from pipelines.resources import WarehouseBusyError, WarehouseResource, acquire_run_lock
+    from pipelines.resources import WarehouseBusyError
 
-    settings.apply_env_defaults()
-    warehouse = WarehouseResource(path=settings.env_value("KONVERGENSI_WAREHOUSE"))
     try:
-        lock = acquire_run_lock(warehouse.work_path.parent / ".run.lock", wait_s=0)
-    except WarehouseBusyError as exc:
-        print(f"konvergensi set-aside: {exc}", file=sys.stderr)
-        return 2
-    try:
-        with warehouse.connect() as con:
+        with _locked_warehouse() as con:
             decision = record_decision(con, args.submission_id, args.reason, args.operator, undo=args.undo)
-    except SetAsideError as exc:
+    except (SetAsideError, WarehouseBusyError) as exc:
         print(f"konvergensi set-aside: {exc}", file=sys.stderr)
         return 2
-    finally:
-        lock.close()
     print(decision.summary())
     months = period_months(decision.period) if decision.period else []
     if months:

@@ -58,14 +58,10 @@ final as (
                 then date_diff('day', spine.deadline_date, reports.completed_on)
             when reports.completed_on is not null then 0
         end as days_late,
-        -- overdue: not completed and its deadline has passed on the run date (late completions are is_late)
-        not coalesce(reports.status in ('uploaded', 'verified'), false)
-            and spine.deadline_date < run_date.as_of_date as is_overdue,
-        case
-            when not coalesce(reports.status in ('uploaded', 'verified'), false)
-                and spine.deadline_date < run_date.as_of_date
-                then date_diff('day', spine.deadline_date, run_date.as_of_date)
-        end as days_overdue,
+        -- overdue: not completed and its deadline has passed on the run date (late completions are is_late);
+        -- is_completed and is_overdue are this select's own columns (DuckDB reuses a select alias)
+        not is_completed and spine.deadline_date < run_date.as_of_date as is_overdue,
+        case when is_overdue then date_diff('day', spine.deadline_date, run_date.as_of_date) end as days_overdue,
         run_date.as_of_date,
         reports.grade,
         reports.score,

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import duckdb
 
+from pipelines.settings import SCHEMAS
 from pipelines.sql_engine.models import SqlModel, _body
 
 
@@ -21,7 +22,7 @@ def model_column_types(models: Iterable[SqlModel], source_ddl: Iterable[str]) ->
     out: dict[str, list[tuple[str, str]]] = {}
     con = duckdb.connect(":memory:")
     try:
-        for schema in ("raw", "quarantine", "reference", "staging", "marts"):
+        for schema in SCHEMAS:
             con.execute(f"create schema if not exists {schema}")
         for ddl in source_ddl:
             con.execute(ddl)

@@ -80,13 +80,6 @@ def _remove(entry: Path, keep: Path) -> None:
         entry.unlink()
 
 
-def _write_dagster_home(home: Path) -> None:
-    home.mkdir(parents=True, exist_ok=True)
-    template = settings.PROJECT_ROOT / "dagster.yaml"
-    text = template.read_text(encoding="utf-8") if template.is_file() else "telemetry:\n  enabled: false\n"
-    (home / "dagster.yaml").write_text(text, encoding="utf-8")
-
-
 def run_demo(root: Path) -> bool:
     from pipelines.runs.inprocess import run_pipeline
     from pipelines.synthetic.generate import generate
@@ -105,8 +98,7 @@ def run_demo(root: Path) -> bool:
         shutil.move(str(stream_dir), str(target / stream_dir.name))
     print(f"demo: generated submissions in {generated} ({time.perf_counter() - started:.1f} s)")
 
-    paths = demo_paths(root)
-    _write_dagster_home(paths["dagster_home"])
+    paths = demo_paths(root)  # run_pipeline makes the Dagster home (ensure_dagster_home)
     for name, value in (("KONVERGENSI_WAREHOUSE", paths["warehouse"]), ("DAGSTER_HOME", paths["dagster_home"])):
         configured = os.environ.get(name, "")
         if configured and Path(configured).resolve() != value:
