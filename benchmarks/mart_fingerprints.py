@@ -3,8 +3,8 @@
     python benchmarks/mart_fingerprints.py WAREHOUSE.duckdb [--schemas marts,staging,...] [--exclude COL,...]
 
 Prints one line per table: ``schema.table  rows  sha256`` where the hash covers every row, in a
-sorted order, of every column except those that change by design from run to run (run ids, load
-and build timestamps: ``--exclude`` adds more). Two warehouses built from the same submissions
+sorted order, of every column except those that change by design from run to run (run ids, and
+every ``*_at`` timestamp of loading, building or checking: ``--exclude`` adds more). Two warehouses built from the same submissions
 print the same lines when their contents are equal; ``diff`` the outputs.
 """
 
@@ -18,7 +18,8 @@ import duckdb
 # Columns that differ between two builds of the same data by design.
 VOLATILE = {"run_id", "loaded_at", "built_at", "ingested_at", "received_at", "landed_at", "published_at",
             "validated_at", "recorded_at", "decided_at", "first_seen_at", "last_seen_at", "generated_at",
-            "as_of", "duration_s", "mtime", "fingerprinted_at", "updated_at"}
+            "as_of", "duration_s", "mtime", "fingerprinted_at", "updated_at", "rejected_at", "warned_at",
+            "started_at", "seen_at", "finished_at", "checked_at", "evaluated_at", "run_started_at"}
 
 
 def fingerprints(path: str, schemas: list[str], exclude: set[str]) -> list[tuple[str, int, str]]:
@@ -30,7 +31,7 @@ def fingerprints(path: str, schemas: list[str], exclude: set[str]) -> list[tuple
     for schema, table in tables:
         cols = [c for (c,) in con.execute(
             "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-            "order by ordinal_position", [schema, table]).fetchall() if c not in VOLATILE | exclude]
+            "order by ordinal_position", [schema, table]).fetchall() if c not in VOLATILE | exclude and not c.endswith("_at")]
         if not cols:
             continue
         select = ", ".join(f'"{c}"' for c in cols)
