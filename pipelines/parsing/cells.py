@@ -115,6 +115,26 @@ def columns_of(body: list[list[object]], positions: list[int]) -> list[np.ndarra
     return [grid[:, p].copy() for p in positions]
 
 
+def text_columns_as_arrow(columns: list[np.ndarray]) -> list[np.ndarray | pa.Array]:
+    """Columns of native cells (XLSX, JSON) whose cells are all text or empty, as Arrow strings.
+
+    Such a column then parses on the same vectorised string path as a CSV column (which gives the
+    same values: every parser reads an ``object`` column's text cells as that text), and it
+    crosses a process boundary as two buffers instead of one Python object per cell. Columns
+    with a number, date or boolean cell stay ``object``, so those cells keep their type.
+    """
+    out: list[np.ndarray | pa.Array] = []
+    for column in columns:
+        if column.dtype == object and len(column):
+            try:
+                out.append(pa.array(column, type=pa.large_string(), from_pandas=True))
+                continue
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # a non-text cell: keep native values
+                pass
+        out.append(column)
+    return out
+
+
 def safe_header(header: object) -> str:
     # A file without a header row turns its first data row into "headers"; mask long digit
     # runs (NIKs, phone numbers) so a warning never carries them.

@@ -56,20 +56,22 @@ def _empty_result(stream: str, error: str | None, pseudonymiser: Pseudonymiser, 
 def _batch_frame(tables: list[RawTable]) -> pd.DataFrame:
     """The cells of files with the same columns, one after the other.
 
-    CSV cells become the ``str`` dtype here, once per batch (the typed parsers take the fast
-    string path); XLSX/JSON cells stay ``object`` with their native types.
+    Text cells become the ``str`` dtype here, once per batch (the typed parsers take the fast
+    string path): every CSV column, and an XLSX/JSON column whose cells are all text in every
+    file of the group (:func:`~pipelines.parsing.cells.text_columns_as_arrow`). Other XLSX/JSON
+    columns stay ``object`` with their native types.
     """
     names = tables[0].names
-    text = tables[0].file_format == "csv"
     index = pd.RangeIndex(sum(len(t) for t in tables))
     data = {}
     for j, name in enumerate(names):
         parts = [t.cells[j if t.names is names else t.names.index(name)] for t in tables]
-        if text:
+        if tables[0].file_format == "csv" or all(isinstance(p, pa.Array) for p in parts):
             arrays = [p if isinstance(p, pa.Array) else pa.array(p, type=pa.large_string()) for p in parts]
             data[name] = pd.Series(pa.concat_arrays(arrays), index=index, dtype="str")
         else:
-            data[name] = pd.Series(np.concatenate(parts), index=index, dtype=object)
+            objects = [p.to_numpy(zero_copy_only=False) if isinstance(p, pa.Array) else p for p in parts]
+            data[name] = pd.Series(np.concatenate(objects), index=index, dtype=object)
     return pd.DataFrame(data, columns=names, index=index)
 
 

@@ -13,7 +13,14 @@ import sys
 
 import numpy as np
 
-from pipelines.parsing.cells import FileError, ParseWarning, RawTable, columns_of, map_headers
+from pipelines.parsing.cells import (
+    FileError,
+    ParseWarning,
+    RawTable,
+    columns_of,
+    map_headers,
+    text_columns_as_arrow,
+)
 from pipelines.parsing.layouts import Layout
 
 # Records are objects of scalars; a value may be a small object or list (kept as text). Deeper
@@ -46,7 +53,7 @@ def read_json(content: bytes, layout: Layout) -> RawTable:
         return json.dumps(v, ensure_ascii=False)
 
     body = [[cell(rec.get(k)) for k in chosen] for rec in data]
-    return RawTable(names, columns_of(body, range(len(names))), np.arange(1, len(body) + 1, dtype="int64"), "json",
+    return RawTable(names, text_columns_as_arrow(columns_of(body, range(len(names)))), np.arange(1, len(body) + 1, dtype="int64"), "json",
                     warnings)
 
 

@@ -23,6 +23,7 @@ from pipelines.parsing.cells import (
     columns_of,
     layout_aliases,
     map_headers,
+    text_columns_as_arrow,
 )
 from pipelines.parsing.layouts import Layout, normalise_header
 
@@ -86,5 +87,5 @@ def read_xlsx(content: bytes, layout: Layout) -> RawTable:
                 continue
             body.append(cells)
             numbers.append(header_idx + offset + 2)
-    return RawTable(names, columns_of(body, range(len(names))), np.asarray(numbers, dtype="int64"), "xlsx", warnings,
-                    too_long)
+    return RawTable(names, text_columns_as_arrow(columns_of(body, range(len(names)))), np.asarray(numbers, dtype="int64"),
+                    "xlsx", warnings, too_long)

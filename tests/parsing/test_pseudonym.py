@@ -79,3 +79,48 @@ def test_placeholder_niks_are_not_identities():
     )
     assert not nik_valid.any()
     assert ids.iloc[0] != ids.iloc[1]
+
+
+@pytest.mark.parametrize("key", [b"k" * 32, b"a-key-of-exactly-sixty-four-bytes-for-the-sha256-block-size-ok!!",
+                                 bytes(range(256)) * 2])
+def test_column_wise_hmac_is_rfc_2104_hmac_sha256(key):
+    """Tokens computed column-wise in DuckDB are byte for byte ``hmac.digest`` (so warehouses built
+    before stay joinable): short and multi-block values, non-ASCII, keys shorter than, equal to and
+    longer than the SHA-256 block."""
+    import hmac
+
+    import pyarrow as pa
+
+    values = ["3601012345678901", "", "SITI AMINAH|2023-03-10|36.01.06.2002", "ÑOÑO ÜBER 名前 😀",
+              "X" * 55, "Y" * 56, "Z" * 64, "W" * 1000, "a\tb\nc"]
+    pseudo = Pseudonymiser(key)
+    got = pseudo.hash_column("child", pa.array(values, type=pa.large_string())).to_pylist()
+    want = [hmac.digest(key, f"child:{v}".encode(), "sha256").hex()[:32] for v in values]
+    assert got == want
+    assert [pseudo.token_one("child", v) for v in values] == want
+    assert pseudo.hash_column("nik", pa.array([], type=pa.large_string())).to_pylist() == []
+
+
+def _hash_in_child(queue) -> None:
+    import pyarrow as pa
+
+    queue.put(Pseudonymiser(KEY).hash_column("nik", pa.array(["3601012345678901"], type=pa.large_string())).to_pylist())
+
+
+def test_column_wise_hashing_survives_a_fork_after_the_parent_hashed():
+    """Ingestion workers are forked from a process that has hashed already: the child opens its
+    own DuckDB connection and leaves the inherited one alone (closing it there crashed the worker,
+    which the pool then silently replaced by parsing in the parent)."""
+    import multiprocessing
+
+    import pyarrow as pa
+
+    parent = Pseudonymiser(KEY).hash_column("nik", pa.array(["3601012345678901"], type=pa.large_string())).to_pylist()
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_hash_in_child, args=(queue,))
+    child.start()
+    got = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert got == parent
