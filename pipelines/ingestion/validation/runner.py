@@ -112,7 +112,14 @@ def _prepare(stream: str, frame: pd.DataFrame) -> pd.DataFrame:
     """
     frame = derive_columns(stream, frame.reset_index(drop=True))
     keep = INDEX_COLUMNS + [c for c in suite_columns(stream) if c in frame.columns and c not in INDEX_COLUMNS]
-    return pd.DataFrame({c: numpy_backed(frame[c]) for c in keep}, index=frame.index)
+    return pd.DataFrame({c: _categorical_text(numpy_backed(frame[c])) for c in keep}, index=frame.index)
+
+
+def _categorical_text(series: pd.Series) -> pd.Series:
+    """Text columns as pandas categoricals: GX's pandas engine copies the frame's rows for every
+    expectation, and copying integer codes is far cheaper than copying Python strings (a fifth
+    of a validation's time on e-PPGBM rows); every expectation reads the same values."""
+    return series.astype("category") if series.dtype == object else series
 
 
 def _exception_infos(item: dict) -> list[dict]:
