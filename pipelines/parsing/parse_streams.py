@@ -111,7 +111,7 @@ def _child_tokens(ctx: Context, birth: pd.Series, village_code: pd.Series) -> di
     address. A row with neither a usable NIK nor a name cannot be identified: rejected whole."""
     _warn_untrusted_nik(ctx, "child_id from name, birth date and village")
     child_id, nik_valid = child_ids(
-        ctx.pseudonymiser, ctx.cell("nik"), ctx.cell("child_name"), birth.astype("str"), village_code
+        ctx.pseudonymiser, ctx.cell("nik"), ctx.cell("child_name"), D.iso_text(birth), village_code
     )
     named = ctx.text("child_name").notna()
     ctx.reject(~nik_valid & ~named, "child_name", "missing_value",
