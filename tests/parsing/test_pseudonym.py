@@ -84,9 +84,9 @@ def test_placeholder_niks_are_not_identities():
 @pytest.mark.parametrize("key", [b"k" * 32, b"a-key-of-exactly-sixty-four-bytes-for-the-sha256-block-size-ok!!",
                                  bytes(range(256)) * 2])
 def test_column_wise_hmac_is_rfc_2104_hmac_sha256(key):
-    """Tokens computed column-wise in DuckDB are byte for byte ``hmac.digest`` (so warehouses built
-    before stay joinable): short and multi-block values, non-ASCII, keys shorter than, equal to and
-    longer than the SHA-256 block."""
+    """Tokens of a whole column are byte for byte ``hmac.digest`` (so warehouses built before stay
+    joinable): short and multi-block values, non-ASCII, keys shorter than, equal to and longer than
+    the SHA-256 block."""
     import hmac
 
     import pyarrow as pa
@@ -108,9 +108,9 @@ def _hash_in_child(queue) -> None:
 
 
 def test_column_wise_hashing_survives_a_fork_after_the_parent_hashed():
-    """Ingestion workers are forked from a process that has hashed already: the child opens its
-    own DuckDB connection and leaves the inherited one alone (closing it there crashed the worker,
-    which the pool then silently replaced by parsing in the parent)."""
+    """Ingestion workers are forked from a process that has hashed already, and hash the same
+    (a hashing state that did not survive a fork would crash the worker, which the pool would then
+    silently replace by parsing in the parent)."""
     import multiprocessing
 
     import pyarrow as pa
