@@ -17,6 +17,7 @@ from pipelines.checks.growth import export_zscores_agree_with_recomputed, who_ta
 from pipelines.checks.lineage import every_source_row_accounted_for
 from pipelines.checks.quality import QUALITY_CHECKS
 from pipelines.checks.refusals import every_file_lands_at_least_half_its_rows
+from pipelines.quiet import CODE_TAG, current_code_version
 from pipelines.resources import build_resources
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import landing_folder_sensor, portal_sensor, run_failure_alert
@@ -41,13 +42,18 @@ nightly_job = define_asset_job(
     description="Pull new submissions, rebuild staging and marts, run the checks, publish.",
     # Run retries (dagster.yaml run_retries, done by the daemon): a failed run is started again from
     # its failed steps, at most twice. In-process runs (`konvergensi run`) are not retried.
-    tags={"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"},
+    # The code version lets a quiet night see that nothing changed since the last success (pipelines/quiet.py).
+    tags={"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE", CODE_TAG: current_code_version()},
 )
 
 _warehouse_assets = [*PYTHON_ASSETS, *sql_assets]
 _warehouse_keys = [key for a in _warehouse_assets for key in a.keys]
 publish_warehouse = build_publish_asset(_warehouse_keys)
 quality_report = build_report_asset([k for k in _warehouse_keys if k.path[0] in ("marts", "quarantine")])
+
+# What a quiet night whose only news is the date refreshes: the as-of date, the marts that read it
+# (overdue actions, target progress), their checks, the publish and the report (docs/runbook.md).
+AS_OF_REFRESH = AssetSelection.assets(reference_run_date).downstream()
 
 defs = Definitions(
     # Column schemas and code references, shown on each asset's page in the UI.
@@ -63,3 +69,8 @@ defs = Definitions(
     # Any selection materialised from the UI runs like the nightly job: in one process.
     executor=in_process_executor,
 )
+
+
+def as_of_refresh_keys() -> list:
+    """The asset keys of :data:`AS_OF_REFRESH`, for a run request or an in-process run."""
+    return sorted(AS_OF_REFRESH.resolve(defs.resolve_asset_graph()), key=lambda k: k.path)

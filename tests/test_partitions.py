@@ -83,7 +83,7 @@ def test_partitioned_assets_and_their_checks():
     assert n_partitioned_checks >= 10
 
 
-def test_nightly_schedule_requests_the_current_month(tmp_path):
+def test_nightly_schedule_requests_the_current_month(tmp_path, isolated_env):
     from dagster import DagsterInstance
 
     from pipelines.definitions import defs
