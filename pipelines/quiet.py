@@ -255,3 +255,35 @@ def night_check(months: list[str], instance) -> NightCheck:
         portal_client=portal.client() if portal.configured else None,
         history=RunHistory.read(instance), code=current_code_version(),
     )
+
+
+def known_landing(work_path: Path) -> tuple[dict, object] | None:
+    """What ingestion already read and landed: ``raw.landing_fingerprints`` as a sensor cursor
+    (``relative path -> [size, mtime_ns, sha256]``) and the ledger of landed submissions; None when
+    there is no working warehouse yet or a run is writing it (never waited for)."""
+    from pipelines.resources import WarehouseBusyError, acquire_run_lock
+
+    if not work_path.exists():
+        return None
+    try:
+        lock = acquire_run_lock(work_path.parent / ".run.lock", wait_s=0)
+    except WarehouseBusyError:
+        return None
+    try:
+        import duckdb
+
+        from pipelines.ingestion import fingerprints
+        from pipelines.ingestion.commit import Ledger
+        from pipelines.sql_engine.build_state import table_exists
+
+        con = duckdb.connect(str(work_path), read_only=True, config=settings.duckdb_config())
+        try:
+            needed = ("raw.landing_fingerprints", "raw.submissions", "quarantine.rejected_files")
+            if not all(table_exists(con, t) for t in needed):
+                return None
+            cache = {path: list(fp) for path, fp in fingerprints.load(con).items()}
+            return cache, Ledger.load(con)
+        finally:
+            con.close()
+    finally:
+        lock.close()

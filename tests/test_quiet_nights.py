@@ -5,6 +5,7 @@ of the nightly job on a real landing folder, a real Dagster instance (pipelines/
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import time
 
@@ -130,3 +131,15 @@ def test_a_set_aside_decision_is_not_a_quiet_night(site, capsys):
     capsys.readouterr()
     skip = _tick()
     assert isinstance(skip, list) and "the working warehouse changed since it was published" in skip[0].tags["konvergensi/why"]
+
+
+def test_a_sensor_without_a_cursor_starts_from_what_ingestion_already_read(site):
+    from dagster import build_sensor_context
+
+    from pipelines.resources import LandingFolderResource
+    from pipelines.sensors import landing_folder_sensor
+
+    landing = LandingFolderResource(path=str(site / "landing"))
+    first = landing_folder_sensor(build_sensor_context(resources={"landing": landing}))
+    assert not first.run_requests and first.skip_reason
+    assert list(json.loads(first.cursor)) == [f"child_measurements/36.04.15.2001_{MONTH}.csv"]
