@@ -51,10 +51,6 @@ _warehouse_keys = [key for a in _warehouse_assets for key in a.keys]
 publish_warehouse = build_publish_asset(_warehouse_keys)
 quality_report = build_report_asset([k for k in _warehouse_keys if k.path[0] in ("marts", "quarantine")])
 
-# What a quiet night whose only news is the date refreshes: the as-of date, the marts that read it
-# (overdue actions, target progress), their checks, the publish and the report (docs/runbook.md).
-AS_OF_REFRESH = AssetSelection.assets(reference_run_date).downstream()
-
 defs = Definitions(
     # Column schemas and code references, shown on each asset's page in the UI.
     assets=with_table_metadata([*_warehouse_assets, publish_warehouse, quality_report], MODELS),
@@ -69,8 +65,3 @@ defs = Definitions(
     # Any selection materialised from the UI runs like the nightly job: in one process.
     executor=in_process_executor,
 )
-
-
-def as_of_refresh_keys() -> list:
-    """The asset keys of :data:`AS_OF_REFRESH`, for a run request or an in-process run."""
-    return sorted(AS_OF_REFRESH.resolve(defs.resolve_asset_graph()), key=lambda k: k.path)

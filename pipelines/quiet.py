@@ -249,12 +249,15 @@ def night_check(months: list[str], instance) -> NightCheck:
     warehouse = WarehouseResource(path=env("KONVERGENSI_WAREHOUSE"))
     landing = LandingFolderResource(path=env("KONVERGENSI_LANDING_DIR"))
     portal = PortalResource(url=env("KONVERGENSI_PORTAL_URL"), token=env("KONVERGENSI_PORTAL_TOKEN"))
-    return check_night(
-        months, work_path=warehouse.work_path, published_path=warehouse.published_path,
-        landing_root=landing.root if landing.configured else None,
-        portal_client=portal.client() if portal.configured else None,
-        history=RunHistory.read(instance), code=current_code_version(),
-    )
+    try:
+        return check_night(
+            months, work_path=warehouse.work_path, published_path=warehouse.published_path,
+            landing_root=landing.root if landing.configured else None,
+            portal_client=portal.client() if portal.configured else None,
+            history=RunHistory.read(instance), code=current_code_version(),
+        )
+    except Exception as exc:  # noqa: BLE001 - the check may skip a run, never stop one
+        return NightCheck(months=list(months), reasons=[f"the quiet-night check failed ({type(exc).__name__}: {exc})"])
 
 
 def known_landing(work_path: Path) -> tuple[dict, object] | None:

@@ -14,12 +14,28 @@ It also catches up: each earlier month whose newest run failed is requested agai
 Catch-up requests do not depend on the quiet-night check.
 """
 
-from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
 
+from pipelines import tables
 from pipelines.catchup import failed_months
 from pipelines.partitions import latest_month
 
 WHY_TAG = "konvergensi/why"
+# What a quiet night whose only news is the date refreshes: the as-of date, the marts that read it
+# (overdue actions, target progress), their checks, the publish and the report (docs/runbook.md).
+AS_OF_REFRESH = AssetSelection.assets(tables.key("reference.run_date")).downstream()
+
+
+def as_of_refresh_keys(asset_graph) -> list:
+    """The asset keys of :data:`AS_OF_REFRESH` in ``asset_graph``, for a run request or an in-process run."""
+    return sorted(AS_OF_REFRESH.resolve(asset_graph), key=lambda k: k.path)
 
 
 @schedule(
@@ -40,9 +56,8 @@ def nightly_schedule(context: ScheduleEvaluationContext):
     check = night_check([month], context.instance)
     requests = []
     if check.only_date:
-        from pipelines.definitions import as_of_refresh_keys
-
-        requests.append(RunRequest(run_key=f"as-of-{night}", asset_selection=as_of_refresh_keys(),
+        keys = as_of_refresh_keys(context.repository_def.asset_graph)
+        requests.append(RunRequest(run_key=f"as-of-{night}", asset_selection=keys,
                                    tags={WHY_TAG: f"{month}: nothing new; the as-of date changed"}))
     elif not check.quiet:
         requests.append(RunRequest(run_key=f"nightly-{night}", partition_key=month,

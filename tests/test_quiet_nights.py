@@ -12,7 +12,8 @@ import time
 import pytest
 from dagster import DagsterInstance, RunRequest, SkipReason, build_schedule_context, job, op
 
-from pipelines.schedules import nightly_schedule
+from pipelines.definitions import defs
+from pipelines.schedules import as_of_refresh_keys, nightly_schedule
 from tests.paths import FIXTURES
 from tests.sites import pipeline_site
 
@@ -47,7 +48,8 @@ def site(built, tmp_path):
 def _tick(month: str = MONTH):
     when = dt.datetime.fromisoformat(f"{month}-20T01:00:00+07:00")
     with DagsterInstance.get() as instance:
-        return nightly_schedule(build_schedule_context(instance=instance, scheduled_execution_time=when))
+        return nightly_schedule(build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                                       repository_def=defs.get_repository_def()))
 
 
 def _files(root) -> dict[str, tuple[int, int]]:
@@ -76,13 +78,29 @@ def test_a_new_landing_file_starts_the_nightly_run(site):
 
 
 def test_a_new_day_refreshes_only_the_date_dependent_marts(site, monkeypatch):
-    from pipelines.definitions import as_of_refresh_keys
-
     monkeypatch.setenv("KONVERGENSI_AS_OF_DATE", "2031-01-02")
     (request,) = _tick()
-    assert request.partition_key is None and request.asset_selection == as_of_refresh_keys()
+    assert request.partition_key is None
+    assert request.asset_selection == as_of_refresh_keys(defs.get_repository_def().asset_graph)
     assert {"/".join(k.path) for k in request.asset_selection} >= {
         "reference/run_date", "marts/fct_convergence_action_status", "publish/warehouse_file"}
+
+
+def test_the_cli_on_a_new_day_runs_only_the_date_dependent_marts(site, monkeypatch, capsys):
+    from pipelines import cli
+
+    monkeypatch.setenv("KONVERGENSI_AS_OF_DATE", "2031-01-02")
+    assert cli.main(["run", "--period", MONTH]) == 0
+    captured = capsys.readouterr()
+    assert "nothing new; the as-of date changed: refreshing only the marts that read it" in captured.err
+    assert "publish: published" in captured.out
+    with DagsterInstance.get() as instance:
+        run = instance.get_runs(limit=1)[0]
+        assert {"/".join(k.path) for k in run.asset_selection} == {
+            "/".join(k.path) for k in as_of_refresh_keys(defs.get_repository_def().asset_graph)}
+    # the next night of the same day is quiet again
+    assert cli.main(["run", "--period", MONTH]) == 0
+    assert "nothing new since" in capsys.readouterr().out
 
 
 @op

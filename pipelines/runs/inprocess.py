@@ -34,10 +34,11 @@ def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool =
     settings.apply_env_defaults()
     from dagster import DagsterInstance
 
-    from pipelines.definitions import as_of_refresh_keys, defs
+    from pipelines.definitions import defs
     from pipelines.partitions import latest_month
     from pipelines.periods import FIRST_MONTH, range_tags
     from pipelines.runs.summary import RunSummary
+    from pipelines.schedules import as_of_refresh_keys
 
     job = defs.resolve_job_def("nightly")
     start, end = start or FIRST_MONTH, end or latest_month()
@@ -57,7 +58,7 @@ def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool =
         # typed the command sees its outcome at once (the nightly schedule catches up failed months).
         tags = {**({} if as_of_only else range_tags(start, end)), "dagster/max_retries": "0"}
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
-                                        asset_selection=as_of_refresh_keys() if as_of_only else None)
+                                        asset_selection=as_of_refresh_keys(defs.resolve_asset_graph()) if as_of_only else None)
     summary = RunSummary.from_result(result, defs, time.perf_counter() - started)
     if not quiet:
         print(summary.render())
