@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import time
 
@@ -20,6 +21,7 @@ from tests.sites import pipeline_site
 MONTH = "2024-08"
 EXPORT = (FIXTURES / "sources" / "child_measurements" / "eppgbm_bom_semicolon.csv").read_text(encoding="utf-8-sig")
 KEY = "quiet-night-test-key-0123456789abcdef"
+TOKEN = "quiet-night-portal-token"
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +163,42 @@ def test_a_sensor_without_a_cursor_starts_from_what_ingestion_already_read(site)
     first = landing_folder_sensor(build_sensor_context(resources={"landing": landing}))
     assert not first.run_requests and first.skip_reason
     assert list(json.loads(first.cursor)) == [f"child_measurements/36.04.15.2001_{MONTH}.csv"]
+
+
+@pytest.fixture
+def portal_site(tmp_path):
+    """A site whose one file came from the reference portal on loopback (no landing folder)."""
+    from pipelines import cli
+    from pipelines.synthetic.portal_server import make_server
+
+    served = tmp_path / "portal" / "child_measurements"
+    served.mkdir(parents=True)
+    (served / f"36.04.15.2001_{MONTH}.csv").write_text("\n".join(EXPORT.splitlines()[:4]) + "\n", encoding="utf-8")
+    server = make_server(tmp_path / "portal", port=0, token=TOKEN).start_in_thread()
+    try:
+        with pipeline_site(tmp_path, KONVERGENSI_PORTAL_URL=server.base_url, KONVERGENSI_PORTAL_TOKEN=TOKEN,
+                           KONVERGENSI_PSEUDONYM_KEY=KEY):
+            assert cli.main(["run", "--period", MONTH]) == 0
+            yield served
+    finally:
+        server.stop()
+
+
+def test_the_portal_listing_decides_too(portal_site):
+    from dagster import build_sensor_context
+
+    from pipelines.resources import PortalResource
+    from pipelines.sensors import portal_sensor
+
+    assert isinstance(_tick(), SkipReason)
+    # a sensor without a cursor lists everything: all of it already landed, so no run
+    portal = PortalResource(url=os.environ["KONVERGENSI_PORTAL_URL"], token=TOKEN)
+    first = portal_sensor(build_sensor_context(resources={"portal": portal}))
+    assert not first.run_requests and "all already landed" in first.skip_reason.skip_message
+
+    (portal_site / f"36.04.15.2002_{MONTH}.csv").write_text(
+        EXPORT.splitlines()[0] + "\n" + EXPORT.splitlines()[4] + "\n", encoding="utf-8")
+    (request,) = _tick()
+    assert "portal:child_measurements/36.04.15.2002" in request.tags["konvergensi/why"]
+    (sensed,) = portal_sensor(build_sensor_context(resources={"portal": portal})).run_requests
+    assert sensed.tags["arrivals"] == "1"
