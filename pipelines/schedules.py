@@ -7,7 +7,7 @@ months that arrived; an older month can also be backfilled from the UI or `konve
 A quiet night starts no run (:mod:`pipelines.quiet`): when nothing arrived for the month on the
 portal or in the landing folder and nothing changed since the last publish, the tick is skipped and
 says why in the UI. When only the date changed, it refreshes just the date-dependent marts
-(overdue actions, target progress; ``AS_OF_REFRESH`` in pipelines/definitions.py) and publishes.
+(overdue actions, target progress: :data:`AS_OF_REFRESH`) and publishes.
 
 It also catches up: each earlier month whose newest run failed is requested again, a few per night
 (:mod:`pipelines.catchup`), until a run over it succeeds or an operator sets aside what breaks it.
