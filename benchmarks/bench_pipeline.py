@@ -10,7 +10,8 @@ analyst's baseline (pandas + a per-row WHO z-score package) on the same data, in
 2. ``konvergensi run --period 2024-08`` on a fresh warehouse (a real Dagster run, in-process
    executor, recorded in its own DAGSTER_HOME), then print per stage: wall time, rows, rows/s,
    and the run's peak RSS, the DuckDB file sizes and Dagster's overhead share.
-3. A second run of the current month with nothing new (what a quiet night costs).
+3. A second `konvergensi run` of the current month with nothing new (what a quiet night costs: the
+   quiet-night check, which starts no run; the line it printed is shown).
 4. The baseline on the same files: pandas reads every e-PPGBM file (read_csv / read_excel per
    file, concat), then pygrowup scores rows one by one; the per-row part is timed on a sample
    and extrapolated linearly (it is ~3,000 rows/s; all rows would take minutes). At national
@@ -92,8 +93,9 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def _run(env: dict, period: str) -> tuple[float, float, float]:
-    """(wall seconds, peak summed RSS GB of the run's process tree, peak RSS GB of one process)."""
+def _run(env: dict, period: str, said: list | None = None) -> tuple[float, float, float]:
+    """(wall seconds, peak summed RSS GB of the run's process tree, peak RSS GB of one process);
+    ``said`` receives the command's first line of output."""
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--period", period], env=env,
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -112,6 +114,8 @@ def _run(env: dict, period: str) -> tuple[float, float, float]:
     if proc.returncode != 0:
         print(stdout[-3000:], stderr[-3000:])
         raise SystemExit(f"run of {period} failed")
+    if said is not None:
+        said.append((stdout.strip().splitlines() or [""])[0])
     single = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
     return wall, peak_tree[0] / 1e9, single
 
@@ -329,8 +333,10 @@ def _bench(args, work: Path, data: Path) -> None:
     print(f"Dagster overhead            {overhead:8.1f} s = {100 * overhead / run_wall:.1f} % of the run "
           f"({len(steps)} steps x {per_step * 1000:.0f} ms framework + {max(between, 0):.1f} s between steps)")
 
-    quiet_wall, _, _ = _run(env, _current_month())
+    said: list = []
+    quiet_wall, _, _ = _run(env, _current_month(), said)
     print(f"\nno new submissions (nightly on {_current_month()}): {quiet_wall:.1f} s")
+    print(f"  it said: {said[0]}")
 
     ingest_s = sum(d for k, d in steps if k == "ingest_submissions")
     duck = _duckdb_read(data, args.baseline_files)

@@ -65,7 +65,7 @@ def months_to_catch_up(runs_newest_first: Iterable[RunOutcome], exclude: Iterabl
     return failed[:limit]
 
 
-def _outcome(record) -> RunOutcome:
+def outcome(record) -> RunOutcome:
     run = record.dagster_run
     if run.status in _PENDING:
         status = "pending"
@@ -80,4 +80,4 @@ def failed_months(instance: DagsterInstance, job_name: str, exclude: Iterable[st
                   limit: int = MAX_CATCHUP_PER_TICK) -> list[str]:
     """Months of ``job_name`` whose newest run failed (see the module docstring)."""
     records = instance.get_run_records(filters=RunsFilter(job_name=job_name), limit=RUN_LOOKBACK)
-    return months_to_catch_up((_outcome(r) for r in records), exclude, limit)
+    return months_to_catch_up((outcome(r) for r in records), exclude, limit)

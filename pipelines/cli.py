@@ -1,7 +1,7 @@
 """``konvergensi``: a thin command line over the same Dagster definitions (never a second path).
 
     konvergensi generate --out DIR --scale {small,banten} --seed N
-    konvergensi run [--period YYYY-MM | --from YYYY-MM --to YYYY-MM]
+    konvergensi run [--period YYYY-MM | --from YYYY-MM --to YYYY-MM] [--force]
     konvergensi demo [--dir DIR]
     konvergensi portal --data DIR --port N [--host H]   (token: KONVERGENSI_PORTAL_TOKEN)
     konvergensi zscores IN.csv OUT.csv
@@ -54,9 +54,36 @@ def cmd_run(args) -> int:
     if start and end and start > end:
         print(f"konvergensi run: --from {start} is after --to {end}", file=sys.stderr)
         return 2
+    from_date_only = False
+    if not args.force:
+        night = _night_check(start, end)
+        if night.quiet:
+            print(f"konvergensi run: {night.message()}; no run started (--force runs anyway)")
+            return 0
+        from_date_only = night.only_date
+        if from_date_only:
+            print(f"konvergensi run: {night.span()}: nothing new; the as-of date changed: refreshing only "
+                  "the marts that read it (--force rebuilds everything)", file=sys.stderr)
+        else:
+            print(f"konvergensi run: {night.message()}", file=sys.stderr)
     from pipelines.runs.inprocess import run_pipeline
 
-    return 0 if run_pipeline(start, end).success else 1
+    return 0 if run_pipeline(start, end, as_of_only=from_date_only).success else 1
+
+
+def _night_check(start: str | None, end: str | None):
+    """What a run over the months would change (:mod:`pipelines.quiet`), read without loading
+    Dagster's definitions (seconds) and without writing anything."""
+    from dagster import DagsterInstance
+
+    from pipelines.partitions import latest_month
+    from pipelines.periods import FIRST_MONTH, months_between
+    from pipelines.quiet import night_check
+    from pipelines.runs.inprocess import ensure_dagster_home
+
+    ensure_dagster_home()
+    with DagsterInstance.get() as instance:
+        return night_check(months_between(start or FIRST_MONTH, end or latest_month()), instance)
 
 
 def cmd_demo(args) -> int:
@@ -183,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="one month partition: land its submissions (and its quarter's and year's), rebuild it")
     run.add_argument("--from", dest="start", type=_period, default=None, help="first month (default: the first partition)")
     run.add_argument("--to", dest="end", type=_period, default=None, help="last month (default: this month)")
+    run.add_argument("--force", action="store_true",
+                     help="run even when nothing new arrived and nothing changed since the last publish")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="generate small demo data, serve part of it on a local portal, run")

@@ -17,6 +17,7 @@ from pipelines.checks.growth import export_zscores_agree_with_recomputed, who_ta
 from pipelines.checks.lineage import every_source_row_accounted_for
 from pipelines.checks.quality import QUALITY_CHECKS
 from pipelines.checks.refusals import every_file_lands_at_least_half_its_rows
+from pipelines.quiet import CODE_TAG, current_code_version
 from pipelines.resources import build_resources
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import landing_folder_sensor, portal_sensor, run_failure_alert
@@ -41,7 +42,8 @@ nightly_job = define_asset_job(
     description="Pull new submissions, rebuild staging and marts, run the checks, publish.",
     # Run retries (dagster.yaml run_retries, done by the daemon): a failed run is started again from
     # its failed steps, at most twice. In-process runs (`konvergensi run`) are not retried.
-    tags={"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"},
+    # The code version lets a quiet night see that nothing changed since the last success (pipelines/quiet.py).
+    tags={"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE", CODE_TAG: current_code_version()},
 )
 
 _warehouse_assets = [*PYTHON_ASSETS, *sql_assets]

@@ -1,6 +1,11 @@
 """Sensors: start the nightly job when new submissions appear in the landing folder or the portal;
 and send an alert when a run fails (:func:`run_failure_alert`).
 
+Neither starts a run for what ingestion already landed: a sensor with no cursor yet (first
+start, a reset) starts from the warehouse's ``raw.landing_fingerprints`` instead of hashing every
+landing file, and portal submissions whose content already landed are not arrivals
+(:func:`pipelines.quiet.known_landing`; the working file is read only when no run holds it).
+
 Run keys come from what arrived (path plus content hash; portal submission ids), so a re-delivered
 identical file never starts a run, and a corrected file (new hash) does. Each run covers exactly the
 months the arrivals report on (a late July file arriving in September reruns July), as one run over
@@ -34,7 +39,9 @@ from pipelines.ingestion.incoming import ParseName, landing_incoming, portal_ite
 from pipelines.ingestion.unread import NotReady
 from pipelines.partitions import latest_month
 from pipelines.periods import ALL_MONTHS, FIRST_MONTH, range_tags
-from pipelines.resources import AlertResource, LandingFolderResource, PortalResource
+from pipelines.quiet import known_landing
+from pipelines.resources import AlertResource, LandingFolderResource, PortalResource, WarehouseResource
+from pipelines.settings import env_value
 
 
 def landing_fingerprints(
@@ -90,6 +97,10 @@ def landing_folder_sensor(context: SensorEvaluationContext, landing: LandingFold
     if not landing.configured:
         return SkipReason("KONVERGENSI_LANDING_DIR is not set")
     previous = json.loads(context.cursor) if context.cursor else {}
+    if not previous:
+        # No cursor yet: what ingestion already read is not an arrival, and is not hashed again.
+        known = known_landing(_warehouse().work_path)
+        previous = known[0] if known else {}
     current, partitions = landing_fingerprints(landing.root, previous)
     arrivals = new_arrivals(previous, current)
     if not arrivals:
@@ -108,10 +119,27 @@ def portal_sensor(context: SensorEvaluationContext, portal: PortalResource):
     items = list(client.list_submissions(updated_since=state.get("updated_since")))
     if not items:
         return SkipReason("no new submissions on the portal")
-    ids = sorted(i["submission_id"] for i in items)
     latest = max(i["updated_at"] for i in items)
+    known = known_landing(_warehouse().work_path)
+    if known is not None:
+        ledger = known[1]
+        fresh = []
+        for item in items:
+            inc = portal_item(client, item)
+            if not (inc.sha256 and ledger.landed(inc.stream, inc.sha256, inc.submission_id(inc.sha256))):
+                fresh.append(item)
+        if not fresh:
+            return SensorResult(skip_reason=f"{len(items)} portal submission(s) listed, all already landed",
+                                cursor=json.dumps({"updated_since": latest}))
+        items = fresh
+    ids = sorted(i["submission_id"] for i in items)
     months = [portal_item(client, i).partition for i in items]
     return SensorResult(run_requests=[run_request("portal", ids, months)], cursor=json.dumps({"updated_since": latest}))
+
+
+def _warehouse() -> WarehouseResource:
+    """The configured warehouse's paths; not set up as a resource (that would wait for a run's lock)."""
+    return WarehouseResource(path=env_value("KONVERGENSI_WAREHOUSE"))
 
 
 def failed_blocking_checks(instance, run_id: str) -> list[str]:

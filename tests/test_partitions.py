@@ -83,7 +83,7 @@ def test_partitioned_assets_and_their_checks():
     assert n_partitioned_checks >= 10
 
 
-def test_nightly_schedule_requests_the_current_month(tmp_path):
+def test_nightly_schedule_requests_the_current_month(tmp_path, isolated_env):
     from dagster import DagsterInstance
 
     from pipelines.definitions import defs
@@ -98,7 +98,7 @@ def test_nightly_schedule_requests_the_current_month(tmp_path):
     assert [r.partition_key for r in requests] == ["2024-09"]
 
 
-def test_landing_sensor_requests_the_months_that_arrived(tmp_path):
+def test_landing_sensor_requests_the_months_that_arrived(tmp_path, isolated_env):
     from pipelines.resources import LandingFolderResource
     from pipelines.sensors import landing_folder_sensor
 
@@ -112,7 +112,7 @@ def test_landing_sensor_requests_the_months_that_arrived(tmp_path):
     assert request.tags["dagster/asset_partition_range_end"] == "2024-07"
 
 
-def test_landing_sensor_requests_every_month_for_a_file_whose_rows_tell_its_period(tmp_path):
+def test_landing_sensor_requests_every_month_for_a_file_whose_rows_tell_its_period(tmp_path, isolated_env):
     from pipelines.partitions import latest_month
     from pipelines.resources import LandingFolderResource
     from pipelines.sensors import landing_folder_sensor

@@ -4,10 +4,17 @@ import hashlib
 import json
 import os
 
+import pytest
 from dagster import SkipReason, build_sensor_context
 
 from pipelines.resources import LandingFolderResource
 from pipelines.sensors import landing_folder_sensor
+
+
+@pytest.fixture(autouse=True)
+def _no_warehouse(isolated_env):
+    """No warehouse: a sensor without a cursor starts from nothing (tests/test_quiet_nights.py
+    tests the start from a warehouse's fingerprints)."""
 
 
 def _evaluate(root, cursor=None):

@@ -25,9 +25,11 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool = False):
+def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool = False, as_of_only: bool = False):
     """Materialise the nightly job in-process, as one run over the months ``start``..``end``
-    (default: every month from the first partition to this one, i.e. catch up on everything)."""
+    (default: every month from the first partition to this one, i.e. catch up on everything).
+    ``as_of_only``: only the as-of date and what reads it (a quiet night on a new day), a run that
+    covers no month."""
     ensure_dagster_home()
     settings.apply_env_defaults()
     from dagster import DagsterInstance
@@ -36,6 +38,7 @@ def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool =
     from pipelines.partitions import latest_month
     from pipelines.periods import FIRST_MONTH, range_tags
     from pipelines.runs.summary import RunSummary
+    from pipelines.schedules import as_of_refresh_keys
 
     job = defs.resolve_job_def("nightly")
     start, end = start or FIRST_MONTH, end or latest_month()
@@ -53,8 +56,9 @@ def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool =
                   file=sys.stderr)
         # No run retries here: the daemon cannot relaunch an in-process run, and the operator who
         # typed the command sees its outcome at once (the nightly schedule catches up failed months).
-        tags = {**range_tags(start, end), "dagster/max_retries": "0"}
-        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False, tags=tags)
+        tags = {**({} if as_of_only else range_tags(start, end)), "dagster/max_retries": "0"}
+        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
+                                        asset_selection=as_of_refresh_keys(defs.resolve_asset_graph()) if as_of_only else None)
     summary = RunSummary.from_result(result, defs, time.perf_counter() - started)
     if not quiet:
         print(summary.render())

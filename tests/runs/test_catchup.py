@@ -35,7 +35,9 @@ def _tick(instance, night="2024-09-15"):
 
 
 @pytest.fixture
-def instance(tmp_path):
+def instance(tmp_path, isolated_env):
+    # isolated_env: no warehouse yet, so the quiet-night check never skips the current month here
+    # (tests/test_quiet_nights.py tests that part)
     with DagsterInstance.local_temp(str(tmp_path)) as inst:
         yield inst
 

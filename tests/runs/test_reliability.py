@@ -240,10 +240,12 @@ def test_two_runs_at_once(src, tmp_path):
     assert first.returncode == 0, out1[-3000:]
     assert second.returncode != 0
     assert "another run is writing the warehouse" in out2, out2[-3000:]
-    # and a run that may wait does wait, then succeeds
-    first = site.start()
+    # and a run that may wait does wait, then succeeds (--force: nothing is new since the first
+    # part, and a quiet night would start no run at all)
+    forced = ("--from", "2024-07", "--to", "2024-08", "--force")
+    first = site.start(args=forced)
     wait_until_locked(site)
-    waiter = site.start(KONVERGENSI_RUN_LOCK_WAIT="600")
+    waiter = site.start(args=forced, KONVERGENSI_RUN_LOCK_WAIT="600")
     assert first.wait(600) == 0 and waiter.wait(600) == 0
     with duckdb.connect(str(site.work), read_only=True) as con:
         assert con.execute("select count(*) - count(distinct submission_id) from raw.submissions").fetchall() == [(0,)]
