@@ -104,9 +104,32 @@ def state_token(con) -> str:
     return _digest(parts)
 
 
-def signature(con, code: Iterable[object], inputs: Iterable[str]) -> str:
-    """Digest of ``code`` and the versions of the ``inputs`` tables."""
-    return _digest(list(code), {t: table_version(con, t) for t in sorted(set(inputs))})
+def signature(con, code: Iterable[object], inputs: Iterable[str], versions: dict[str, str] | None = None) -> str:
+    """Digest of ``code`` and the versions of the ``inputs`` tables (looked up in ``versions``,
+    from :func:`table_versions`, when given)."""
+    if versions is None:
+        versions = {t: table_version(con, t) for t in set(inputs)}
+    return _digest(list(code), {t: versions[t] for t in sorted(set(inputs))})
+
+
+def table_versions(con, tables: Iterable[str]) -> dict[str, str]:
+    """:func:`table_version` of each of ``tables``, with two queries for all of them instead of
+    three or four each (a model's tests read the same few tables over and over)."""
+    existing = {f"{s}.{t}" for s, t in con.execute(
+        "select table_schema, table_name from information_schema.tables"
+    ).fetchall()}
+    recorded = dict(con.execute(
+        "select table_name, version from raw.table_versions"
+    ).fetchall()) if "raw.table_versions" in existing else {}
+    versions = {}
+    for table in set(tables):
+        if table not in existing:
+            versions[table] = "missing"
+        elif table in recorded:
+            versions[table] = recorded[table]
+        else:
+            versions[table] = table_version(con, table)
+    return versions
 
 
 def content_digest(con, table: str, where: str = "true") -> str:
@@ -179,3 +202,21 @@ def record_outcome(con, check_name: str, check_signature: str, failing: int) -> 
     con.execute(
         "insert or replace into raw.check_outcomes values (?, ?, ?)", [check_name, check_signature, failing]
     )
+
+
+def reusable_outcomes(con, check_names: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """(signature, failing rows) last recorded for each of ``check_names`` that has one."""
+    names = sorted(set(check_names))
+    if not names:
+        return {}
+    rows = con.execute(
+        "select check_name, signature, failing from raw.check_outcomes where list_contains(?, check_name)", [names]
+    ).fetchall()
+    return {name: (sig, int(failing)) for name, sig, failing in rows}
+
+
+def record_outcomes(con, outcomes: Iterable[tuple[str, str, int]]) -> None:
+    """Record (check name, signature, failing rows) of several tests in one transaction."""
+    outcomes = list(outcomes)
+    if outcomes:
+        con.executemany("insert or replace into raw.check_outcomes values (?, ?, ?)", outcomes)

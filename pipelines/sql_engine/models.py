@@ -292,36 +292,60 @@ def build_statements(model: SqlModel, months=None) -> list[str]:
     return stmts
 
 
+def check_relation(model: SqlModel, months=None) -> str:
+    """What a test of ``model`` reads: its table, or for a partitioned model given ``months``, those
+    months' rows."""
+    if model.partition_by and months is not None:
+        return f"(select * from {model.table} where {partition_filter(model, months)})"
+    return model.table
+
+
+def offending_row_predicate(test: ModelTest) -> str | None:
+    """For a test that counts the rows matching a condition (``not_null``, ``accepted_values``,
+    ``expression_is_true``, ``numeric_columns_finite``), that condition; None for the others.
+    Several such tests of one model are counted in one scan (:func:`fused_check_sql`)."""
+    c, a = test.column, test.args
+    if test.kind == "not_null":
+        return f"{c} is null"
+    if test.kind == "accepted_values":
+        values = ", ".join(_q(v) for v in a["values"])
+        return f"{c} is not null and {c}::varchar not in ({values})"
+    if test.kind == "expression_is_true":
+        return f"not coalesce(({a['expression']}), false)"
+    if test.kind == "numeric_columns_finite":
+        columns = a.get("columns") or []
+        return " or ".join(f"not isfinite({c})" for c in columns) if columns else "false"
+    return None
+
+
 def check_sql(model: SqlModel, test: ModelTest, months=None) -> str:
     """A query returning the number of offending rows (0 = pass); for a partitioned model given
     ``months``, over those months' rows only."""
-    t, c, a = model.table, test.column, test.args
-    if model.partition_by and months is not None:
-        t = f"(select * from {model.table} where {partition_filter(model, months)})"
-    if test.kind == "not_null":
-        return f"select count(*) from {t} where {c} is null"
+    t, c, a = check_relation(model, months), test.column, test.args
+    if test.kind == "numeric_columns_finite" and not a.get("columns"):
+        return "select 0"
+    predicate = offending_row_predicate(test)
+    if predicate is not None:
+        return f"select count(*) from {t} where {predicate}"
     if test.kind == "unique":
         cols = ", ".join(a["columns"]) if c is None else c
         return (
             f"select coalesce(sum(n - 1), 0) from (select count(*) as n from {t} "
             f"group by {cols} having count(*) > 1)"
         )
-    if test.kind == "accepted_values":
-        values = ", ".join(_q(v) for v in a["values"])
-        return f"select count(*) from {t} where {c} is not null and {c}::varchar not in ({values})"
     if test.kind == "relationships":
         return (
             f"select count(*) from {t} as child where child.{c} is not null and not exists "
             f"(select 1 from {a['to']} as parent where parent.{a['field']} = child.{c})"
         )
-    if test.kind == "expression_is_true":
-        return f"select count(*) from {t} where not coalesce(({a['expression']}), false)"
-    if test.kind == "numeric_columns_finite":
-        columns = a.get("columns") or []
-        if not columns:
-            return "select 0"
-        return f"select count(*) from {t} where " + " or ".join(f"not isfinite({c})" for c in columns)
     raise SqlModelError(f"unknown test {test.kind}")
+
+
+def fused_check_sql(model: SqlModel, tests: list[ModelTest], months=None) -> str:
+    """One query, one scan of the model, returning one column per test of ``tests`` (all with an
+    :func:`offending_row_predicate`): the same counts as their :func:`check_sql` queries."""
+    counts = ", ".join(f"count(*) filter (where {offending_row_predicate(t)})" for t in tests)
+    return f"select {counts} from {check_relation(model, months)}"
 
 
 def _columns(con, relation: str) -> list[tuple[str, str]]:
@@ -379,16 +403,18 @@ def build_model(con, model: SqlModel, months=None) -> tuple[int, bool]:
     return con.execute(f"select count(*) from {model.table} where {where}").fetchall()[0][0], False
 
 
-def check_signature(con, model: SqlModel, test: ModelTest, query: str) -> str:
-    """Digest of a test's query and the versions of every table it reads (its model's included).
+def check_reads(model: SqlModel, query: str) -> set[str]:
+    """The tables a test's query reads (its model's included): every ``<layer>.<name>`` it
+    mentions. A cheap over-approximation (a pattern, not a parse: parsing 200 queries cost a quiet
+    night seconds), which only ever makes a test re-run more often, never less."""
+    return {m.group(0) for m in _TABLE_NAME.finditer(query)} | {model.table}
 
-    The tables are every ``<layer>.<name>`` the query mentions: a cheap over-approximation (a
-    pattern, not a parse: parsing 200 queries cost a quiet night seconds), which only ever makes
-    a test re-run more often, never less."""
+
+def check_signature(con, model: SqlModel, test: ModelTest, query: str) -> str:
+    """Digest of a test's query and the versions of every table it reads (:func:`check_reads`)."""
     from pipelines.sql_engine import build_state
 
-    reads = {m.group(0) for m in _TABLE_NAME.finditer(query)}
-    return build_state.signature(con, [query, test.severity], reads | {model.table})
+    return build_state.signature(con, [query, test.severity], check_reads(model, query))
 
 
 _TABLE_NAME = re.compile(r"\b(?:raw|quarantine|reference|staging|marts)\.[A-Za-z_][A-Za-z0-9_]*\b")
