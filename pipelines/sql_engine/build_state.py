@@ -219,4 +219,9 @@ def record_outcomes(con, outcomes: Iterable[tuple[str, str, int]]) -> None:
     """Record (check name, signature, failing rows) of several tests in one transaction."""
     outcomes = list(outcomes)
     if outcomes:
-        con.executemany("insert or replace into raw.check_outcomes values (?, ?, ?)", outcomes)
+        # One statement: executemany runs one insert per row, each a few milliseconds.
+        names, signatures, failing = (list(column) for column in zip(*outcomes, strict=True))
+        con.execute(
+            "insert or replace into raw.check_outcomes select unnest(?), unnest(?), unnest(?::bigint[])",
+            [names, signatures, failing],
+        )
