@@ -191,19 +191,6 @@ def rebuild_unless_current(con, table: str, code: Iterable[object], inputs: Iter
     return True
 
 
-def reusable_outcome(con, check_name: str, check_signature: str) -> int | None:
-    rows = con.execute(
-        "select failing from raw.check_outcomes where check_name = ? and signature = ?", [check_name, check_signature]
-    ).fetchall()
-    return int(rows[0][0]) if rows else None
-
-
-def record_outcome(con, check_name: str, check_signature: str, failing: int) -> None:
-    con.execute(
-        "insert or replace into raw.check_outcomes values (?, ?, ?)", [check_name, check_signature, failing]
-    )
-
-
 def reusable_outcomes(con, check_names: Iterable[str]) -> dict[str, tuple[str, int]]:
     """(signature, failing rows) last recorded for each of ``check_names`` that has one."""
     names = sorted(set(check_names))

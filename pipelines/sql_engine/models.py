@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,20 +204,11 @@ def _load_model(path: Path) -> SqlModel:
 
 def _with_finite_test(model: SqlModel) -> SqlModel:
     """Every mart gets a blocking ``numeric_columns_finite`` test: no inf or NaN in any float
-    column. Its columns are found when it runs (:func:`float_columns`), so a new column is covered
+    column. Its columns are found when it runs (:func:`~pipelines.sql_engine.model_tests.float_columns`), so a new column is covered
     without anyone listing it."""
     if model.layer == "marts":
         model.tests.append(ModelTest("numeric_columns_finite", None, {}, "error"))
     return model
-
-
-def float_columns(con, table: str) -> list[str]:
-    """The FLOAT/DOUBLE columns of ``table``: the only types that can hold inf or NaN."""
-    schema, name = table.split(".", 1)
-    return [r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-        "and data_type in ('FLOAT', 'DOUBLE', 'REAL') order by ordinal_position", [schema, name]
-    ).fetchall()]
 
 
 def discover_sources(sql_dir: Path) -> set[str]:
@@ -299,62 +289,6 @@ def build_statements(model: SqlModel, months=None) -> list[str]:
     return stmts
 
 
-def check_relation(model: SqlModel, months=None) -> str:
-    """What a test of ``model`` reads: its table, or for a partitioned model given ``months``, those
-    months' rows."""
-    if model.partition_by and months is not None:
-        return f"(select * from {model.table} where {partition_filter(model, months)})"
-    return model.table
-
-
-def offending_row_predicate(test: ModelTest) -> str | None:
-    """For a test that counts the rows matching a condition (``not_null``, ``accepted_values``,
-    ``expression_is_true``, ``numeric_columns_finite``), that condition; None for the others.
-    Several such tests of one model are counted in one scan (:func:`fused_check_sql`)."""
-    c, a = test.column, test.args
-    if test.kind == "not_null":
-        return f"{c} is null"
-    if test.kind == "accepted_values":
-        values = ", ".join(_q(v) for v in a["values"])
-        return f"{c} is not null and {c}::varchar not in ({values})"
-    if test.kind == "expression_is_true":
-        return f"not coalesce(({a['expression']}), false)"
-    if test.kind == "numeric_columns_finite":
-        columns = a.get("columns") or []
-        return " or ".join(f"not isfinite({c})" for c in columns) if columns else "false"
-    return None
-
-
-def check_sql(model: SqlModel, test: ModelTest, months=None) -> str:
-    """A query returning the number of offending rows (0 = pass); for a partitioned model given
-    ``months``, over those months' rows only."""
-    t, c, a = check_relation(model, months), test.column, test.args
-    if test.kind == "numeric_columns_finite" and not a.get("columns"):
-        return "select 0"
-    predicate = offending_row_predicate(test)
-    if predicate is not None:
-        return f"select count(*) from {t} where {predicate}"
-    if test.kind == "unique":
-        cols = ", ".join(a["columns"]) if c is None else c
-        return (
-            f"select coalesce(sum(n - 1), 0) from (select count(*) as n from {t} "
-            f"group by {cols} having count(*) > 1)"
-        )
-    if test.kind == "relationships":
-        return (
-            f"select count(*) from {t} as child where child.{c} is not null and not exists "
-            f"(select 1 from {a['to']} as parent where parent.{a['field']} = child.{c})"
-        )
-    raise SqlModelError(f"unknown test {test.kind}")
-
-
-def fused_check_sql(model: SqlModel, tests: list[ModelTest], months=None) -> str:
-    """One query, one scan of the model, returning one column per test of ``tests`` (all with an
-    :func:`offending_row_predicate`): the same counts as their :func:`check_sql` queries."""
-    counts = ", ".join(f"count(*) filter (where {offending_row_predicate(t)})" for t in tests)
-    return f"select {counts} from {check_relation(model, months)}"
-
-
 def _columns(con, relation: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in con.execute(f"describe {relation}").fetchall()]
 
@@ -408,20 +342,3 @@ def build_model(con, model: SqlModel, months=None) -> tuple[int, bool]:
     if rebuilt:
         return built[0], True
     return con.execute(f"select count(*) from {model.table} where {where}").fetchall()[0][0], False
-
-
-def check_reads(model: SqlModel, query: str) -> set[str]:
-    """The tables a test's query reads (its model's included): every ``<layer>.<name>`` it
-    mentions. A cheap over-approximation (a pattern, not a parse: parsing 200 queries cost a quiet
-    night seconds), which only ever makes a test re-run more often, never less."""
-    return {m.group(0) for m in _TABLE_NAME.finditer(query)} | {model.table}
-
-
-def check_signature(con, model: SqlModel, test: ModelTest, query: str) -> str:
-    """Digest of a test's query and the versions of every table it reads (:func:`check_reads`)."""
-    from pipelines.sql_engine import build_state
-
-    return build_state.signature(con, [query, test.severity], check_reads(model, query))
-
-
-_TABLE_NAME = re.compile(r"\b(?:raw|quarantine|reference|staging|marts)\.[A-Za-z_][A-Za-z0-9_]*\b")
