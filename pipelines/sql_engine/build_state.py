@@ -96,20 +96,17 @@ def state_token(con) -> str:
         "order by column_index) from duckdb_columns() where database_name = current_database() "
         "group by all order by 1"
     ).fetchall()
-    parts = []
-    for table, columns in tables:
-        if table in BOOKKEEPING:
-            continue
-        parts.append((table, columns, table_version(con, table)))
-    return _digest(parts)
+    versions = table_versions(con, [table for table, _ in tables if table not in BOOKKEEPING])
+    return _digest([(table, columns, versions[table]) for table, columns in tables if table not in BOOKKEEPING])
 
 
 def signature(con, code: Iterable[object], inputs: Iterable[str], versions: dict[str, str] | None = None) -> str:
     """Digest of ``code`` and the versions of the ``inputs`` tables (looked up in ``versions``,
     from :func:`table_versions`, when given)."""
+    inputs = set(inputs)
     if versions is None:
-        versions = {t: table_version(con, t) for t in set(inputs)}
-    return _digest(list(code), {t: versions[t] for t in sorted(set(inputs))})
+        versions = table_versions(con, inputs)
+    return _digest(list(code), {t: versions[t] for t in sorted(inputs)})
 
 
 def table_versions(con, tables: Iterable[str]) -> dict[str, str]:
