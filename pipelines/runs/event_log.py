@@ -8,6 +8,9 @@ cycle was a third of the post-ingest wall time. This subclass keeps one engine (
 connection) per database file for the few files in use, so a write is an insert and a commit,
 and commits without waiting for an fsync (WAL with ``synchronous=NORMAL``).
 Files, tables and what is stored are Dagster's own; the UI and the daemon read them as before.
+A write now lands in the run file's write-ahead log (``<run>.db-wal``), and the main file changes
+only at a checkpoint, so the UI's live view of a run, which Dagster wakes on changes to
+``<run>.db``, is also woken by changes to its WAL (:meth:`PooledSqliteEventLogStorage.watch`).
 
 Production uses Postgres storage (docs/deploy.md) and does not load this class.
 """
@@ -23,10 +26,12 @@ from dagster import Field, StringSource
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
+    SqliteEventLogStorageWatchdog,
 )
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
+from watchdog.observers import Observer
 
 # Engines kept open: the index database and the databases of the runs being written or read.
 MAX_OPEN_SHARDS = 8
@@ -77,11 +82,29 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    def watch(self, run_id: str, cursor: str | None, callback) -> None:
+        if not self._obs:
+            self._obs = Observer()
+            self._obs.start()
+        watchdog = _RunLogWatchdog(self, run_id, callback, cursor)
+        self._watchers[run_id][callback] = (watchdog, self._obs.schedule(watchdog, self._base_dir, recursive=True))
+
     def dispose(self) -> None:
         with self._db_lock:
             while self._engines:
                 self._engines.popitem()[1].dispose()
         super().dispose()
+
+
+class _RunLogWatchdog(SqliteEventLogStorageWatchdog):
+    """Dagster's watcher of one run's events, woken by a change to the run's file or to its WAL."""
+
+    def __init__(self, storage, run_id: str, callback, cursor: str | None):
+        super().__init__(storage, run_id, callback, cursor)
+        self._patterns = [self._log_path, self._log_path + "-wal"]
+
+    def on_modified(self, event) -> None:
+        self._process_log()
 
 
 def _wal_normal_sync(dbapi_con, _record) -> None:

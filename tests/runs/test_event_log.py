@@ -36,3 +36,32 @@ def test_the_repository_instance_stores_and_reads_events_through_pooled_connecti
         assert next(iter(check.values())).run_id == run_ids[-1]
         assert len(instance.event_log_storage._engines) <= MAX_OPEN_SHARDS
     assert sorted(p.stem for p in (tmp_path / "history" / "runs").glob("*.db")) == sorted([*run_ids, "index"])
+
+
+def test_a_watcher_sees_each_event_another_instance_writes_at_once(tmp_path):
+    # The UI watches a run that a run worker writes. Writes now land in the run file's WAL; the
+    # watcher must wake on them, not only when the main file is checkpointed.
+    import logging
+    import time
+
+    from dagster._core.events.log import EventLogEntry
+
+    writer = PooledSqliteEventLogStorage(str(tmp_path))
+    watcher = PooledSqliteEventLogStorage(str(tmp_path))
+    seen = []
+    try:
+        def store(message: str) -> None:
+            writer.store_event(EventLogEntry(error_info=None, level=logging.INFO, user_message=message,
+                                             run_id="r1", timestamp=time.time()))
+
+        store("first")  # the run's file exists before the UI watches it
+        watcher.watch("r1", None, lambda entry, cursor: seen.append(entry.user_message))
+        for message in ("second", "third"):
+            store(message)
+            deadline = time.monotonic() + 5
+            while message not in seen and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert message in seen
+    finally:
+        watcher.dispose()
+        writer.dispose()
