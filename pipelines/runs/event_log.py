@@ -24,6 +24,7 @@ from contextlib import contextmanager
 
 from dagster import Field, StringSource
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
     SqliteEventLogStorageWatchdog,
@@ -88,6 +89,13 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             self._obs.start()
         watchdog = _RunLogWatchdog(self, run_id, callback, cursor)
         self._watchers[run_id][callback] = (watchdog, self._obs.schedule(watchdog, self._base_dir, recursive=True))
+
+    def wipe(self) -> None:
+        # Dagster deletes the run files: close them first, or writes would go to deleted files.
+        with self._db_lock:
+            for shard in [s for s in self._engines if s != INDEX_SHARD_NAME]:
+                self._engines.pop(shard).dispose()
+        super().wipe()
 
     def dispose(self) -> None:
         with self._db_lock:

@@ -65,3 +65,17 @@ def test_a_watcher_sees_each_event_another_instance_writes_at_once(tmp_path):
     finally:
         watcher.dispose()
         writer.dispose()
+
+
+def test_wiping_the_instance_closes_and_deletes_the_run_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    shutil.copyfile(ROOT_DIR / "dagster.yaml", tmp_path / "dagster.yaml")
+    job = dg.define_asset_job("j", executor_def=dg.in_process_executor)
+    defs = dg.Definitions(assets=[numbers], jobs=[job])
+    with dg.DagsterInstance.get() as instance:
+        first = defs.resolve_job_def("j").execute_in_process(instance=instance).run_id
+        instance.wipe()
+        assert not (tmp_path / "history" / "runs" / f"{first}.db").exists()
+        second = defs.resolve_job_def("j").execute_in_process(instance=instance).run_id
+        assert instance.get_run_stats(second).steps_succeeded == 1
+        assert instance.get_latest_materialization_event(dg.AssetKey("numbers")).run_id == second
