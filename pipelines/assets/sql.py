@@ -2,7 +2,6 @@
 
 
 import hashlib
-from dataclasses import replace
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -24,14 +23,8 @@ from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.resources import WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
 from pipelines.sql_engine import build_state
-from pipelines.sql_engine.models import (
-    SqlModel,
-    SqlModelError,
-    build_model,
-    check_signature,
-    check_sql,
-    float_columns,
-)
+from pipelines.sql_engine.model_tests import run_model_tests
+from pipelines.sql_engine.models import SqlModel, SqlModelError, build_model
 
 
 def _model_asset(model: SqlModel, deps: list[AssetKey]):
@@ -90,29 +83,16 @@ def _model_checks(model: SqlModel):
         selected = {k.name for k in context.selected_asset_check_keys}
         with warehouse.connect() as con:
             build_state.ensure(con)
-            for name, test in tests.items():
-                if name not in selected:
-                    continue
-                blocking = test.severity == "error"
-                if test.kind == "numeric_columns_finite":
-                    test = replace(test, args={"columns": float_columns(con, model.table)})
-                query = check_sql(model, test, months)
-                # Same query over tables whose versions did not change: the last outcome stands.
-                signature = check_signature(con, model, test, query)
-                check_id = f"{model.table}:{name}"
-                failing = build_state.reusable_outcome(con, check_id, signature)
-                reused = failing is not None
-                if not reused:
-                    failing = con.execute(query).fetchall()[0][0]
-                    build_state.record_outcome(con, check_id, signature, int(failing))
-                yield AssetCheckResult(
-                    asset_key=key,
-                    check_name=name,
-                    passed=failing == 0,
-                    severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,
-                    metadata={"failing_rows": int(failing), "reused": reused,
-                              "query": MetadataValue.md(f"```sql\n{query}\n```")},
-                )
+            outcomes = run_model_tests(con, model, [t for name, t in tests.items() if name in selected], months)
+        for outcome in outcomes:
+            yield AssetCheckResult(
+                asset_key=key,
+                check_name=outcome.test.name,
+                passed=outcome.failing == 0,
+                severity=AssetCheckSeverity.ERROR if outcome.test.severity == "error" else AssetCheckSeverity.WARN,
+                metadata={"failing_rows": outcome.failing, "reused": outcome.reused,
+                          "query": MetadataValue.md(f"```sql\n{outcome.query}\n```")},
+            )
 
     return _checks
 

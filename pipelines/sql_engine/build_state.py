@@ -96,17 +96,37 @@ def state_token(con) -> str:
         "order by column_index) from duckdb_columns() where database_name = current_database() "
         "group by all order by 1"
     ).fetchall()
-    parts = []
-    for table, columns in tables:
-        if table in BOOKKEEPING:
-            continue
-        parts.append((table, columns, table_version(con, table)))
-    return _digest(parts)
+    versions = table_versions(con, [table for table, _ in tables if table not in BOOKKEEPING])
+    return _digest([(table, columns, versions[table]) for table, columns in tables if table not in BOOKKEEPING])
 
 
-def signature(con, code: Iterable[object], inputs: Iterable[str]) -> str:
-    """Digest of ``code`` and the versions of the ``inputs`` tables."""
-    return _digest(list(code), {t: table_version(con, t) for t in sorted(set(inputs))})
+def signature(con, code: Iterable[object], inputs: Iterable[str], versions: dict[str, str] | None = None) -> str:
+    """Digest of ``code`` and the versions of the ``inputs`` tables (looked up in ``versions``,
+    from :func:`table_versions`, when given)."""
+    inputs = set(inputs)
+    if versions is None:
+        versions = table_versions(con, inputs)
+    return _digest(list(code), {t: versions[t] for t in sorted(inputs)})
+
+
+def table_versions(con, tables: Iterable[str]) -> dict[str, str]:
+    """:func:`table_version` of each of ``tables``, with two queries for all of them instead of
+    three or four each (a model's tests read the same few tables over and over)."""
+    existing = {f"{s}.{t}" for s, t in con.execute(
+        "select table_schema, table_name from information_schema.tables"
+    ).fetchall()}
+    recorded = dict(con.execute(
+        "select table_name, version from raw.table_versions"
+    ).fetchall()) if "raw.table_versions" in existing else {}
+    versions = {}
+    for table in set(tables):
+        if table not in existing:
+            versions[table] = "missing"
+        elif table in recorded:
+            versions[table] = recorded[table]
+        else:
+            versions[table] = table_version(con, table)
+    return versions
 
 
 def content_digest(con, table: str, where: str = "true") -> str:
@@ -168,14 +188,24 @@ def rebuild_unless_current(con, table: str, code: Iterable[object], inputs: Iter
     return True
 
 
-def reusable_outcome(con, check_name: str, check_signature: str) -> int | None:
+def reusable_outcomes(con, check_names: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """(signature, failing rows) last recorded for each of ``check_names`` that has one."""
+    names = sorted(set(check_names))
+    if not names:
+        return {}
     rows = con.execute(
-        "select failing from raw.check_outcomes where check_name = ? and signature = ?", [check_name, check_signature]
+        "select check_name, signature, failing from raw.check_outcomes where list_contains(?, check_name)", [names]
     ).fetchall()
-    return int(rows[0][0]) if rows else None
+    return {name: (sig, int(failing)) for name, sig, failing in rows}
 
 
-def record_outcome(con, check_name: str, check_signature: str, failing: int) -> None:
-    con.execute(
-        "insert or replace into raw.check_outcomes values (?, ?, ?)", [check_name, check_signature, failing]
-    )
+def record_outcomes(con, outcomes: Iterable[tuple[str, str, int]]) -> None:
+    """Record (check name, signature, failing rows) of several tests in one transaction."""
+    outcomes = list(outcomes)
+    if outcomes:
+        # One statement: executemany runs one insert per row, each a few milliseconds.
+        names, signatures, failing = (list(column) for column in zip(*outcomes, strict=True))
+        con.execute(
+            "insert or replace into raw.check_outcomes select unnest(?), unnest(?), unnest(?::bigint[])",
+            [names, signatures, failing],
+        )

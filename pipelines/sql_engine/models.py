@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +31,13 @@ import yaml
 from sqlglot import exp
 
 SOURCES_FILE = "sources.yml"
+# libyaml's loader when PyYAML was built with it: the same documents, a tenth of the time (every
+# process that loads the definitions reads the 28 model YAMLs).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _read_yaml(path: Path):
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
 
 
 class SqlModelError(ValueError):
@@ -183,7 +189,7 @@ def _load_model(path: Path) -> SqlModel:
     yml = path.with_suffix(".yml")
     if not yml.exists():
         return _with_finite_test(model)
-    doc = yaml.safe_load(yml.read_text(encoding="utf-8")) or {}
+    doc = _read_yaml(yml) or {}
     if not isinstance(doc, dict) or set(doc) - _YAML_KEYS:
         keys = sorted(set(doc) - _YAML_KEYS) if isinstance(doc, dict) else doc
         raise SqlModelError(f"{yml}: unexpected top-level keys {keys!r} (allowed: {sorted(_YAML_KEYS)})")
@@ -198,20 +204,11 @@ def _load_model(path: Path) -> SqlModel:
 
 def _with_finite_test(model: SqlModel) -> SqlModel:
     """Every mart gets a blocking ``numeric_columns_finite`` test: no inf or NaN in any float
-    column. Its columns are found when it runs (:func:`float_columns`), so a new column is covered
+    column. Its columns are found when it runs (:func:`~pipelines.sql_engine.model_tests.float_columns`), so a new column is covered
     without anyone listing it."""
     if model.layer == "marts":
         model.tests.append(ModelTest("numeric_columns_finite", None, {}, "error"))
     return model
-
-
-def float_columns(con, table: str) -> list[str]:
-    """The FLOAT/DOUBLE columns of ``table``: the only types that can hold inf or NaN."""
-    schema, name = table.split(".", 1)
-    return [r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-        "and data_type in ('FLOAT', 'DOUBLE', 'REAL') order by ordinal_position", [schema, name]
-    ).fetchall()]
 
 
 def discover_sources(sql_dir: Path) -> set[str]:
@@ -220,7 +217,7 @@ def discover_sources(sql_dir: Path) -> set[str]:
     path = sql_dir / SOURCES_FILE
     if not path.exists():
         return set()
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = _read_yaml(path) or {}
     tables = set()
     for source in doc.get("sources") or []:
         schema = source.get("schema", source["name"])
@@ -292,38 +289,6 @@ def build_statements(model: SqlModel, months=None) -> list[str]:
     return stmts
 
 
-def check_sql(model: SqlModel, test: ModelTest, months=None) -> str:
-    """A query returning the number of offending rows (0 = pass); for a partitioned model given
-    ``months``, over those months' rows only."""
-    t, c, a = model.table, test.column, test.args
-    if model.partition_by and months is not None:
-        t = f"(select * from {model.table} where {partition_filter(model, months)})"
-    if test.kind == "not_null":
-        return f"select count(*) from {t} where {c} is null"
-    if test.kind == "unique":
-        cols = ", ".join(a["columns"]) if c is None else c
-        return (
-            f"select coalesce(sum(n - 1), 0) from (select count(*) as n from {t} "
-            f"group by {cols} having count(*) > 1)"
-        )
-    if test.kind == "accepted_values":
-        values = ", ".join(_q(v) for v in a["values"])
-        return f"select count(*) from {t} where {c} is not null and {c}::varchar not in ({values})"
-    if test.kind == "relationships":
-        return (
-            f"select count(*) from {t} as child where child.{c} is not null and not exists "
-            f"(select 1 from {a['to']} as parent where parent.{a['field']} = child.{c})"
-        )
-    if test.kind == "expression_is_true":
-        return f"select count(*) from {t} where not coalesce(({a['expression']}), false)"
-    if test.kind == "numeric_columns_finite":
-        columns = a.get("columns") or []
-        if not columns:
-            return "select 0"
-        return f"select count(*) from {t} where " + " or ".join(f"not isfinite({c})" for c in columns)
-    raise SqlModelError(f"unknown test {test.kind}")
-
-
 def _columns(con, relation: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in con.execute(f"describe {relation}").fetchall()]
 
@@ -377,18 +342,3 @@ def build_model(con, model: SqlModel, months=None) -> tuple[int, bool]:
     if rebuilt:
         return built[0], True
     return con.execute(f"select count(*) from {model.table} where {where}").fetchall()[0][0], False
-
-
-def check_signature(con, model: SqlModel, test: ModelTest, query: str) -> str:
-    """Digest of a test's query and the versions of every table it reads (its model's included).
-
-    The tables are every ``<layer>.<name>`` the query mentions: a cheap over-approximation (a
-    pattern, not a parse: parsing 200 queries cost a quiet night seconds), which only ever makes
-    a test re-run more often, never less."""
-    from pipelines.sql_engine import build_state
-
-    reads = {m.group(0) for m in _TABLE_NAME.finditer(query)}
-    return build_state.signature(con, [query, test.severity], reads | {model.table})
-
-
-_TABLE_NAME = re.compile(r"\b(?:raw|quarantine|reference|staging|marts)\.[A-Za-z_][A-Za-z0-9_]*\b")

@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from pipelines.sql_engine import build_state
-from pipelines.sql_engine.models import ModelTest, SqlModel, build_model, check_signature, check_sql
+from pipelines.sql_engine.model_tests import check_signature, check_sql
+from pipelines.sql_engine.models import ModelTest, SqlModel, build_model
 
 
 @pytest.fixture
@@ -72,9 +73,8 @@ def test_a_check_outcome_is_reused_only_while_every_table_it_reads_is_unchanged(
     assert check_signature(con, STG, test, query) == first
     con.execute("insert into raw.visits values ('2024-09', 'c', 0)")  # read by the expression only
     assert check_signature(con, STG, test, query) != first
-    build_state.record_outcome(con, "t", first, 0)
-    assert build_state.reusable_outcome(con, "t", first) == 0
-    assert build_state.reusable_outcome(con, "t", "other") is None
+    build_state.record_outcomes(con, [("t", first, 0)])
+    assert build_state.reusable_outcomes(con, ["t", "u"]) == {"t": (first, 0)}
 
 
 def test_rows_and_version_change_together_or_not_at_all(con, monkeypatch):
@@ -94,3 +94,26 @@ def test_rows_and_version_change_together_or_not_at_all(con, monkeypatch):
     monkeypatch.undo()
     assert build_model(con, STG, ["2024-08"])[1]  # the next run rebuilds, and the version moves
     assert build_state.table_version(con, STG.table) != version
+
+
+def test_tests_counted_in_one_scan_give_each_query_s_own_count_and_are_reused_until_an_input_changes(con):
+    from pipelines.sql_engine.model_tests import run_model_tests
+
+    build_model(con, STG, None)
+    con.execute("insert into staging.stg_visits values ('2024-08', null, 70), ('2024-08', 'x', null)")
+    tests = [
+        ModelTest("not_null", "child", {}),
+        ModelTest("not_null", "n10", {}),
+        ModelTest("accepted_values", "child", {"values": ["a", "b"]}),
+        ModelTest("expression_is_true", None, {"expression": "n10 < 20"}, "warn"),
+        ModelTest("unique", None, {"columns": ["period"]}),
+    ]
+    first = run_model_tests(con, STG, tests)
+    assert [(o.test, o.failing, o.reused) for o in first] == [
+        (t, con.execute(check_sql(STG, t)).fetchone()[0], False) for t in tests]
+    assert [o.failing for o in first] == [1, 1, 1, 3, 2]
+    assert [o.reused for o in run_model_tests(con, STG, tests)] == [True] * 5
+    build_state.forget(con, [STG.table])  # the table's version changes: every test runs again
+    assert [o.reused for o in run_model_tests(con, STG, tests)] == [False] * 5
+    july = run_model_tests(con, STG, tests[:2], ["2024-07"])  # a partitioned model's months only
+    assert [o.failing for o in july] == [0, 0]

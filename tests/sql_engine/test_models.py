@@ -7,9 +7,9 @@ from dagster import AssetKey, Definitions, asset, materialize
 
 from pipelines.assets.sql import build_sql_assets
 from pipelines.resources import WarehouseResource
+from pipelines.sql_engine.model_tests import check_sql
 from pipelines.sql_engine.models import (
     SqlModelError,
-    check_sql,
     discover_models,
     discover_sources,
     run_model,
@@ -209,7 +209,8 @@ def test_run_model_is_one_transaction(tmp_path):
 
 def test_every_mart_has_a_blocking_finite_check_that_finds_inf_and_nan():
     from pipelines.settings import SQL_DIR
-    from pipelines.sql_engine.models import ModelTest, float_columns
+    from pipelines.sql_engine.model_tests import float_columns
+    from pipelines.sql_engine.models import ModelTest
 
     models = discover_models(SQL_DIR)
     marts = [m for m in models if m.layer == "marts"]
