@@ -18,14 +18,19 @@ def numbers():
     yield dg.AssetCheckResult(check_name="positive", passed=True)
 
 
-def test_the_repository_instance_stores_and_reads_events_through_pooled_connections(tmp_path, monkeypatch):
+def _repository_instance_job(tmp_path, monkeypatch):
+    """A one-asset job, with DAGSTER_HOME at ``tmp_path`` holding the repository's dagster.yaml."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     shutil.copyfile(ROOT_DIR / "dagster.yaml", tmp_path / "dagster.yaml")
     job = dg.define_asset_job("j", executor_def=dg.in_process_executor)
-    defs = dg.Definitions(assets=[numbers], jobs=[job])
+    return dg.Definitions(assets=[numbers], jobs=[job]).resolve_job_def("j")
+
+
+def test_the_repository_instance_stores_and_reads_events_through_pooled_connections(tmp_path, monkeypatch):
+    job = _repository_instance_job(tmp_path, monkeypatch)
     with dg.DagsterInstance.get() as instance:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
-        run_ids = [defs.resolve_job_def("j").execute_in_process(instance=instance).run_id for _ in range(MAX_OPEN_SHARDS + 2)]
+        run_ids = [job.execute_in_process(instance=instance).run_id for _ in range(MAX_OPEN_SHARDS + 2)]
         for run_id in run_ids:  # older runs' files were closed and open again on demand
             assert instance.get_run_stats(run_id).steps_succeeded == 1
         latest = instance.get_latest_materialization_event(dg.AssetKey("numbers"))
@@ -68,14 +73,11 @@ def test_a_watcher_sees_each_event_another_instance_writes_at_once(tmp_path):
 
 
 def test_wiping_the_instance_closes_and_deletes_the_run_files(tmp_path, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    shutil.copyfile(ROOT_DIR / "dagster.yaml", tmp_path / "dagster.yaml")
-    job = dg.define_asset_job("j", executor_def=dg.in_process_executor)
-    defs = dg.Definitions(assets=[numbers], jobs=[job])
+    job = _repository_instance_job(tmp_path, monkeypatch)
     with dg.DagsterInstance.get() as instance:
-        first = defs.resolve_job_def("j").execute_in_process(instance=instance).run_id
+        first = job.execute_in_process(instance=instance).run_id
         instance.wipe()
         assert not (tmp_path / "history" / "runs" / f"{first}.db").exists()
-        second = defs.resolve_job_def("j").execute_in_process(instance=instance).run_id
+        second = job.execute_in_process(instance=instance).run_id
         assert instance.get_run_stats(second).steps_succeeded == 1
         assert instance.get_latest_materialization_event(dg.AssetKey("numbers")).run_id == second
