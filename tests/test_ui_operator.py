@@ -103,8 +103,18 @@ class Ui:
         from dagster import DagsterInstance
         from dagster._core.instance.ref import InstanceRef
 
-        with DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home))) as instance:
-            return [e.message or "" for e in instance.all_logs(run_id)]
+        # The event log's files follow $DAGSTER_HOME (pipelines/runs/event_log.py), as in the
+        # UI's own processes: this reader opens the UI's instance from the test's environment.
+        before = os.environ.get("DAGSTER_HOME")
+        os.environ["DAGSTER_HOME"] = str(self.home)
+        try:
+            with DagsterInstance.from_ref(InstanceRef.from_dir(str(self.home))) as instance:
+                return [e.message or "" for e in instance.all_logs(run_id)]
+        finally:
+            if before is None:
+                os.environ.pop("DAGSTER_HOME", None)
+            else:
+                os.environ["DAGSTER_HOME"] = before
 
 
 @pytest.fixture(scope="module")

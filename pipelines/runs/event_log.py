@@ -41,7 +41,10 @@ MAX_OPEN_SHARDS = 8
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """``SqliteEventLogStorage`` (one SQLite file per run plus an index) with pooled connections.
 
-    ``base_dir`` defaults to ``$DAGSTER_HOME/history/runs``, where Dagster's default keeps it.
+    ``base_dir`` defaults to ``$DAGSTER_HOME/history/runs``, where Dagster's default keeps it. The
+    class config carries no folder, so a process that opens an instance from another folder than
+    ``$DAGSTER_HOME`` (``InstanceRef.from_dir``) must set ``base_dir`` or ``DAGSTER_HOME`` to that
+    folder: Dagster's own processes (UI, daemon, run workers, CLI) all run with ``DAGSTER_HOME``.
     """
 
     def __init__(self, base_dir: str | None = None, inst_data=None):
