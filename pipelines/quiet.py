@@ -23,8 +23,10 @@ A run is needed, and each reason is named, when:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,37 +123,48 @@ def check_night(months: list[str], *, work_path: Path, published_path: Path, lan
                 portal_client=None, history: RunHistory | None = None, code: str | None = None,
                 as_of: dt.date | None = None) -> NightCheck:
     """Whether a run over ``months`` would change the warehouse (see the module docstring)."""
-    from pipelines.resources import WarehouseBusyError, acquire_run_lock
-
     night = NightCheck(months=list(months))
     if not work_path.exists() or not published_path.exists():
         night.reasons.append("no published warehouse yet")
         return night
+    with _reading(work_path) as con:
+        if con is None:
+            night.reasons.append("another run is writing the warehouse")
+            return night
+        _check_warehouse(con, night, published_path, history, code, as_of)
+        _check_arrivals(con, night, landing_root, portal_client)
+    return night
+
+
+@contextlib.contextmanager
+def _reading(work_path: Path) -> Iterator:
+    """The working warehouse opened read-only under the run lock taken without waiting; None while
+    a run holds the lock."""
+    from pipelines.resources import WarehouseBusyError, acquire_run_lock
+
     try:
         lock = acquire_run_lock(work_path.parent / ".run.lock", wait_s=0)
     except WarehouseBusyError:
-        night.reasons.append("another run is writing the warehouse")
-        return night
+        yield None
+        return
     try:
         import duckdb
 
         con = duckdb.connect(str(work_path), read_only=True, config=settings.duckdb_config())
         try:
-            _check_warehouse(con, night, published_path, history, code, as_of)
-            _check_arrivals(con, night, landing_root, portal_client)
+            yield con
         finally:
             con.close()
     finally:
         lock.close()
-    return night
 
 
 def _check_warehouse(con, night: NightCheck, published_path: Path, history: RunHistory | None,
                      code: str | None, as_of: dt.date | None) -> None:
-    from pipelines.publishing.publish import _noted_token
+    from pipelines.publishing.publish import noted_token
     from pipelines.sql_engine.build_state import state_token, table_exists
 
-    if _noted_token(published_path) != state_token(con):
+    if noted_token(published_path) != state_token(con):
         night.reasons.append("the working warehouse changed since it was published")
     else:
         night.published_at = dt.datetime.fromtimestamp(published_path.stat().st_mtime, dt.UTC).replace(tzinfo=None)
@@ -193,7 +206,7 @@ def _check_arrivals(con, night: NightCheck, landing_root: Path | None, portal_cl
     """New landing files and portal submissions for the months, by ingestion's own rule."""
     from pipelines.ingestion import fingerprints
     from pipelines.ingestion.commit import Ledger
-    from pipelines.ingestion.identity import unnamed_submission_id
+    from pipelines.ingestion.land import refusal_id
     from pipelines.ingestion.unread import NotReady
 
     ledger = Ledger.load(con)
@@ -211,10 +224,8 @@ def _check_arrivals(con, night: NightCheck, landing_root: Path | None, portal_cl
             except NotReady:
                 night.settling.append(inc.stat.path)
                 continue
-            sid = inc.submission_id(fp.sha256)
-            refused_unread = inc.sha256 is not None
-            if not (ledger.landed(inc.stream, fp.sha256, sid) or (
-                    refused_unread and (sid or unnamed_submission_id(inc.stream, inc.file_name, fp.sha256)) in ledger.ids)):
+            refused_unread = inc.sha256 is not None  # its stand-in hash came with the listing
+            if not (ledger.holds(inc, fp.sha256) or (refused_unread and refusal_id(inc, fp.sha256) in ledger.ids)):
                 new.append(f"landing:{inc.stat.path}")
     if portal_client is not None:
         new += _portal_arrivals(con, portal_client, ledger, wanted, night)
@@ -230,12 +241,11 @@ def _portal_arrivals(con, client, ledger, wanted: set[str], night: NightCheck) -
     new = []
     try:
         for inc in portal_incoming(client, updated_since=_portal_since(con)):
-            if inc.lands_in(wanted) and not (inc.sha256 and ledger.landed(inc.stream, inc.sha256, inc.submission_id(inc.sha256))):
+            if inc.lands_in(wanted) and not ledger.holds(inc, inc.sha256):
                 new.append(f"portal:{inc.stream}/{inc.file_name}")
     except PortalError as exc:
         night.reasons.append(f"the portal listing failed ({exc}); a run records it")
     return new
-
 
 
 def night_check(months: list[str], instance) -> NightCheck:
@@ -264,29 +274,15 @@ def known_landing(work_path: Path) -> tuple[dict, object] | None:
     """What ingestion already read and landed: ``raw.landing_fingerprints`` as a sensor cursor
     (``relative path -> [size, mtime_ns, sha256]``) and the ledger of landed submissions; None when
     there is no working warehouse yet or a run is writing it (never waited for)."""
-    from pipelines.resources import WarehouseBusyError, acquire_run_lock
-
     if not work_path.exists():
         return None
-    try:
-        lock = acquire_run_lock(work_path.parent / ".run.lock", wait_s=0)
-    except WarehouseBusyError:
-        return None
-    try:
-        import duckdb
+    from pipelines.ingestion import fingerprints
+    from pipelines.ingestion.commit import Ledger
+    from pipelines.sql_engine.build_state import table_exists
 
-        from pipelines.ingestion import fingerprints
-        from pipelines.ingestion.commit import Ledger
-        from pipelines.sql_engine.build_state import table_exists
-
-        con = duckdb.connect(str(work_path), read_only=True, config=settings.duckdb_config())
-        try:
-            needed = ("raw.landing_fingerprints", "raw.submissions", "quarantine.rejected_files")
-            if not all(table_exists(con, t) for t in needed):
-                return None
-            cache = {path: list(fp) for path, fp in fingerprints.load(con).items()}
-            return cache, Ledger.load(con)
-        finally:
-            con.close()
-    finally:
-        lock.close()
+    with _reading(work_path) as con:
+        needed = ("raw.landing_fingerprints", "raw.submissions", "quarantine.rejected_files")
+        if con is None or not all(table_exists(con, t) for t in needed):
+            return None
+        cache = {path: list(fp) for path, fp in fingerprints.load(con).items()}
+        return cache, Ledger.load(con)

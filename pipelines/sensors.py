@@ -120,20 +120,16 @@ def portal_sensor(context: SensorEvaluationContext, portal: PortalResource):
     if not items:
         return SkipReason("no new submissions on the portal")
     latest = max(i["updated_at"] for i in items)
+    listed = [(item, portal_item(client, item)) for item in items]
     known = known_landing(_warehouse().work_path)
     if known is not None:
-        ledger = known[1]
-        fresh = []
-        for item in items:
-            inc = portal_item(client, item)
-            if not (inc.sha256 and ledger.landed(inc.stream, inc.sha256, inc.submission_id(inc.sha256))):
-                fresh.append(item)
+        fresh = [(item, inc) for item, inc in listed if not known[1].holds(inc, inc.sha256)]
         if not fresh:
             return SensorResult(skip_reason=f"{len(items)} portal submission(s) listed, all already landed",
                                 cursor=json.dumps({"updated_since": latest}))
-        items = fresh
-    ids = sorted(i["submission_id"] for i in items)
-    months = [portal_item(client, i).partition for i in items]
+        listed = fresh
+    ids = sorted(item["submission_id"] for item, _ in listed)
+    months = [inc.partition for _, inc in listed]
     return SensorResult(run_requests=[run_request("portal", ids, months)], cursor=json.dumps({"updated_since": latest}))
 
 

@@ -69,6 +69,11 @@ class Ledger:
             return (stream, sha) in self.settled
         return (stream, sha) in self.hashes and sid in self.ids
 
+    def holds(self, inc, sha: str | None) -> bool:
+        """Whether the content ``sha`` of the incoming file ``inc`` already landed (under the id its
+        name gives, or, unnamed, under any id of its stream); False when the hash is not known."""
+        return bool(sha) and self.landed(inc.stream, sha, inc.submission_id(sha))
+
     def add(self, stream: str, sha: str, sid: str | None) -> None:
         if sid is not None:
             self.ids.add(sid)

@@ -120,7 +120,7 @@ def _receive(inc: Incoming, ledger: Ledger, cache, seen: dict[str, Fingerprint],
     where = f"{inc.transport}:{inc.stream}/{inc.file_name}"
     try:
         sha, content = _hash_before_fetch(inc, cache, seen)
-        if sha and ledger.landed(inc.stream, sha, inc.submission_id(sha)):
+        if ledger.holds(inc, sha):
             report.skipped_known += 1
             return None
         if content is None:
@@ -151,10 +151,16 @@ def _refusal(inc: Incoming, exc: Refused, ledger: Ledger, report: IngestReport) 
     file's came with it) and the id it gives; None when that refusal is already recorded."""
     sha = inc.sha256 if inc.stat is not None else unread_sha256(
         exc.reason, inc.transport, inc.stream, inc.file_name, inc.sha256, exc.size)
-    sid = inc.submission_id(sha) or unnamed_submission_id(inc.stream, inc.file_name, sha)
+    sid = refusal_id(inc, sha)
     if sid in ledger.ids:
         report.skipped_known += 1
         return None
     ledger.add(inc.stream, sha, sid)
     log.warning("refused %s:%s/%s unread: %s", inc.transport, inc.stream, inc.file_name, exc)
     return Refusal(inc, sid, sha, exc.reason, exc.detail, exc.size)
+
+
+def refusal_id(inc: Incoming, sha: str) -> str:
+    """The submission id a file refused unread is recorded under: its name's, else one from its
+    name and (stand-in) hash."""
+    return inc.submission_id(sha) or unnamed_submission_id(inc.stream, inc.file_name, sha)

@@ -53,8 +53,8 @@ def read_json(content: bytes, layout: Layout) -> RawTable:
         return json.dumps(v, ensure_ascii=False)
 
     body = [[cell(rec.get(k)) for k in chosen] for rec in data]
-    return RawTable(names, text_columns_as_arrow(columns_of(body, range(len(names)))), np.arange(1, len(body) + 1, dtype="int64"), "json",
-                    warnings)
+    columns = text_columns_as_arrow(columns_of(body, range(len(names))))
+    return RawTable(names, columns, np.arange(1, len(body) + 1, dtype="int64"), "json", warnings)
 
 
 def _load(content: bytes) -> object:

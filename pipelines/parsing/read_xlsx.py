@@ -87,5 +87,5 @@ def read_xlsx(content: bytes, layout: Layout) -> RawTable:
                 continue
             body.append(cells)
             numbers.append(header_idx + offset + 2)
-    return RawTable(names, text_columns_as_arrow(columns_of(body, range(len(names)))), np.asarray(numbers, dtype="int64"),
-                    "xlsx", warnings, too_long)
+    columns = text_columns_as_arrow(columns_of(body, range(len(names))))
+    return RawTable(names, columns, np.asarray(numbers, dtype="int64"), "xlsx", warnings, too_long)

@@ -251,7 +251,7 @@ def publish_database(
         if skip_unchanged and published_path.exists():
             # Unchanged when the working database's table versions are those noted when this
             # published file was written (cheap), or else when both contents hash the same.
-            same = _noted_token(published_path) == token
+            same = noted_token(published_path) == token
             if not same:
                 work_print = database_fingerprint(work_path, PUBLISHED_SCHEMAS)
                 same = work_print == database_fingerprint(published_path, PUBLISHED_SCHEMAS)
@@ -316,7 +316,7 @@ def _note_token(published_path: Path, token: str) -> None:
     _token_note(published_path).write_text(f"{st.st_size} {st.st_mtime_ns} {token}\n")
 
 
-def _noted_token(published_path: Path) -> str | None:
+def noted_token(published_path: Path) -> str | None:
     """The noted token, if the note describes the published file as it is now (a rollback or any
     other replacement changes its size or mtime)."""
     st = published_path.stat()
