@@ -93,9 +93,11 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def _run(env: dict, period: str, said: list | None = None) -> tuple[float, float, float]:
+def _run(env: dict, period: str, said: list | None = None,
+         samples: list | None = None) -> tuple[float, float, float]:
     """(wall seconds, peak summed RSS GB of the run's process tree, peak RSS GB of one process);
-    ``said`` receives the command's first line of output."""
+    ``said`` receives the command's first line of output, ``samples`` every (epoch seconds,
+    tree RSS bytes) sampled."""
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--period", period], env=env,
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -103,7 +105,10 @@ def _run(env: dict, period: str, said: list | None = None) -> tuple[float, float
 
     def sample() -> None:
         while proc.poll() is None:
-            peak_tree[0] = max(peak_tree[0], _tree_rss(proc.pid))
+            rss = _tree_rss(proc.pid)
+            peak_tree[0] = max(peak_tree[0], rss)
+            if samples is not None:
+                samples.append((time.time(), rss))
             time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -128,7 +133,7 @@ i = DagsterInstance.get()
 run = i.get_runs(limit=1)[0]
 stats = i.get_run_step_stats(run.run_id)
 rs = i.get_run_stats(run.run_id)
-steps = [(s.step_key, s.end_time - s.start_time) for s in stats if s.end_time]
+steps = [(s.step_key, s.end_time - s.start_time, s.start_time, s.end_time) for s in stats if s.end_time]
 mats = {}
 for rec in i.get_records_for_run(run.run_id, of_type=__import__("dagster").DagsterEventType.ASSET_MATERIALIZATION).records:
     m = rec.event_log_entry.dagster_event.event_specific_data.materialization
@@ -141,6 +146,16 @@ print(json.dumps({"steps": steps, "wall": rs.end_time - rs.start_time, "rows": m
                          check=True).stdout
     data = json.loads(out.strip().splitlines()[-1])
     return [tuple(s) for s in data["steps"]], data["wall"], data["rows"]
+
+
+def _peak_by_stage(steps: list[tuple], samples: list[tuple[float, int]]) -> dict[str, float]:
+    """Peak tree RSS (GB) sampled while each stage's steps ran (a step's own window)."""
+    out: dict[str, float] = {}
+    for label, match in STAGES:
+        windows = [(start, end) for key, _, start, end in steps if match(key)]
+        peak = max((rss for t, rss in samples for start, end in windows if start <= t <= end), default=0)
+        out[label] = peak / 1e9
+    return out
 
 
 def _empty_step_cost(n_steps: int) -> float:
@@ -245,7 +260,10 @@ def _duckdb_read(data: Path, max_files: int | None) -> dict:
                     raw.decode("utf-8")
                 except UnicodeDecodeError:
                     path = tmp / f.name
-                    raw = raw.decode("cp1252").encode("utf-8")
+                    try:
+                        raw = raw.decode("cp1252").encode("utf-8")
+                    except UnicodeDecodeError:
+                        continue  # not text in either encoding: the pipeline refuses it too
                     path.write_bytes(raw)
                 options = "all_varchar = true"
                 if mode == "told":
@@ -301,13 +319,16 @@ def main(argv=None) -> None:
 
 def _bench(args, work: Path, data: Path) -> None:
     env = _env(work, data, "run")
-    wall, peak, peak_one = _run(env, PERIOD)
-    steps, run_wall, rows = _step_stats(env)
+    samples: list = []
+    wall, peak, peak_one = _run(env, PERIOD, samples=samples)
+    timed_steps, run_wall, rows = _step_stats(env)
+    stage_peaks = _peak_by_stage(timed_steps, samples)
+    steps = [(k, d) for k, d, _, _ in timed_steps]
     work_mb, pub_mb = _sizes(work)
     n_source = _source_rows(work)
 
     print(f"\n== full job, one month ({PERIOD}), {args.scale} scale ==")
-    print(f"{'stage':<44}{'steps':>6}{'wall s':>9}{'rows':>12}{'rows/s':>12}")
+    print(f"{'stage':<44}{'steps':>6}{'wall s':>9}{'rows':>12}{'rows/s':>12}{'peak RSS GB':>13}")
     stage_rows = {
         "ingest": n_source, "z-scores": rows.get("staging__stg_child_zscores"),
         "SQL": rows.get("marts__fct_child_measurement"),
@@ -319,9 +340,13 @@ def _bench(args, work: Path, data: Path) -> None:
         accounted += secs
         n = next((v for key, v in stage_rows.items() if label.startswith(key)), None)
         rate = f"{n / secs:>12,.0f}" if n and secs else f"{'':>12}"
-        print(f"{label:<44}{len(picked):>6}{secs:>9.1f}{(f'{n:,}' if n else ''):>12}{rate}")
+        print(f"{label:<44}{len(picked):>6}{secs:>9.1f}{(f'{n:,}' if n else ''):>12}{rate}"
+              f"{stage_peaks[label]:>13.2f}")
     other = sum(d for _, d in steps) - accounted
     print(f"{'other steps':<44}{'':>6}{other:>9.1f}")
+    by_step = sorted(((max((r for t, r in samples if start <= t <= end), default=0), key)
+                      for key, _, start, end in timed_steps), reverse=True)[:3]
+    print("largest steps by peak RSS: " + ", ".join(f"{key} {rss / 1e9:.2f} GB" for rss, key in by_step))
     per_step = _empty_step_cost(len(steps))
     between = run_wall - sum(d for _, d in steps)
     overhead = per_step * len(steps) + max(between, 0.0)
