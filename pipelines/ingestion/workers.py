@@ -87,11 +87,17 @@ class Fallback:
             return prepare_batch(self.stream, self.items, self.parse_many, self.validate)
 
 
+# Batches queued beyond one per worker: a worker that finishes takes the queued batch at once
+# instead of waiting while this process commits the oldest and reads the next batch's files
+# (about a third of a batch's time on a Banten month).
+QUEUED = 1
+
+
 class InOrder:
     """Batches prepared (in ``workers`` forked processes, or here when 0) and handed to
     ``commit`` one at a time in the order they were put, so versions and results do not depend
-    on the workers. At most ``workers`` batches are in flight; the pool starts (after
-    ``before_fork``) with the first batch, so a run with nothing new starts no worker."""
+    on the workers. At most ``workers`` + :data:`QUEUED` batches are in flight; the pool starts
+    (after ``before_fork``) with the first batch, so a run with nothing new starts no worker."""
 
     def __init__(self, workers: int, parse_many, validate, before_fork: Callable[[], None] | None,
                  commit: Callable[[list[Pending], Prepared], None]) -> None:
@@ -112,7 +118,7 @@ class InOrder:
             self._in_flight.append((batch, prepare_batch(stream, items, self._parse_many, self._validate)))
         else:
             self._in_flight.append((batch, self._pool.submit(stream, items)))
-        while len(self._in_flight) > (self._workers if self._pool is not None else 0):
+        while len(self._in_flight) > (self._workers + QUEUED if self._pool is not None else 0):
             self._commit_oldest()
 
     def finish(self) -> None:

@@ -286,6 +286,13 @@ def month_keys(days: np.ndarray) -> np.ndarray:
     return np.where(np.isnat(months), -1, months.astype("int64") + 1970 * 12).astype("int64")
 
 
+def month_labels(keys: np.ndarray) -> pd.Series:
+    """``YYYY-MM`` of each month key (:func:`month_keys`; NA for -1), formatted once per month."""
+    distinct, codes = np.unique(keys, return_inverse=True)
+    labels = np.array([f"{k // 12:04d}-{k % 12 + 1:02d}" if k >= 0 else None for k in distinct.tolist()], dtype=object)
+    return pd.Series(labels[codes.reshape(-1)] if len(keys) else [], dtype="str")
+
+
 def period_month_key(period: str | None) -> int:
     """``year * 12 + month - 1`` of a ``YYYY-MM`` period (-1 for anything else)."""
     return _month_key(period)

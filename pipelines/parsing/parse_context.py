@@ -15,6 +15,7 @@ per file through :meth:`Context.file_count`, so a file parses the same alone or 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.parsing import dates as D
 from pipelines.parsing import values as V
@@ -44,6 +47,25 @@ WIB = dt.timedelta(hours=7)  # received_at is UTC; measurement dates are calenda
 # the row kept: quarantine.rejected_values, with the cell as read in original_value).
 REJECT_COLUMNS = ("row_number", "column", "reason_code", "detail", "payload", "level", "original_value")
 MAX_QUOTED = 40  # longest cell text quoted in a detail
+# A text column typed once per distinct cell (Context.per_value) when it has at most this share of
+# distinct cells and at least DISTINCT_MIN_ROWS rows: weights, dates, labels, names of places.
+DISTINCT_SHARE = 0.5
+DISTINCT_MIN_ROWS = 256
+
+
+def spread(result, codes: np.ndarray, index: pd.Index):
+    """A result computed per distinct cell, back on the rows: ``result[codes]`` with ``index``
+    (a Series, an array, a :class:`~pipelines.parsing.dates.DateCells`, or a tuple of them)."""
+    if isinstance(result, tuple):
+        return tuple(spread(r, codes, index) for r in result)
+    if isinstance(result, pd.Series):
+        return pd.Series(result.array.take(codes), index=index, name=result.name)
+    if isinstance(result, np.ndarray):
+        return result[codes]
+    if isinstance(result, D.DateCells):
+        return dataclasses.replace(result, index=index, **{
+            f.name: getattr(result, f.name)[codes] for f in dataclasses.fields(result) if f.name != "index"})
+    raise TypeError(f"cannot spread a {type(result).__name__}")
 
 
 @dataclass
@@ -68,6 +90,7 @@ class Context:
     periods: list[str | None] = field(default_factory=list)  # per file: the period its rows report
     _rejects: list[pd.DataFrame] = field(default_factory=list)
     _text: dict[str, pd.Series] = field(default_factory=dict)
+    _distinct: dict[str, tuple[np.ndarray, pd.Series] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.file_index is None:
@@ -106,8 +129,43 @@ class Context:
     def text(self, column: str) -> pd.Series:
         """Cells as trimmed text, NA when empty (computed once per column)."""
         if column not in self._text:
-            self._text[column] = V.as_text(self.cell(column))
+            self._text[column] = self.per_value(column, V.as_text)
         return self._text[column]
+
+    def distinct(self, column: str) -> tuple[np.ndarray, pd.Series] | None:
+        """``(codes, cells)``: the column's distinct cells (the last one NA) and each row's code,
+        for a text column of few distinct cells; None for a personal or mostly-distinct column,
+        an XLSX/JSON column of native values, or a small batch (computed once per column)."""
+        if column not in self._distinct:
+            self._distinct[column] = None
+            cells = self.raw[column] if column in self.raw.columns else None
+            if (cells is not None and cells.dtype != object and self.n >= DISTINCT_MIN_ROWS
+                    and column not in self.layout.pii):
+                values = pa.array(cells.array)
+                if isinstance(values, pa.ChunkedArray):
+                    values = values.combine_chunks()
+                encoded = pc.dictionary_encode(values)
+                if len(encoded.dictionary) <= DISTINCT_SHARE * self.n:
+                    na = len(encoded.dictionary)
+                    codes = encoded.indices.fill_null(na).to_numpy(zero_copy_only=False)
+                    dictionary = pa.concat_arrays([encoded.dictionary, pa.nulls(1, encoded.dictionary.type)])
+                    self._distinct[column] = (codes, pd.Series(dictionary, dtype=cells.dtype))
+        return self._distinct[column]
+
+    def per_value(self, column: str, fn: Callable[[pd.Series], object]):
+        """``fn(self.cell(column))``, computed once per distinct cell and spread back to the rows
+        when the column has few (:meth:`distinct`). ``fn`` must treat each cell on its own (the
+        same cell gives the same output wherever it is); it returns a Series, an array, a
+        :class:`~pipelines.parsing.dates.DateCells` or a tuple of them, aligned with its input."""
+        found = self.distinct(column)
+        if found is None:
+            return fn(self.cell(column))
+        codes, cells = found
+        return spread(fn(cells), codes, self.raw.index)
+
+    def label(self, column: str) -> pd.Series:
+        """A free-text category or label, trimmed (:func:`~pipelines.parsing.values.clean_label`)."""
+        return self.per_value(column, V.clean_label)
 
     def reject(self, mask: pd.Series, column: str | None, reason: str,
                detail: str | pd.Series | Callable[[np.ndarray], object]) -> None:
@@ -167,12 +225,12 @@ class Context:
     # Typed columns -----------------------------------------------------------------------
 
     def decimal(self, column: str, **kwargs) -> pd.Series:
-        result, bad = V.parse_decimal(self.cell(column), **kwargs)
+        result, bad = self.per_value(column, lambda cells: V.parse_decimal(cells, **kwargs))
         self.reject_bad(bad, column, "invalid_number", "not a number")
         return result
 
     def integer(self, column: str, *, amount: bool = False, reason: str = "invalid_number") -> pd.Series:
-        result, bad = V.parse_int(self.cell(column), amount=amount)
+        result, bad = self.per_value(column, lambda cells: V.parse_int(cells, amount=amount))
         self.reject_bad(bad, column, reason, "not a whole number")
         return result
 
@@ -190,7 +248,7 @@ class Context:
     def dates(self, columns: tuple[str, ...], measured: str | None = None) -> dict[str, pd.Series]:
         """Date columns read with one slash order per file decided from all of them together;
         ``measured`` (one of them) and the files' periods break a tie (:mod:`~pipelines.parsing.dates`)."""
-        cells = {c: D.scan_dates(self.cell(c)) for c in columns}
+        cells = {c: self.per_value(c, D.scan_dates) for c in columns}
         orders = D.decide_orders(list(cells.values()), self.file_index, self.n_files,
                                  cells.get(measured) if measured else None, self.periods)
         what = np.array([f"not a date (column read as {o})" for o in orders.names], dtype=object)
@@ -209,11 +267,11 @@ class Context:
         fall in; a tie goes to the later month), then reject a measurement outside its file's period
         (``measured_outside_period``) or after the file was received (``measured_after_received``,
         compared as calendar days in WIB)."""
-        if any(p is None for p in self.periods):
-            derived = most_common_period(self.file_index, measured.astype("string").str.slice(0, 7), self.n_files)
-            self.periods = [p if p is not None else d for p, d in zip(self.periods, derived, strict=True)]
         days = D.as_days(measured)
         keys = D.month_keys(days)
+        if any(p is None for p in self.periods):
+            derived = most_common_period(self.file_index, D.month_labels(keys), self.n_files)
+            self.periods = [p if p is not None else d for p, d in zip(self.periods, derived, strict=True)]
         wanted = np.array([D.period_month_key(p) for p in self.periods] or [-1], dtype="int64")[self.file_index]
         outside = (wanted >= 0) & (keys >= 0) & (keys != wanted)
         periods = np.array(self.periods, dtype=object)
@@ -229,13 +287,13 @@ class Context:
                     + " (WIB)")
 
     def boolean(self, column: str) -> pd.Series:
-        result, bad = V.parse_bool(self.cell(column))
+        result, bad = self.per_value(column, V.parse_bool)
         self.reject_bad(bad, column, "invalid_value", "not Ya/Tidak")
         return result
 
     def enum(self, column: str, mapping: dict[str, object], reason: str = "invalid_value",
              dtype: str = "str") -> pd.Series:
-        result, bad = V.parse_enum(self.cell(column), mapping, dtype)
+        result, bad = self.per_value(column, lambda cells: V.parse_enum(cells, mapping, dtype))
         self.reject_bad(bad, column, reason, "unexpected value")
         return result
 
@@ -252,8 +310,11 @@ class Context:
 
     def region_code(self, column: str, level: str | tuple[str, ...]) -> pd.Series:
         """Kemendagri code as dotted text, rejected (``unknown_region_code``) when not in the master."""
-        codes = normalise_codes(self.cell(column))
-        unknown = codes.notna() & ~self.regions.validate_code(codes, level)
+        def checked(cells: pd.Series) -> tuple[pd.Series, pd.Series]:
+            codes = normalise_codes(cells)
+            return codes, codes.notna() & ~self.regions.validate_code(codes, level)
+
+        codes, unknown = self.per_value(column, checked)
         self.reject(unknown, column, "unknown_region_code",
                     lambda pos: f"code not in the region master at level {level}: "
                     + codes.iloc[pos].fillna("").to_numpy(object))

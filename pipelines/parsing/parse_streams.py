@@ -146,7 +146,7 @@ def parse_child_measurements(ctx: Context) -> pd.DataFrame:
         "sex": ctx.enum("sex", V.SEX_CODES, "invalid_sex", "Int64"),
         "birth_date": birth,
         "measured_on": measured,
-        "age_days_export": D.parse_age_days(ctx.cell("age_text")),
+        "age_days_export": ctx.per_value("age_text", D.parse_age_days),
         "weight_kg": sizes["weight_kg"],
         "lenhei_cm": sizes["lenhei_cm"],
         "measure": ctx.enum("measure_position", V.MEASURE_CODES),
@@ -156,14 +156,14 @@ def parse_child_measurements(ctx: Context) -> pd.DataFrame:
         "haz_export": ctx.decimal("haz_export", sentinels=(Z_SENTINEL,)),
         "waz_export": ctx.decimal("waz_export", sentinels=(Z_SENTINEL,)),
         "whz_export": ctx.decimal("whz_export", sentinels=(Z_SENTINEL,)),
-        "wfa_label": V.clean_label(ctx.cell("wfa_label")),
-        "hfa_label": V.clean_label(ctx.cell("hfa_label")),
-        "wfh_label": V.clean_label(ctx.cell("wfh_label")),
+        "wfa_label": ctx.label("wfa_label"),
+        "hfa_label": ctx.label("hfa_label"),
+        "wfh_label": ctx.label("wfh_label"),
         "weight_gain_code": gain.where(gain.isin(["N", "T", "O", "B"]).astype(bool)),
         **names,
         "village_code": village_code,
-        "puskesmas": V.clean_label(ctx.cell("puskesmas")),
-        "posyandu": V.clean_label(ctx.cell("posyandu")),
+        "puskesmas": ctx.label("puskesmas"),
+        "posyandu": ctx.label("posyandu"),
     }, index=ctx.raw.index)
 
 
@@ -171,7 +171,7 @@ def parse_households(ctx: Context) -> pd.DataFrame:
     """P3KE household register -> one row per household (grain: household x file)."""
     ctx.require()
     village_code = ctx.region_code("village_code", "village")
-    decile, bad = V.parse_int(ctx.cell("welfare_decile"))
+    decile, bad = ctx.per_value("welfare_decile", V.parse_int)
     bad = bad | (decile.notna() & ~decile.between(1, 4)).astype(bool)
     ctx.reject_bad(bad, "welfare_decile", "invalid_decile", "welfare decile must be 1-4")
     head_id, nik_valid = _head_id(ctx, village_code)
@@ -192,7 +192,7 @@ def parse_households(ctx: Context) -> pd.DataFrame:
     }
     for column in ("occupation", "education", "home_ownership", "roof_type", "wall_type", "floor_type",
                    "lighting_source", "cooking_fuel", "drinking_water", "toilet_facility", "targeting"):
-        out[column] = V.clean_label(ctx.cell(column))
+        out[column] = ctx.label(column)
     out["has_savings"] = ctx.boolean("has_savings")
     for flag in P3KE_FLAGS:
         out[flag] = ctx.boolean(flag)
@@ -234,14 +234,14 @@ def parse_aksi_reports(ctx: Context) -> pd.DataFrame:
         "regency_name": ctx.text("regency_name"),
         "year": ctx.year(),
         "action_no": action.mask(bad),
-        "action_name": V.clean_label(ctx.cell("action_name")),
+        "action_name": ctx.label("action_name"),
         "status": ctx.enum("status", AKSI_STATUS, "invalid_status"),
         "n_evidence": ctx.in_range("n_evidence", ctx.integer("n_evidence"), 0, 10_000),
-        "evidence_docs": V.clean_label(ctx.cell("evidence_docs")),
+        "evidence_docs": ctx.label("evidence_docs"),
         "completed_on": ctx.date("completed_on"),
         "grade": ctx.text("grade").str.upper(),
         "score": ctx.in_range("score", ctx.decimal("score"), 0, 100),
-        "category": V.clean_label(ctx.cell("category")).str.title(),
+        "category": ctx.label("category").str.title(),
         "officer_id": ctx.pseudonymiser.token("officer", ctx.cell("officer_name")),
     }, index=ctx.raw.index)
 
@@ -308,15 +308,15 @@ def parse_opd_programmes(ctx: Context) -> pd.DataFrame:
         "opd_name": ctx.text("opd_name"),
         "year": ctx.year(),
         "quarter": ctx.quarter(),
-        "programme": V.clean_label(ctx.cell("programme")),
-        "activity": V.clean_label(ctx.cell("activity")),
+        "programme": ctx.label("programme"),
+        "activity": ctx.label("activity"),
         "intervention_type": ctx.enum("intervention_type", INTERVENTION_TYPE),
         "regency_code": ctx.region_code("regency_code", ("province", "regency")),
         "village_codes": _village_code_lists(ctx),
         "budget_rp": ctx.in_range("budget_rp", ctx.integer("budget_rp", amount=True), 0, 10**14),
         "realisation_rp": ctx.in_range("realisation_rp", ctx.integer("realisation_rp", amount=True), 0, 10**14),
         "output_target": ctx.decimal("output_target"),
-        "output_unit": V.clean_label(ctx.cell("output_unit")),
+        "output_unit": ctx.label("output_unit"),
         "output_achieved": ctx.decimal("output_achieved"),
         "contact_id": ctx.pseudonymiser.token("contact", ctx.cell("contact_name")),
     }, index=ctx.raw.index)

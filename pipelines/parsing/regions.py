@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pipelines.parsing.values import squeeze_whitespace
@@ -207,7 +206,6 @@ class RegionIndex:
         codes, uniques = pd.factorize(key)
         answers = [self._resolve_one(*u.split("\x1f")) for u in uniques]
         cols = ("regency_code", "district_code", "village_code", "reason", "detail")
-        table = {c: np.array([a[i] for a in answers] or [], dtype=object) for i, c in enumerate(cols)}
-        return pd.DataFrame(
-            {c: pd.Series(table[c][codes] if len(codes) else [], index=regency.index, dtype="str") for c in cols}
-        )
+        # Each answer typed once per distinct triple, then taken per row (no Python object per row).
+        table = {c: pd.array([a[i] for a in answers], dtype="str") for i, c in enumerate(cols)}
+        return pd.DataFrame({c: pd.Series(table[c].take(codes), index=regency.index) for c in cols})
