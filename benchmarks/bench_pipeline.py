@@ -347,6 +347,8 @@ def _bench(args, work: Path, data: Path) -> None:
     by_step = sorted(((max((r for t, r in samples if start <= t <= end), default=0), key)
                       for key, _, start, end in timed_steps), reverse=True)[:3]
     print("largest steps by peak RSS: " + ", ".join(f"{key} {rss / 1e9:.2f} GB" for rss, key in by_step))
+    slowest = sorted(steps, key=lambda s: -s[1])[:6]
+    print("slowest steps: " + ", ".join(f"{key} {secs:.1f} s" for key, secs in slowest))
     per_step = _empty_step_cost(len(steps))
     between = run_wall - sum(d for _, d in steps)
     overhead = per_step * len(steps) + max(between, 0.0)
