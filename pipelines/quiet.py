@@ -216,8 +216,11 @@ def _check_arrivals(con, night: NightCheck, landing_root: Path | None, portal_cl
         from pipelines.ingestion.incoming import landing_incoming
 
         cache = fingerprints.load(con)
+        wanted_period: dict[str | None, bool] = {}  # a national folder holds 250k files of a few periods
         for inc in landing_incoming(landing_root):
-            if not inc.lands_in(wanted):
+            if inc.period not in wanted_period or inc.unnamed:
+                wanted_period[inc.period] = inc.lands_in(wanted)
+            if not (inc.unnamed or wanted_period[inc.period]):
                 continue
             try:
                 fp, _ = inc.fingerprint(cache)  # read only when size or mtime changed

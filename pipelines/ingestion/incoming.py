@@ -148,12 +148,12 @@ def landing_incoming(
     for entry in scan(root, streams):
         st = entry.st
         received = dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC).replace(tzinfo=None)
-        stat = FileStat(entry.path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns)
-        key, error = read_name(entry.stream, entry.path.name, parse_name)
+        stat = FileStat(entry.relative, st.st_size, st.st_mtime_ns)
+        key, error = read_name(entry.stream, entry.name, parse_name)
         unread = rule.unread(st, now)
-        fetch = functools.partial(_raise, unread) if unread else functools.partial(read_listed, entry.path, st)
+        fetch = functools.partial(_raise, unread) if unread else functools.partial(read_listed, entry.full, st)
         sha = unread_sha256(unread.reason, *stat) if isinstance(unread, Refused) else None
-        yield Incoming(entry.stream, entry.path.name, "landing", received, fetch, sha256=sha, stat=stat, key=key,
+        yield Incoming(entry.stream, entry.name, "landing", received, fetch, sha256=sha, stat=stat, key=key,
                        name_error=error, name_read=True)
 
 

@@ -78,14 +78,24 @@ def _kind(mode: int) -> str:
 
 
 class Listed(NamedTuple):
-    """One entry of the landing folder, as ``lstat`` saw it (a link's own, never its target's)."""
+    """One entry of the landing folder, as ``lstat`` saw it (a link's own, never its target's).
+
+    ``relative`` is its path below the landing root with ``/`` separators, ``name`` its file
+    name; ``path`` builds the full :class:`Path` on demand (a national folder lists 250k files).
+    """
 
     stream: str
-    path: Path
+    full: str
+    relative: str
+    name: str
     st: os.stat_result
 
+    @property
+    def path(self) -> Path:
+        return Path(self.full)
 
-def _walk(folder: Path, out: list[tuple[Path, os.stat_result]]) -> None:
+
+def _walk(folder: str, relative: str, out: list[tuple[tuple[str, ...], str, str, str, os.stat_result]]) -> None:
     try:
         with os.scandir(folder) as it:
             entries = list(it)
@@ -98,16 +108,17 @@ def _walk(folder: Path, out: list[tuple[Path, os.stat_result]]) -> None:
             st = de.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue
+        below = f"{relative}/{de.name}"
         if st_mode.S_ISDIR(st.st_mode):
-            _walk(Path(de.path), out)
+            _walk(de.path, below, out)
         else:
-            out.append((Path(de.path), st))
+            out.append((tuple(below.split("/")), de.path, below, de.name, st))
 
 
 def scan(root: Path, streams: Iterable[str]) -> Iterator[Listed]:
     """Every entry under ``root/<stream>/`` (sub-folders included, links to folders not followed)
-    but uploads in progress, in a stable order. A stream folder that is itself a link is listed as
-    one entry, to be refused."""
+    but uploads in progress, in a stable order (that of their paths' parts, as :class:`Path`
+    sorts them). A stream folder that is itself a link is listed as one entry, to be refused."""
     for stream in streams:
         folder = root / stream
         try:
@@ -115,16 +126,17 @@ def scan(root: Path, streams: Iterable[str]) -> Iterator[Listed]:
         except FileNotFoundError:
             continue
         if st_mode.S_ISLNK(st.st_mode):
-            yield Listed(stream, folder, st)
+            yield Listed(stream, str(folder), stream, stream, st)
         if not st_mode.S_ISDIR(st.st_mode):
             continue
-        found: list[tuple[Path, os.stat_result]] = []
-        _walk(folder, found)
-        for path, entry in sorted(found, key=lambda f: f[0]):
-            yield Listed(stream, path, entry)
+        found: list[tuple[tuple[str, ...], str, str, str, os.stat_result]] = []
+        _walk(str(folder), stream, found)
+        found.sort(key=lambda f: f[0])
+        for _, full, relative, name, entry in found:
+            yield Listed(stream, full, relative, name, entry)
 
 
-def read_listed(path: Path, listed: os.stat_result) -> bytes:
+def read_listed(path: Path | str, listed: os.stat_result) -> bytes:
     """The bytes of the regular file listed as ``listed`` at ``path``, never following a link;
     raises :class:`NotReady` when it changed since it was listed (or while read) and
     :class:`Vanished` when it is gone."""

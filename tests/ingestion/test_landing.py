@@ -178,3 +178,20 @@ def test_uploads_in_progress_are_left_alone_until_renamed(tmp_path, name):
     assert list(landing_fingerprints(root, {})[0]) == [GOOD]
     upload.rename(root / "child_measurements" / "36.01.01.2002_2024-08.csv")
     assert _land(con, root, spy, "run-2").landed == 1
+
+
+def test_files_are_listed_in_the_order_of_their_paths_parts_with_relative_paths(tmp_path):
+    """Sub-folders sort as Path sorts them (by part: ``a/z`` before ``a-b``, though ``/`` sorts
+    after ``-`` as a character), so landing and version order do not change with the listing code."""
+    names = ["child_measurements/a-b/36.01.01.2001_2024-08.csv", "child_measurements/a/z/36.01.01.2002_2024-08.csv",
+             "child_measurements/36.01.01.2003_2024-08.csv", "child_measurements/a/36.01.01.2004_2024-08.csv",
+             "child_measurements/A/36.01.01.2005_2024-08.csv"]
+    for name in names:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x\n")
+        os.utime(path, (OLD, OLD))
+    listed = list(landing_incoming(tmp_path, ["child_measurements"]))
+    assert [inc.stat.path for inc in listed] == sorted(names, key=lambda n: Path(tmp_path / n))
+    assert [inc.file_name for inc in listed] == [Path(n).name for n in [inc.stat.path for inc in listed]]
+    assert all(inc.fetch() == b"x\n" for inc in listed)
