@@ -5,10 +5,12 @@ measurements, the WHO tables and this code are those they were last built from."
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipelines import tables
 from pipelines.growth.zscores import compute_zscores
@@ -47,27 +49,47 @@ def _has_declared_columns(con) -> bool:
     return {name for name, _ in tables.TABLES[TABLE].columns} <= have
 
 
+def _scratch_dir(con) -> str | None:
+    """The folder of the database file (scratch files stay on its disk); None in memory."""
+    rows = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()
+    return str(Path(rows[0][0]).parent) if rows and rows[0][0] else None
+
+
 def _replace(con, where: str, create: bool, whole: bool, record_version) -> None:
     """Delete the rows matching ``where`` and insert them recomputed, in one transaction with
-    ``record_version`` (so that rows and version change together)."""
-    out = con.cursor()
-    out.execute("begin transaction")
-    if create:
-        tables.create(out, TABLE, replace=True)
-    out.execute(f"delete from {TABLE} where {where}")
+    ``record_version`` (so that rows and version change together).
+
+    The scores are staged batch by batch in a scratch Parquet file (LZ4), then inserted by ONE
+    statement: appended batch by batch inside the transaction, DuckDB kept every batch in memory
+    until the commit (6.5 GB for a national month's 25 M scores, against 2.2 GB staged).
+    """
+    scratch_dir = _scratch_dir(con)
     reader = con.sql(
         "select period, child_id, measured_on, age_days, sex, weight_kg, lenhei_cm, measure "
         f"from staging.stg_child_measurements where {where}"
     ).to_arrow_reader(BATCH_ROWS)
-    for batch in reader:
-        df = batch.to_pandas()
-        z = compute_zscores(df["sex"], df["age_days"], df["weight_kg"], df["lenhei_cm"], df["measure"])
-        out.register("_z", pa.Table.from_pandas(df[["period", "child_id", "measured_on", "age_days"]].join(z),
-                                                preserve_index=False))
-        out.execute(f"insert into {TABLE} by name select * from _z")
-        out.unregister("_z")
-    record_version(out, whole)  # in the same transaction as the scores
-    out.execute("commit")
+    with tempfile.TemporaryDirectory(prefix="zscores-", dir=scratch_dir) as scratch:
+        staged = Path(scratch) / "scores.parquet"
+        writer = None
+        for batch in reader:
+            df = batch.to_pandas()
+            z = compute_zscores(df["sex"], df["age_days"], df["weight_kg"], df["lenhei_cm"], df["measure"])
+            scored = pa.Table.from_pandas(df[["period", "child_id", "measured_on", "age_days"]].join(z),
+                                          preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(staged, scored.schema, compression="lz4")
+            writer.write_table(scored)
+        if writer is not None:
+            writer.close()
+        out = con.cursor()
+        out.execute("begin transaction")
+        if create:
+            tables.create(out, TABLE, replace=True)
+        out.execute(f"delete from {TABLE} where {where}")
+        if writer is not None:
+            out.execute(f"insert into {TABLE} by name select * from read_parquet(?)", [str(staged)])
+        record_version(out, whole)  # in the same transaction as the scores
+        out.execute("commit")
 
 
 def build_zscores(con, months: list[str] | None) -> ZscoreBuild:

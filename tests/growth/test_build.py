@@ -22,6 +22,12 @@ MEASUREMENTS = [
 @pytest.fixture
 def con():
     c = duckdb.connect()
+    _fill(c)
+    yield c
+    c.close()
+
+
+def _fill(c) -> None:
     c.execute("create schema staging")
     load_into_duckdb(c)
     values = ", ".join(map(repr, MEASUREMENTS)).replace("None", "null")
@@ -29,8 +35,19 @@ def con():
         period, child_id, measured_on::date as measured_on, age_days::integer as age_days,
         sex::tinyint as sex, weight_kg::double as weight_kg, lenhei_cm::double as lenhei_cm, measure
         from (values {values}) t({COLUMNS})""")
-    yield c
-    c.close()
+
+
+def test_a_file_warehouse_stages_its_scores_beside_it_and_keeps_no_scratch_file(tmp_path):
+    """Scores are staged in a scratch Parquet file in the database's folder, then inserted in one
+    statement; the file goes when the build ends, and a build with no rows writes none."""
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as c:
+        _fill(c)
+        built = build_zscores(c, None)
+        assert built.rows == 3 and [r[0] for r in _rows(c)] == ["c1", "c2", "c3"]
+        c.execute("delete from staging.stg_child_measurements")
+        assert build_zscores(c, ["2024-08"]).rows == 0
+        assert [r[0] for r in _rows(c)] == ["c1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.duckdb"]
 
 
 def _rows(con):
