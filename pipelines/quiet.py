@@ -212,15 +212,22 @@ def _check_arrivals(con, night: NightCheck, landing_root: Path | None, portal_cl
     ledger = Ledger.load(con)
     wanted = set(night.months)
     new: list[str] = []
+    unread = 0
     if landing_root is not None:
         from pipelines.ingestion.incoming import landing_incoming
 
         cache = fingerprints.load(con)
         wanted_period: dict[str | None, bool] = {}  # a national folder holds 250k files of a few periods
         for inc in landing_incoming(landing_root):
-            if inc.period not in wanted_period or inc.unnamed:
-                wanted_period[inc.period] = inc.lands_in(wanted)
-            if not (inc.unnamed or wanted_period[inc.period]):
+            if not inc.unnamed:  # an unnamed file lands in any month (its rows tell which)
+                if inc.period not in wanted_period:
+                    wanted_period[inc.period] = inc.lands_in(wanted)
+                if not wanted_period[inc.period]:
+                    continue
+            if new and inc.sha256 is None and fingerprints.cached_hash(cache, inc.stat) is None:
+                # One new submission decides the night: the rest are not read twice (the run
+                # reads them), only counted.
+                unread += 1
                 continue
             try:
                 fp, _ = inc.fingerprint(cache)  # read only when size or mtime changed
@@ -233,7 +240,8 @@ def _check_arrivals(con, night: NightCheck, landing_root: Path | None, portal_cl
     if portal_client is not None:
         new += _portal_arrivals(con, portal_client, ledger, wanted, night)
     if new:
-        night.reasons.insert(0, f"{len(new)} new or changed submission(s), e.g. {new[0]}")
+        more = f", and up to {unread:,} more not read yet" if unread else ""
+        night.reasons.insert(0, f"{len(new)} new or changed submission(s), e.g. {new[0]}{more}")
 
 
 def _portal_arrivals(con, client, ledger, wanted: set[str], night: NightCheck) -> list[str]:

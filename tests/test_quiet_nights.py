@@ -79,6 +79,21 @@ def test_a_new_landing_file_starts_the_nightly_run(site):
     assert "1 new or changed submission(s), e.g. landing:child_measurements/36.04.15.2002" in request.tags["konvergensi/why"]
 
 
+def test_a_busy_night_reads_one_new_file_and_counts_the_others(site, monkeypatch):
+    from pipelines.ingestion import incoming
+
+    reads = []
+    real_read = incoming.read_listed
+    monkeypatch.setattr(incoming, "read_listed", lambda path, st: reads.append(path) or real_read(path, st))
+    for village in ("2002", "2003", "2004"):
+        (site / "landing" / "child_measurements" / f"36.04.15.{village}_{MONTH}.csv").write_text(
+            EXPORT.splitlines()[0] + "\n" + EXPORT.splitlines()[4] + "\n", encoding="utf-8")
+    (request,) = _tick()
+    assert isinstance(request, RunRequest) and len(reads) == 1
+    assert ("1 new or changed submission(s), e.g. landing:child_measurements/36.04.15.2002"
+            in request.tags["konvergensi/why"]) and "and up to 2 more not read yet" in request.tags["konvergensi/why"]
+
+
 def test_a_new_day_refreshes_only_the_date_dependent_marts(site, monkeypatch):
     monkeypatch.setenv("KONVERGENSI_AS_OF_DATE", "2031-01-02")
     (request,) = _tick()
