@@ -4,50 +4,61 @@ with measurements as (
     where age_days between 0 and 1826
 ),
 
-by_indicator as (
-    select
-        measurements.child_id,
-        measurements.period,
-        measurements.village_code,
-        measurements.measured_on,
-        measurements.submission_id,
-        indicator.indicator,
-        case indicator.indicator
-            when 'stunting' then measurements.haz
-            when 'wasting' then measurements.whz
-            else measurements.waz
-        end as z,
-        case indicator.indicator
-            when 'stunting' then measurements.flag_haz
-            when 'wasting' then measurements.flag_whz
-            else measurements.flag_waz
-        end as is_flagged
-    from measurements
-    cross join (values ('stunting'), ('wasting'), ('underweight')) as indicator (indicator)
-),
-
 latest_per_child as (
     -- each child counts once per period and indicator: its latest measurement with a z-score for that
-    -- indicator (a height nulled at ingestion costs a measurement its HAZ and WHZ, never its WAZ)
-    select * from by_indicator
-    qualify row_number() over (
-        partition by child_id, period, indicator
-        order by z is not null desc, measured_on desc, submission_id desc
-    ) = 1
+    -- indicator (a height nulled at ingestion costs a measurement its HAZ and WHZ, never its WAZ). One
+    -- pass per child and period: measured_on is unique within them (the grain of fct_child_measurement),
+    -- so ordering by (has a score, measured_on) picks one row, as a row_number over the same order did.
+    select
+        child_id,
+        period,
+        arg_max({'village_code': village_code, 'z': haz, 'is_flagged': flag_haz},
+                (haz is not null)::integer * 1000000 + date_diff('day', date '1900-01-01', measured_on)) as stunting,
+        arg_max({'village_code': village_code, 'z': whz, 'is_flagged': flag_whz},
+                (whz is not null)::integer * 1000000 + date_diff('day', date '1900-01-01', measured_on)) as wasting,
+        arg_max({'village_code': village_code, 'z': waz, 'is_flagged': flag_waz},
+                (waz is not null)::integer * 1000000 + date_diff('day', date '1900-01-01', measured_on)) as underweight
+    from measurements
+    group by child_id, period
+),
+
+by_indicator as (
+    select period, 'stunting' as indicator, stunting.village_code, stunting.z, stunting.is_flagged from latest_per_child
+    union all
+    select period, 'wasting', wasting.village_code, wasting.z, wasting.is_flagged from latest_per_child
+    union all
+    select period, 'underweight', underweight.village_code, underweight.z, underweight.is_flagged from latest_per_child
+),
+
+by_village as (
+    -- counted per village first: the counts are additive, so districts, regencies and provinces are
+    -- sums of their villages' (cost linear in the children, not four passes over them)
+    select
+        village_code,
+        period,
+        indicator,
+        count(*) filter (where z is not null and not is_flagged) as n_children,
+        count(*) filter (where z < -2 and not is_flagged) as n_cases,
+        count(*) filter (where z < -3 and not is_flagged) as n_severe,
+        count(*) filter (where is_flagged) as n_flagged
+    from by_indicator
+    group by all
 ),
 
 scored as (
     select
-        latest_per_child.period,
+        by_village.period,
         region.village_code,
         region.district_code,
         region.regency_code,
         region.province_code,
-        latest_per_child.indicator,
-        latest_per_child.z,
-        latest_per_child.is_flagged
-    from latest_per_child
-    inner join marts.dim_region as region on region.region_code = latest_per_child.village_code
+        by_village.indicator,
+        by_village.n_children,
+        by_village.n_cases,
+        by_village.n_severe,
+        by_village.n_flagged
+    from by_village
+    inner join marts.dim_region as region on region.region_code = by_village.village_code
 ),
 
 by_level as (
@@ -61,10 +72,10 @@ by_level as (
         end as region_code,
         period,
         indicator,
-        count(*) filter (where z is not null and not is_flagged) as n_children,
-        count(*) filter (where z < -2 and not is_flagged) as n_cases,
-        count(*) filter (where z < -3 and not is_flagged) as n_severe,
-        count(*) filter (where is_flagged) as n_flagged
+        sum(n_children)::bigint as n_children,
+        sum(n_cases)::bigint as n_cases,
+        sum(n_severe)::bigint as n_severe,
+        sum(n_flagged)::bigint as n_flagged
     from scored
     cross join (values ('village'), ('district'), ('regency'), ('province')) as levels (region_level)
     group by all
