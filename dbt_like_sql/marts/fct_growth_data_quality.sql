@@ -1,5 +1,8 @@
 -- One row per reporting unit (posyandu, puskesmas, village) x period: the WHO Anthro Survey Analyser data-quality measures.
-with measurements as (
+-- The three CTEs below are read by several others: NOT MATERIALIZED streams them to each reader, where
+-- DuckDB would otherwise write three rows per measurement to its buffer first (a national month: 75 M rows,
+-- most of this model's time).
+with measurements as not materialized (
     select
         m.*,
         region.regency_code,
@@ -8,7 +11,7 @@ with measurements as (
     inner join marts.dim_region as region on region.region_code = m.village_code
 ),
 
-units as (
+units as not materialized (
     -- every measurement belongs to three units: its posyandu, its puskesmas and its village
     select
         'posyandu' as unit_level,
@@ -35,7 +38,7 @@ units as (
     from measurements
 ),
 
-with_digits as (
+with_digits as not materialized (
     select
         *,
         (round(lenhei_cm * 10)::bigint % 10)::integer as height_digit,
