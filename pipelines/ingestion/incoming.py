@@ -151,10 +151,15 @@ def landing_incoming(
         stat = FileStat(entry.relative, st.st_size, st.st_mtime_ns)
         key, error = read_name(entry.stream, entry.name, parse_name)
         unread = rule.unread(st, now)
-        fetch = functools.partial(_raise, unread) if unread else functools.partial(read_listed, entry.full, st)
+        fetch = functools.partial(_raise, unread) if unread else functools.partial(_read_landing, entry.full, st)
         sha = unread_sha256(unread.reason, *stat) if isinstance(unread, Refused) else None
         yield Incoming(entry.stream, entry.name, "landing", received, fetch, sha256=sha, stat=stat, key=key,
                        name_error=error, name_read=True)
+
+
+def _read_landing(full: str, st) -> bytes:
+    """:func:`read_listed` of a listed file, its :class:`Path` built only when it is read."""
+    return read_listed(Path(full), st)
 
 
 def _raise(exc: Exception) -> bytes:

@@ -136,7 +136,7 @@ def scan(root: Path, streams: Iterable[str]) -> Iterator[Listed]:
             yield Listed(stream, full, relative, name, entry)
 
 
-def read_listed(path: Path | str, listed: os.stat_result) -> bytes:
+def read_listed(path: Path, listed: os.stat_result) -> bytes:
     """The bytes of the regular file listed as ``listed`` at ``path``, never following a link;
     raises :class:`NotReady` when it changed since it was listed (or while read) and
     :class:`Vanished` when it is gone."""
