@@ -100,7 +100,11 @@ def test_portal_command_serves_the_contract(tmp_path):
         assert [(i["stream"], i["submitter_code"], i["period"]) for i in items] == [("survey_figures", "36.01", "2024")]
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=10)
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:  # seen once in a loaded CI run: what matters here is what it printed
+            proc.kill()
+            _, err = proc.communicate(timeout=10)
     assert "t0ken" not in err
 
 
