@@ -80,8 +80,8 @@ def _kind(mode: int) -> str:
 class Listed(NamedTuple):
     """One entry of the landing folder, as ``lstat`` saw it (a link's own, never its target's).
 
-    ``relative`` is its path below the landing root with ``/`` separators, ``name`` its file
-    name; ``path`` builds the full :class:`Path` on demand (a national folder lists 250k files).
+    ``full`` is its path as a string and ``relative`` its path below the landing root with ``/``
+    separators (no :class:`Path` per entry: a national folder lists 250k files).
     """
 
     stream: str
@@ -89,10 +89,6 @@ class Listed(NamedTuple):
     relative: str
     name: str
     st: os.stat_result
-
-    @property
-    def path(self) -> Path:
-        return Path(self.full)
 
 
 def _walk(folder: str, relative: str, out: list[tuple[tuple[str, ...], str, str, str, os.stat_result]]) -> None:

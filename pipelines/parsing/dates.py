@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.parsing.values import _plain_to_float, _split_native
+from pipelines.parsing.values import _plain_to_float, _split_native, arrow_values
 
 DATE_DTYPE = pd.ArrowDtype(pa.date32())
 # Excel's 1900 date system (with its fictitious 1900-02-29): serial 45505 = 2024-08-01.
@@ -111,10 +111,7 @@ def iso_text(dates: pd.Series) -> pd.Series:
     """Dates as ISO text (``2023-03-10``; NA stays NA), as ``dates.astype("str")`` gives them but
     cast by Arrow: pandas goes through one Python date object per cell (2 us a row)."""
     if isinstance(dates.dtype, pd.ArrowDtype) and pa.types.is_date(dates.dtype.pyarrow_dtype):
-        values = pa.array(dates.array)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        return pd.Series(pc.cast(values, pa.large_string()), index=dates.index, dtype="str")
+        return pd.Series(pc.cast(arrow_values(dates), pa.large_string()), index=dates.index, dtype="str")
     return dates.astype("str")
 
 
@@ -290,7 +287,7 @@ def month_labels(keys: np.ndarray) -> pd.Series:
     """``YYYY-MM`` of each month key (:func:`month_keys`; NA for -1), formatted once per month."""
     distinct, codes = np.unique(keys, return_inverse=True)
     labels = np.array([f"{k // 12:04d}-{k % 12 + 1:02d}" if k >= 0 else None for k in distinct.tolist()], dtype=object)
-    return pd.Series(labels[codes.reshape(-1)] if len(keys) else [], dtype="str")
+    return pd.Series(labels[codes.reshape(-1)], dtype="str")
 
 
 def period_month_key(period: str | None) -> int:

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipelines.parsing import dates as D
 from pipelines.parsing import values as V
@@ -141,15 +140,11 @@ class Context:
             cells = self.raw[column] if column in self.raw.columns else None
             if (cells is not None and cells.dtype != object and self.n >= DISTINCT_MIN_ROWS
                     and column not in self.layout.pii):
-                values = pa.array(cells.array)
-                if isinstance(values, pa.ChunkedArray):
-                    values = values.combine_chunks()
-                encoded = pc.dictionary_encode(values)
-                if len(encoded.dictionary) <= DISTINCT_SHARE * self.n:
-                    na = len(encoded.dictionary)
-                    codes = encoded.indices.fill_null(na).to_numpy(zero_copy_only=False)
-                    dictionary = pa.concat_arrays([encoded.dictionary, pa.nulls(1, encoded.dictionary.type)])
-                    self._distinct[column] = (codes, pd.Series(dictionary, dtype=cells.dtype))
+                codes, distinct = V.dictionary_codes(cells)
+                if len(distinct) <= DISTINCT_SHARE * self.n:
+                    codes = np.where(codes < 0, len(distinct), codes)  # NA: the last distinct cell
+                    with_na = pa.concat_arrays([distinct, pa.nulls(1, distinct.type)])
+                    self._distinct[column] = (codes, pd.Series(with_na, dtype=cells.dtype))
         return self._distinct[column]
 
     def per_value(self, column: str, fn: Callable[[pd.Series], object]):

@@ -28,6 +28,21 @@ def is_number(v: object) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
 
 
+def arrow_values(series: pd.Series) -> pa.Array:
+    """An Arrow-backed Series' values as one Arrow array (no copy; chunks, as ``pd.concat`` of
+    many files leaves them, combined)."""
+    values = pa.array(series.array)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def dictionary_codes(series: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """``(codes, distinct)`` of an Arrow-backed Series, encoded by Arrow (no Python object per
+    row): ``distinct`` holds its distinct non-null values in order of appearance, ``codes`` each
+    row's position in it, -1 for NA (an array that may be read-only)."""
+    encoded = pc.dictionary_encode(arrow_values(series))
+    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), encoded.dictionary
+
+
 def as_text(values: pd.Series) -> pd.Series:
     """Cells as trimmed text (``str`` dtype), NA for empty cells.
 

@@ -33,7 +33,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipelines.ingestion.validation.suites import (
     build_suite,
@@ -43,6 +42,7 @@ from pipelines.ingestion.validation.suites import (
     suite_name,
 )
 from pipelines.parsing.layouts import STREAMS
+from pipelines.parsing.values import dictionary_codes
 
 INDEX_COLUMNS = ["submission_id", "row_number"]
 # Failing rows by (submission_id, row_number) only. COMPLETE is needed because below it GX
@@ -128,12 +128,8 @@ def _categorical_text(series: pd.Series) -> pd.Series:
         isinstance(dtype, pd.ArrowDtype) and (pa.types.is_string(dtype.pyarrow_dtype)
                                                or pa.types.is_large_string(dtype.pyarrow_dtype)))
     if arrow:
-        values = pa.array(series.array)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        encoded = pc.dictionary_encode(values)
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        categories = pd.Index(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+        codes, distinct = dictionary_codes(series)
+        categories = pd.Index(distinct.to_numpy(zero_copy_only=False), dtype=object)
         return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=series.index)
     series = numpy_backed(series)
     return series.astype("category") if series.dtype == object else series

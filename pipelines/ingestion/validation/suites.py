@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipelines.parsing.layouts import STREAMS
+from pipelines.parsing.values import arrow_values
 
 if TYPE_CHECKING:  # pragma: no cover
     from great_expectations.core import ExpectationSuite
@@ -273,11 +274,6 @@ def _days(series: pd.Series) -> pd.Series:
     return series if pd.api.types.is_datetime64_dtype(series.dtype) else pd.to_datetime(series, errors="coerce")
 
 
-def _arrow(series: pd.Series) -> pa.Array:
-    values = pa.array(series.array)  # no copy; a ChunkedArray after pd.concat of many files
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
 def numpy_backed(series: pd.Series) -> pd.Series:
     """The column in the numpy dtype GX's pandas engine handles fastest (same values, same index).
 
@@ -289,10 +285,10 @@ def numpy_backed(series: pd.Series) -> pd.Series:
     """
     dtype = series.dtype
     if isinstance(dtype, pd.ArrowDtype) and pa.types.is_temporal(dtype.pyarrow_dtype):
-        values = _arrow(series).cast(pa.timestamp("s")).to_numpy(zero_copy_only=False)
+        values = arrow_values(series).cast(pa.timestamp("s")).to_numpy(zero_copy_only=False)
         return pd.Series(values, index=series.index)
     if isinstance(dtype, (pd.StringDtype, pd.ArrowDtype)):
-        return pd.Series(_arrow(series).to_numpy(zero_copy_only=False), index=series.index, dtype=object)
+        return pd.Series(arrow_values(series).to_numpy(zero_copy_only=False), index=series.index, dtype=object)
     if pd.api.types.is_bool_dtype(dtype):
         return series
     if isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(dtype):
