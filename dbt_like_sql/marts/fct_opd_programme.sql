@@ -57,8 +57,8 @@ activities as (
         case when count(distinct intervention_type) > 1 then 'mixed' else min(intervention_type) end
             as intervention_type,
         count(*) as n_report_lines,
-        sum(budget_rp) as budget_rp,
-        sum(realisation_rp) as realisation_rp,
+        sum(budget_rp)::bigint as budget_rp,  -- BIGINT, not the HUGEINT sum() gives: BI tools map it
+        sum(realisation_rp)::bigint as realisation_rp,
         sum(output_target) as output_target,
         sum(output_achieved) as output_achieved,
         min(output_unit) as output_unit,
