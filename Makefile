@@ -11,7 +11,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ ! -x $(BIN)/python ]; then \
-	  if command -v uv >/dev/null 2>&1; then uv venv --python 3.11 $(VENV); else $(PYTHON) -m venv $(VENV); fi; \
+	  if command -v uv >/dev/null 2>&1; then uv venv --python $(PYTHON) $(VENV); else $(PYTHON) -m venv $(VENV); fi; \
 	fi
 	@if command -v uv >/dev/null 2>&1; then \
 	  uv pip install --python $(BIN)/python -r requirements.lock && uv pip install --python $(BIN)/python --no-deps -e .; \
