@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo demo-ui dev dev-env test test-fast lint bench bench-banten bench-national clean
+.PHONY: install demo demo-ui dev dev-env dashboard test test-fast lint bench bench-banten bench-national clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ ! -x $(BIN)/python ]; then \
@@ -41,6 +41,13 @@ demo-ui: $(STAMP)
 	DAGSTER_HOME=$(CURDIR)/demo_data/dagster_home KONVERGENSI_WAREHOUSE=$(CURDIR)/demo_data/warehouse/banten.duckdb \
 	  $(BIN)/dagster dev -w workspace.yaml
 
+# The Evidence dashboard (dashboards/build/, static pages) from the demo's published file (`make demo`
+# first), or another: `make dashboard DASHBOARD_WAREHOUSE=/srv/konvergensi/warehouse/banten.duckdb`.
+# Needs Node 18.13+ and npm (the registry is the only network it uses). docs/bi.md, dashboards/README.md.
+DASHBOARD_WAREHOUSE ?= demo_data/warehouse/banten.duckdb
+dashboard:
+	bash dashboards/build.sh $(DASHBOARD_WAREHOUSE)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
@@ -63,4 +70,4 @@ bench-national: $(STAMP)
 	$(BIN)/python -W ignore benchmarks/bench_pipeline.py --scale national --data $(BENCH_DATA)/national
 
 clean:
-	rm -rf demo_data warehouse/work warehouse/*.duckdb .dagster_home
+	rm -rf demo_data warehouse/work warehouse/*.duckdb .dagster_home dashboards/build dashboards/.evidence/template dashboards/.evidence/meta dashboards/.evidence/snapshot
