@@ -115,8 +115,11 @@ def resolve_path(value: str) -> Path:
 
 def ingest_workers() -> int:
     """Worker processes that parse and validate submissions while the main process writes DuckDB:
-    ``KONVERGENSI_INGEST_WORKERS`` if set, else one per core (none on a single core)."""
+    ``KONVERGENSI_INGEST_WORKERS`` if set, else one per core (none on a single core). With a Dask
+    cluster (``KONVERGENSI_DASK_SCHEDULER``) the cluster's workers do it (this says only "use them")."""
     raw = os.environ.get("KONVERGENSI_INGEST_WORKERS", "").strip()
+    if os.environ.get("KONVERGENSI_DASK_SCHEDULER", "").strip():
+        return max(1, int(raw)) if raw else 1
     if raw:
         return max(0, int(raw))
     cores = os.cpu_count() or 1

@@ -48,7 +48,6 @@ def land_submissions(
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None),
     validate: Callable[[str, pd.DataFrame, list[str]], pd.DataFrame] | None = None,
     workers: int = 0,
-    before_fork: Callable[[], None] | None = None,
 ) -> IngestReport:
     """Land every new submission offered; skip the ones already in ``raw.submissions``.
 
@@ -62,12 +61,12 @@ def land_submissions(
     unfingerprinted for a later run). Errors fetching a submission are recorded and the others
     continue; the caller decides whether a transport failure fails the run.
 
-    With ``workers`` > 0, batches are parsed and validated in that many forked worker processes
-    while this process reads files and writes DuckDB (``parse_many`` and ``validate`` must then
-    be picklable). Batches still commit one at a time in arrival order, so versions and results
-    are the same as without workers. ``before_fork`` runs once before the first worker starts
-    (e.g. importing Great Expectations so that workers inherit it); a run with nothing new
-    starts no worker and pays for neither.
+    With ``workers`` > 0, batches are parsed and validated on the engine's workers
+    (:mod:`~pipelines.ingestion.engine`: an embedded Dask cluster of that many processes, or the
+    cluster ``KONVERGENSI_DASK_SCHEDULER`` names) while this process reads files and writes DuckDB
+    (``parse_many`` and ``validate`` must then be picklable). Batches still commit one at a time in
+    arrival order, so versions and results are the same as without workers; a run with nothing new
+    starts no worker.
     """
     # with the operators' set-aside decisions, which every reader of raw.submissions' latest versions reads
     tables.ensure_all(con, [*tables.INGESTION_TABLES, "raw.submission_exclusions"])
@@ -79,7 +78,7 @@ def land_submissions(
             if p.inc.stat is not None:  # not fingerprinted: the next run reads it again
                 seen.pop(p.inc.stat.path, None)
 
-    with InOrder(workers, parse_many, validate, before_fork, commit) as queue:
+    with InOrder(workers, parse_many, validate, commit) as queue:
         for inc in incoming:
             if not inc.lands_in(months):
                 continue

@@ -73,7 +73,6 @@ def pull_submissions(con, run_id: str, months: set[str] | None, pseudonymiser, *
     in the result's errors (what the portal listed before it failed lands) and the landing folder
     still lands; the caller decides what it means. With ``archive``, landing files whose content
     an accepted submission holds are then moved to ``<landing>/_archive/`` (:mod:`~pipelines.ingestion.archive`)."""
-    from pipelines.ingestion.validation.runner import preload
     from pipelines.ingestion.validation.runner import validate_submissions as validate
     from pipelines.parsing.parse import parse_batch_joined
     from pipelines.parsing.regions import RegionIndex
@@ -84,7 +83,7 @@ def pull_submissions(con, run_id: str, months: set[str] | None, pseudonymiser, *
     regions = RegionIndex.from_frame(con.execute("select * from raw.region_master").df())
     parse = functools.partial(parse_batch_joined, pseudonymiser=pseudonymiser, regions=regions)
     land = functools.partial(land_submissions, con, parse_many=parse, run_id=run_id, months=months,
-                             validate=validate, workers=workers, before_fork=preload)
+                             validate=validate, workers=workers)
     transports: dict[str, IngestReport] = {}
     errors: list[str] = []
     with _checkpoint_once(con):

@@ -16,6 +16,7 @@ Scales:
     synthetic provinces that repeat its geography under other codes (424 regencies, 82,256
     villages), about 25 M child measurements and 15.9 M P3KE households. Provinces are written
     in parallel (``workers``). Regency-level streams (aksi, lokus, survey, OPD) stay Banten's.
+    ``national-sample``: the same for one village per district (155 per province).
 
 Personal columns hold synthetic values only.
 """
@@ -57,6 +58,9 @@ SCALES = {
     # Indonesia: about 25 M measurements a month over about 83,000 villages (issue 8), so fewer
     # children per village than Banten; P3KE households scaled by the same ratio.
     "national": Scale(("2024-08",), None, 304, 60, 193, False),
+    # The national layout (several provinces, national volumes per village) for one village per
+    # district: the tests' multi-province month (tests/ingestion/test_dask_cluster.py).
+    "national-sample": Scale(("2024-08",), 1, 304, 60, 193, False),
 }
 NATIONAL_PROVINCES = 53  # x 1,552 villages = 82,256 (Indonesia: about 83,000)
 
@@ -243,7 +247,8 @@ def generate(out_dir: Path, scale: str = "small", seed: int = 7, workers: int = 
     Args:
         out_dir: Folder to fill (created if missing); existing files of the same names are
             overwritten, others are left alone.
-        scale: ``"small"``, ``"banten"`` or ``"national"`` (see the module docstring).
+        scale: ``"small"``, ``"banten"``, ``"national"`` or ``"national-sample"`` (see the module
+            docstring).
         seed: Seed for every random choice except the geography, which is fixed.
         workers: processes writing provinces in parallel (``national`` only).
         provinces: how many provinces ``national`` writes (Banten first; tests use a few).
@@ -258,7 +263,7 @@ def generate(out_dir: Path, scale: str = "small", seed: int = 7, workers: int = 
     cfg = SCALES[scale]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if scale == "national":
+    if scale.startswith("national"):
         return _generate_national(out, cfg, seed, workers, provinces)
     geo = build_geography()
     summary: dict = {"region_master": str(write_region_master(out, geo))}

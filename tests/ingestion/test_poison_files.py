@@ -118,12 +118,17 @@ def test_a_workbook_that_kills_its_reader_is_refused_once_and_for_all(generated,
         return real(content, layout)
 
     monkeypatch.setattr(readers, "read_xlsx", reader)
+
+    def parse_with_that_reader(stream, files, hints=None):
+        readers.read_xlsx = reader  # in the process that prepares the batch: a Dask worker, or this one
+        return parse(stream, files, hints)
+
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    report = _land(con, root, parse, workers)
+    report = _land(con, root, parse_with_that_reader, workers)
     assert report.landed == len(good) and report.rejected_files == 2
     assert con.execute("select reason_code, detail from quarantine.rejected_files order by file_name").fetchall() == [
         ("too_large", "too_large: reading needed more memory than the 2,048 MB allowed"),
         ("parser_crashed", "parser_crashed: the reader died (SIGABRT)"),
     ]
     reads: list[str] = []
-    assert _land(con, root, parse, workers, reads).landed == 0 and reads == []
+    assert _land(con, root, parse_with_that_reader, workers, reads).landed == 0 and reads == []

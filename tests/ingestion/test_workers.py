@@ -1,5 +1,6 @@
-"""Batches prepared in forked workers and committed in the order they were put
-(pipelines.ingestion.workers); a worker that dies costs its batch a retry here, not the run."""
+"""Batches prepared on the engine's Dask workers (an embedded LocalCluster of forked processes here)
+and committed in the order they were put (pipelines.ingestion.workers, pipelines.ingestion.engine); a
+worker that dies costs its batch a rerun, never the batch nor the run."""
 
 from __future__ import annotations
 
@@ -23,61 +24,94 @@ def _batch(n: int, size: int = 2) -> list[Pending]:
 
 
 def _run(workers: int, batches: list[list[Pending]], parse=toy_parse):
-    committed, forks = [], []
+    committed, pools = [], []
 
     def commit(batch, prepared):
         committed.append(([p.sid for p in batch], prepared.results))
 
-    with InOrder(workers, parse, None, lambda: forks.append(1), commit) as queue:
+    with InOrder(workers, parse, None, commit) as queue:
         for b in batches:
             queue.put(b)
+            pools.append(queue._pool is not None)
         queue.put([])
         queue.finish()
-    return committed, forks
+    return committed, pools
 
 
 def test_workers_commit_what_one_process_commits_in_the_same_order():
     batches = [_batch(n) for n in range(6)]
-    inline, no_fork = _run(0, batches)
-    pooled, forks = _run(2, batches)
+    inline, no_pool = _run(0, batches)
+    pooled, pools = _run(2, batches)
     assert pooled == inline and [sids for sids, _ in inline] == [[p.sid for p in b] for b in batches]
-    assert no_fork == [] and forks == [1]  # before_fork once, and only with workers
+    assert not any(no_pool) and all(pools)  # the engine starts with the first batch, only with workers
 
 
 def test_nothing_to_prepare_starts_no_worker():
-    committed, forks = _run(4, [])
-    assert committed == [] and forks == []
+    committed, pools = _run(4, [])
+    assert committed == [] and pools == []
 
 
-MAIN = os.getpid()
+def _in_a_worker() -> bool:
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:  # not in a Dask worker: the main process preparing a batch itself
+        return False
+    return True
 
 
 def _dies_in_a_worker(stream, files, hints):
-    if os.getpid() != MAIN:
+    if _in_a_worker():
         os._exit(1)  # a worker killed mid-batch (OOM killer, segfault in a C extension)
     return toy_parse(stream, files, hints)
 
 
-def test_a_dead_worker_s_batch_is_prepared_here(caplog):
+def test_a_batch_that_kills_every_worker_is_prepared_here(caplog):
     batches = [_batch(n) for n in range(3)]
     expected, _ = _run(0, batches)
-    with caplog.at_level(logging.WARNING, logger="pipelines.ingestion.workers"):
+    with caplog.at_level(logging.WARNING, logger="pipelines.ingestion.engine"):
         committed, _ = _run(2, batches, parse=_dies_in_a_worker)
     assert committed == expected
-    assert any("worker died" in r.getMessage() for r in caplog.records)
+    assert any("Dask worker died" in r.getMessage() for r in caplog.records)
+    assert any("preparing it in the main process" in r.getMessage() for r in caplog.records)
     assert prepare_batch("households", [p.item for p in batches[0]], toy_parse, None).results == expected[0][1]
 
 
+PREPARED_HERE: list[bytes] = []
+
+
 def _dies_on_the_first_batch(stream, files, hints):
-    if os.getpid() != MAIN and files[0][1] == b"0":
+    if not _in_a_worker():
+        PREPARED_HERE.append(files[0][1])
+    elif files[0][1] == b"0":
         os._exit(1)
     return toy_parse(stream, files, hints)
 
 
-def test_the_batches_after_a_dead_worker_go_to_new_workers(caplog):
+def test_the_batches_after_a_dead_worker_go_to_the_restarted_worker(caplog):
     batches = [_batch(n) for n in range(6)]
     expected, _ = _run(0, batches)
-    with caplog.at_level(logging.WARNING, logger="pipelines.ingestion.workers"):
+    PREPARED_HERE.clear()
+    with caplog.at_level(logging.WARNING, logger="pipelines.ingestion.engine"):
         committed, _ = _run(1, batches, parse=_dies_on_the_first_batch)
     assert committed == expected
-    assert any("starting new workers" in r.getMessage() for r in caplog.records)
+    assert any("Dask worker died" in r.getMessage() for r in caplog.records)
+    assert PREPARED_HERE == [b"0"]  # only the killing batch was prepared here; the others on the worker
+
+
+def test_rows_come_back_from_the_spool_as_they_left_and_the_spool_is_removed(tmp_path):
+    import pandas as pd
+
+    from pipelines.ingestion.batches import Prepared
+    from pipelines.ingestion.engine import Spooled, _read_rows, _write_rows
+
+    rows = pd.DataFrame({"submission_id": pd.Series(["a", None], dtype="str"), "n": pd.array([1, None], "Int64"),
+                         "when": pd.Series(pd.to_datetime(["2024-08-01", None])).dt.date.astype("date32[pyarrow]"),
+                         "x": [0.1, float("nan")], "ok": [True, False]})
+    prepared = Prepared(["a"], [None], {"a": None}, {}, rows.copy(), None, None)
+    spooled = _write_rows(prepared, str(tmp_path), "batch")
+    assert isinstance(spooled, Spooled) and spooled.prepared.rows is None
+    back = _read_rows(spooled)
+    pd.testing.assert_frame_equal(back.rows, rows, check_exact=True)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,221 @@
+"""The engine that prepares batches (parse, pseudonymise, validate): Dask distributed.
+
+* **Embedded (the default):** a ``LocalCluster`` of ``workers`` processes on this machine, forked from
+  a fork server that imported the parser and Great Expectations once (so they start in a fraction of
+  a second), reachable on loopback only. Nothing to install or start by hand: ``make demo`` and
+  ``konvergensi run`` use it.
+* **A cluster:** ``KONVERGENSI_DASK_SCHEDULER=tcp://host:8786`` sends the batches to the workers of an
+  existing Dask scheduler (``dask scheduler`` / ``dask worker``, or a Kubernetes/YARN/SLURM
+  deployment of them; docs/deploy.md). Their output is written to ``KONVERGENSI_SPOOL_DIR``, which
+  must then be storage this machine and every worker share.
+
+A batch's files travel to one worker directly (``scatter``); the parser and the suites reach each
+worker once, as a worker plugin (:func:`_parser_plugin`), which a restarted worker gets too. The worker writes the batch's accepted rows as a Parquet file in
+the spool folder and returns the rest (counts, rejects, outcomes: small); this process, the single
+DuckDB writer, reads the file back and commits the batch (the round trip gives the same frame,
+dtypes included). Dask reruns a task whose worker dies; a batch whose files died with their worker,
+or that killed workers :data:`ATTEMPTS` times, is submitted again and at last prepared here, so a
+worker lost mid-run loses nothing.
+
+The parser's pseudonym key reaches the workers inside the parser (pickled, as it reached the forked
+workers before): on a cluster that spans machines, secure the Dask comms with TLS (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from concurrent.futures import CancelledError
+from dataclasses import dataclass
+
+from pipelines.ingestion.batches import Item, Prepared, prepare_batch
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_ENV = "KONVERGENSI_DASK_SCHEDULER"
+SPOOL_ENV = "KONVERGENSI_SPOOL_DIR"
+ATTEMPTS = 3  # submissions of one batch to the cluster before it is prepared here
+CONNECT_TIMEOUT_S = 30
+
+
+class EngineConfigError(RuntimeError):
+    """The engine settings cannot work (a remote scheduler without a shared spool folder)."""
+
+
+def scheduler_address() -> str:
+    return os.environ.get(SCHEDULER_ENV, "").strip()
+
+
+@dataclass
+class Spooled:
+    """A batch prepared on a worker: its accepted rows in a Parquet file, the rest here."""
+
+    prepared: Prepared
+    rows_path: str | None
+
+
+def _write_rows(prepared: Prepared, spool: str, name: str) -> Spooled:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if prepared.rows is None:
+        return Spooled(prepared, None)
+    path = os.path.join(spool, f"{name}.parquet")
+    tmp = f"{path}.{os.getpid()}.tmp"  # a rerun of the task elsewhere never reads a half-written file
+    pq.write_table(pa.Table.from_pandas(prepared.rows, preserve_index=None), tmp, compression="lz4")
+    os.replace(tmp, path)
+    prepared.rows = None
+    return Spooled(prepared, path)
+
+
+def _read_rows(spooled: Spooled) -> Prepared:
+    import pyarrow.parquet as pq
+
+    prepared = spooled.prepared
+    if spooled.rows_path is not None:
+        prepared.rows = pq.read_table(spooled.rows_path).to_pandas()
+        os.unlink(spooled.rows_path)
+    return prepared
+
+
+PLUGIN_NAME = "konvergensi-parser"
+
+
+def _parser_plugin(parse_many, validate):
+    """The parser and the suites, installed once on every worker, including one that joins or is
+    restarted later (a Dask worker plugin: the scheduler keeps it and hands it to each worker)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class ParserPlugin(WorkerPlugin):
+        name = PLUGIN_NAME
+
+        def __init__(self, parse_many, validate) -> None:
+            self.parse_many, self.validate = parse_many, validate
+
+    return ParserPlugin(parse_many, validate)
+
+
+def prepare_on_worker(stream: str, items: list[Item], spool: str, name: str) -> Spooled:
+    """The task a worker runs: :func:`~pipelines.ingestion.batches.prepare_batch` with the worker's
+    parser plugin, rows spooled."""
+    from distributed import get_worker
+
+    plugin = get_worker().plugins[PLUGIN_NAME]
+    return _write_rows(prepare_batch(stream, items, plugin.parse_many, plugin.validate), spool, name)
+
+
+def _distributed_failures() -> tuple[type[BaseException], ...]:
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    return (KilledWorker, CancelledError, CommClosedError, OSError, TimeoutError)
+
+
+def _use_fork_server() -> None:
+    """Embedded workers come from a fork server that imported the parser and Great Expectations
+    once (:mod:`~pipelines.ingestion.worker_preload`): they start in a fraction of a second, and so
+    does a worker the nanny restarts. Not plain fork: this process runs Dask's event loop and
+    DuckDB's threads, and a child forked from it can inherit a lock held by one of them (seen: a
+    run that hung in ``scatter``). The fork server is one per process and lasts as long as it."""
+    import dask
+    from distributed.utils import get_mp_context
+
+    dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
+    from multiprocessing import forkserver
+
+    context = get_mp_context()  # sets Dask's own preload list, once
+    preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or [])
+    if "pipelines.ingestion.worker_preload" not in preload:
+        context.set_forkserver_preload([*preload, "pipelines.ingestion.worker_preload"])
+
+
+class DaskPool:
+    """Batches prepared on Dask workers: an embedded ``LocalCluster`` of ``workers`` forked
+    processes, or the cluster at ``KONVERGENSI_DASK_SCHEDULER``."""
+
+    def __init__(self, workers: int, parse_many, validate) -> None:
+        from distributed import Client, LocalCluster
+
+        self._parse_many, self._validate = parse_many, validate
+        address = scheduler_address()
+        spool = os.environ.get(SPOOL_ENV, "").strip()
+        if address and not spool:
+            raise EngineConfigError(
+                f"{SCHEDULER_ENV} is set ({address}) but {SPOOL_ENV} is not: the workers write each batch's "
+                "rows there and this process reads them back, so it must be a folder every worker and this "
+                "machine share (docs/deploy.md)")
+        self._own_spool = not spool
+        self._spool = tempfile.mkdtemp(prefix="konvergensi-spool-") if not spool else spool
+        os.makedirs(self._spool, mode=0o700, exist_ok=True)
+        self._cluster = None
+        if address:
+            self._client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+            log.info("preparing batches on the Dask cluster at %s (%d workers)", address,
+                     len(self._client.scheduler_info(n_workers=-1)["workers"]))
+        else:
+            _use_fork_server()
+            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+            self._client = Client(self._cluster, set_as_default=False)
+        self._client.register_plugin(_parser_plugin(parse_many, validate), name=PLUGIN_NAME)
+
+    @property
+    def n_workers(self) -> int:
+        """Workers now in the cluster (at least 1: batches wait for a worker that joins later)."""
+        if self._cluster is not None:
+            return len(self._cluster.workers)
+        return max(1, len(self._client.scheduler_info(n_workers=-1)["workers"]))
+
+    def submit(self, stream: str, items: list[Item]) -> DaskBatch:
+        return DaskBatch(self, stream, items)
+
+    def _submit(self, stream: str, items: list[Item]):
+        [data] = self._client.scatter([items], direct=True, hash=False)
+        return self._client.submit(prepare_on_worker, stream, data, self._spool, uuid.uuid4().hex, pure=False)
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        finally:
+            if self._cluster is not None:
+                self._cluster.close()
+            if self._own_spool:
+                shutil.rmtree(self._spool, ignore_errors=True)
+
+
+class DaskBatch:
+    """One batch in flight on the cluster; :meth:`result` waits for it, submitting it again when
+    the cluster lost it (a worker died with its files, or it killed workers Dask's
+    ``allowed-failures`` times) and preparing it here after :data:`ATTEMPTS` losses."""
+
+    def __init__(self, pool: DaskPool, stream: str, items: list[Item]) -> None:
+        self._pool, self.stream, self.items = pool, stream, items
+        self._future = self._submit()
+
+    def _submit(self):
+        try:
+            return self._pool._submit(self.stream, self.items)
+        except _distributed_failures() as exc:  # the worker given the files died under them
+            self._lost(exc)
+            return None
+
+    def _lost(self, exc: BaseException) -> None:
+        log.warning("a Dask worker died with a batch of %d %s files (%s: %s)", len(self.items), self.stream,
+                    type(exc).__name__, str(exc)[:200])
+
+    def result(self) -> Prepared:
+        for attempt in range(ATTEMPTS):
+            if self._future is None and attempt > 0:
+                self._future = self._submit()
+            if self._future is not None:
+                try:
+                    return _read_rows(self._future.result())
+                except _distributed_failures() as exc:
+                    self._lost(exc)
+                    self._future = None
+        log.warning("the cluster lost a batch of %d %s files %d times: preparing it in the main process",
+                    len(self.items), self.stream, ATTEMPTS)
+        return prepare_batch(self.stream, self.items, self._pool._parse_many, self._pool._validate)
