@@ -7,9 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 find_python() {
-  local v=$1
-  for candidate in "$(command -v "python$v" || true)" "$HOME"/.pyenv/versions/"$v".*/bin/python; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+  # The first candidate that really runs that version: pyenv's installs, then the PATH (a pyenv shim
+  # answers `command -v python3.12` even when no 3.12 is selected, and then fails to run).
+  local v=$1 candidate
+  for candidate in "$HOME"/.pyenv/versions/"$v".*/bin/python "$(command -v "python$v" || true)"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] \
+        && "$candidate" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$v'.split('.'))))" 2>/dev/null; then
       echo "$candidate"
       return 0
     fi

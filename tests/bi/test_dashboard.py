@@ -24,7 +24,6 @@ import html
 import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -38,14 +37,7 @@ import duckdb
 import pytest
 
 from tests.paths import ROOT_DIR
-
-
-def _chromium() -> str | None:
-    found = shutil.which("chromium")
-    if found:
-        return found
-    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
-
+from tests.test_ui_browser import _chromium, _stop
 
 NODE_MISSING = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
 # Marks, not fixtures: the warehouse fixture is session-scoped, so pytest would build it before a
@@ -302,22 +294,6 @@ def expected_stunting(con, levels: tuple[str, ...]) -> list[dict]:
 
 
 # ---------------------------------------------------------------- fixtures: warehouse, site, browser
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process started in its own session, with everything it spawned."""
-    if proc.poll() is not None:
-        return
-    for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture(scope="module")
