@@ -119,7 +119,7 @@ def webserver(chromium, tmp_path_factory) -> Iterator[str]:
 
 
 def _run_chromium(
-    chromium: str, tmp: Path, args: list[str], window: str = "1400,900"
+    chromium: str, tmp: Path, args: list[str], window: str = "1400,900", timeout_s: float = CHROMIUM_TIMEOUT_S
 ) -> subprocess.CompletedProcess:
     profile = tmp / f"profile_{time.monotonic_ns()}"
     cmd = [
@@ -132,7 +132,7 @@ def _run_chromium(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     try:
-        out, err = proc.communicate(timeout=CHROMIUM_TIMEOUT_S)
+        out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         _stop(proc)
         out, err = proc.communicate()

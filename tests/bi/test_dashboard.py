@@ -38,6 +38,7 @@ import pytest
 
 from tests.paths import ROOT_DIR
 from tests.test_ui_browser import _chromium, _stop
+from tests.test_ui_browser import _run_chromium as run_chromium
 
 NODE_MISSING = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
 # Marks, not fixtures: the warehouse fixture is session-scoped, so pytest would build it before a
@@ -63,8 +64,6 @@ PAGES = {
 # npm ci (~40 s on a fresh clone) plus the Evidence build (~65 s on 2 cores), with room to spare.
 BUILD_TIMEOUT_S = 1200
 CHROMIUM_TIMEOUT_S = 90
-# Virtual time runs only while the page is idle: 30 s of it costs a few real seconds.
-VIRTUAL_TIME_MS = 30000
 ATTEMPTS = 3
 WINDOW = "1400,2400"
 # Cell texts the pages print for an empty value.
@@ -363,23 +362,7 @@ def marts(warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def _run_chromium(chromium: str, tmp: Path, args: list[str]) -> subprocess.CompletedProcess:
-    profile = tmp / f"profile_{time.monotonic_ns()}"
-    cmd = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-        f"--user-data-dir={profile}", f"--virtual-time-budget={VIRTUAL_TIME_MS}",
-        f"--window-size={WINDOW}", "--hide-scrollbars", *args,
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=CHROMIUM_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        _stop(proc)
-        out, err = proc.communicate()
-    finally:
-        _stop(proc)
-        shutil.rmtree(profile, ignore_errors=True)
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    return run_chromium(chromium, tmp, args, window=WINDOW, timeout_s=CHROMIUM_TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import os
 
+import pytest
+
 from pipelines.ingestion.batches import Pending, prepare_batch
 from pipelines.ingestion.incoming import Incoming
 from pipelines.ingestion.workers import InOrder
@@ -115,3 +117,12 @@ def test_rows_come_back_from_the_spool_as_they_left_and_the_spool_is_removed(tmp
     back = _read_rows(spooled)
     pd.testing.assert_frame_equal(back.rows, rows, check_exact=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_scheduler_without_a_shared_spool_folder_is_refused_before_connecting(monkeypatch):
+    from pipelines.ingestion.engine import DaskPool, EngineConfigError
+
+    monkeypatch.setenv("KONVERGENSI_DASK_SCHEDULER", "tcp://127.0.0.1:1")  # nothing listens there
+    monkeypatch.delenv("KONVERGENSI_SPOOL_DIR", raising=False)
+    with pytest.raises(EngineConfigError, match="KONVERGENSI_SPOOL_DIR is not"):
+        DaskPool(1, toy_parse, None)
