@@ -72,8 +72,9 @@ def _env(work: Path, data: Path, name: str) -> dict:
     }
 
 
-def _tree_rss(root: int) -> int:
-    """Bytes of RSS of ``root`` and all its descendants (Linux /proc)."""
+def _tree_rss(root: int, each: dict | None = None) -> int:
+    """Bytes of RSS of ``root`` and all its descendants (Linux /proc); ``each`` keeps every
+    descendant's own peak and parent (pid -> (bytes, parent pid)), the root excluded."""
     parents, rss = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -89,15 +90,17 @@ def _tree_rss(root: int) -> int:
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
+        if each is not None and pid != root:
+            each[pid] = (max(each.get(pid, (0, 0))[0], rss.get(pid, 0)), parents.get(pid, 0))
         todo.extend(p for p, parent in parents.items() if parent == pid)
     return total
 
 
 def _run(env: dict, period: str, said: list | None = None,
-         samples: list | None = None) -> tuple[float, float, float]:
+         samples: list | None = None, children: dict | None = None) -> tuple[float, float, float]:
     """(wall seconds, peak summed RSS GB of the run's process tree, peak RSS GB of one process);
     ``said`` receives the command's first line of output, ``samples`` every (epoch seconds,
-    tree RSS bytes) sampled."""
+    tree RSS bytes) sampled, ``children`` each descendant's peak RSS bytes and parent by pid."""
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--period", period], env=env,
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -105,7 +108,7 @@ def _run(env: dict, period: str, said: list | None = None,
 
     def sample() -> None:
         while proc.poll() is None:
-            rss = _tree_rss(proc.pid)
+            rss = _tree_rss(proc.pid, children)
             peak_tree[0] = max(peak_tree[0], rss)
             if samples is not None:
                 samples.append((time.time(), rss))
@@ -296,7 +299,13 @@ def main(argv=None) -> None:
     parser.add_argument("--baseline-files", type=int, default=None,
                         help="e-PPGBM files pandas reads (sample, extrapolated); default all, national 3000")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark warehouse (national: ~20 GB)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="ingestion workers (KONVERGENSI_INGEST_WORKERS; default one per core)")
+    parser.add_argument("--run-only", action="store_true",
+                        help="the run and the quiet night only: no DuckDB read or pandas baseline")
     args = parser.parse_args(argv)
+    if args.workers is not None:
+        os.environ["KONVERGENSI_INGEST_WORKERS"] = str(args.workers)
     if args.baseline_files is None and args.scale == "national":
         args.baseline_files = 3000
 
@@ -320,7 +329,8 @@ def main(argv=None) -> None:
 def _bench(args, work: Path, data: Path) -> None:
     env = _env(work, data, "run")
     samples: list = []
-    wall, peak, peak_one = _run(env, PERIOD, samples=samples)
+    children: dict = {}
+    wall, peak, peak_one = _run(env, PERIOD, samples=samples, children=children)
     timed_steps, run_wall, rows = _step_stats(env)
     stage_peaks = _peak_by_stage(timed_steps, samples)
     steps = [(k, d) for k, d, _, _ in timed_steps]
@@ -356,6 +366,13 @@ def _bench(args, work: Path, data: Path) -> None:
     print(f"rows read                   {n_source:>10,}   end-to-end {n_source / wall:,.0f} rows/s")
     print(f"peak RSS                    {peak:8.2f} GB (run process + ingestion workers; largest single "
           f"process {peak_one:.2f} GB)")
+    # The embedded Dask workers are the fork server's children (it is the run's child that has
+    # children); their own children are workbook readers. A worker the nanny restarted counts apart.
+    servers = {parent for _, parent in children.values() if parent in children}
+    servers = {pid for pid in servers if children[pid][1] not in children}
+    workers = sorted((b for b, parent in children.values() if parent in servers), reverse=True)
+    print(f"peak RSS per ingestion worker {', '.join(f'{b / 1e9:.2f}' for b in workers) or '-'} GB "
+          f"(the fork server they come from {max((children[p][0] for p in servers), default=0) / 1e9:.2f} GB)")
     print(f"DuckDB working file         {work_mb:8.0f} MB   published (DuckDB 1.4 format) {pub_mb:.0f} MB")
     print(f"Dagster overhead            {overhead:8.1f} s = {100 * overhead / run_wall:.1f} % of the run "
           f"({len(steps)} steps x {per_step * 1000:.0f} ms framework + {max(between, 0):.1f} s between steps)")
@@ -366,6 +383,10 @@ def _bench(args, work: Path, data: Path) -> None:
     print(f"  it said: {said[0]}")
 
     ingest_s = sum(d for k, d in steps if k == "ingest_submissions")
+    if args.run_only:
+        print(f"\ningest {ingest_s:.1f} s with {os.environ.get('KONVERGENSI_INGEST_WORKERS') or 'default'} "
+              f"workers; full job {wall:.1f} s ({wall / 60:.1f} min); comparisons skipped (--run-only)")
+        return
     duck = _duckdb_read(data, args.baseline_files)
     scale = n_source / duck["rows"] if duck["rows"] else 1.0
     sniffed, told = duck["sniffed"] * scale, duck["told"] * scale
