@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo demo-ui dev dev-env dashboard test test-fast lint bench bench-banten bench-national clean
+.PHONY: install lake-env demo demo-ui dev dev-env dashboard test test-fast lint bench bench-banten bench-national clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ ! -x $(BIN)/python ]; then \
@@ -24,6 +24,21 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The DuckLake publisher's own interpreter (requirements-lake.lock: DuckDB 1.5.5 and the ducklake and
+# postgres extension wheels). Only a lake needs it (KONVERGENSI_LAKE_PYTHON=.venv-lake/bin/python);
+# the lake test uses it. docs/deploy.md, "The warehouse beyond one file".
+LAKE_VENV := .venv-lake
+LAKE_STAMP := $(LAKE_VENV)/.installed-stamp
+$(LAKE_STAMP): requirements-lake.lock
+	@if [ ! -x $(LAKE_VENV)/bin/python ]; then \
+	  if command -v uv >/dev/null 2>&1; then uv venv --python $(PYTHON) $(LAKE_VENV); else $(PYTHON) -m venv $(LAKE_VENV); fi; \
+	fi
+	@if command -v uv >/dev/null 2>&1; then uv pip install --python $(LAKE_VENV)/bin/python -r requirements-lake.lock; \
+	else $(LAKE_VENV)/bin/python -m pip install --quiet -r requirements-lake.lock; fi
+	@touch $(LAKE_STAMP)
+
+lake-env: $(LAKE_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/konvergensi demo
@@ -48,7 +63,7 @@ DASHBOARD_WAREHOUSE ?= demo_data/warehouse/banten.duckdb
 dashboard:
 	bash dashboards/build.sh $(DASHBOARD_WAREHOUSE)
 
-test: $(STAMP)
+test: $(STAMP) $(LAKE_STAMP)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -72,10 +72,14 @@ def _env(work: Path, data: Path, name: str) -> dict:
     }
 
 
-def _tree_rss(root: int, each: dict | None = None) -> int:
-    """Bytes of RSS of ``root`` and all its descendants (Linux /proc); ``each`` keeps every
-    descendant's own peak and parent (pid -> (bytes, parent pid)), the root excluded."""
-    parents, rss = {}, {}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_rss(root: int, each: dict | None = None) -> tuple[int, float]:
+    """(bytes of RSS of ``root`` and all its descendants, CPU seconds ``root`` itself has used)
+    (Linux /proc); ``each`` keeps every descendant's peak RSS, parent and CPU seconds including its
+    own finished children (pid -> (bytes, parent pid, seconds)), the root excluded."""
+    parents, rss, cpu = {}, {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -84,6 +88,7 @@ def _tree_rss(root: int, each: dict | None = None) -> int:
                 fields = f.read().rsplit(")", 1)[1].split()
             parents[int(entry)] = int(fields[1])
             rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            cpu[int(entry)] = [int(x) / TICK for x in fields[11:15]]  # utime stime cutime cstime
         except (OSError, IndexError, ValueError):
             continue
     total, todo = 0, [root]
@@ -91,16 +96,18 @@ def _tree_rss(root: int, each: dict | None = None) -> int:
         pid = todo.pop()
         total += rss.get(pid, 0)
         if each is not None and pid != root:
-            each[pid] = (max(each.get(pid, (0, 0))[0], rss.get(pid, 0)), parents.get(pid, 0))
+            each[pid] = (max(each.get(pid, (0, 0, 0))[0], rss.get(pid, 0)), parents.get(pid, 0),
+                         sum(cpu.get(pid, [0.0])))
         todo.extend(p for p, parent in parents.items() if parent == pid)
-    return total
+    return total, sum(cpu.get(root, [0.0, 0.0])[:2])
 
 
 def _run(env: dict, period: str, said: list | None = None,
          samples: list | None = None, children: dict | None = None) -> tuple[float, float, float]:
     """(wall seconds, peak summed RSS GB of the run's process tree, peak RSS GB of one process);
     ``said`` receives the command's first line of output, ``samples`` every (epoch seconds,
-    tree RSS bytes) sampled, ``children`` each descendant's peak RSS bytes and parent by pid."""
+    tree RSS bytes, the run process's CPU seconds) sampled, ``children`` each descendant's peak RSS
+    bytes, parent and CPU seconds by pid."""
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--period", period], env=env,
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -108,10 +115,10 @@ def _run(env: dict, period: str, said: list | None = None,
 
     def sample() -> None:
         while proc.poll() is None:
-            rss = _tree_rss(proc.pid, children)
+            rss, root_cpu = _tree_rss(proc.pid, children)
             peak_tree[0] = max(peak_tree[0], rss)
             if samples is not None:
-                samples.append((time.time(), rss))
+                samples.append((time.time(), rss, root_cpu))
             time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -151,12 +158,12 @@ print(json.dumps({"steps": steps, "wall": rs.end_time - rs.start_time, "rows": m
     return [tuple(s) for s in data["steps"]], data["wall"], data["rows"]
 
 
-def _peak_by_stage(steps: list[tuple], samples: list[tuple[float, int]]) -> dict[str, float]:
+def _peak_by_stage(steps: list[tuple], samples: list[tuple[float, int, float]]) -> dict[str, float]:
     """Peak tree RSS (GB) sampled while each stage's steps ran (a step's own window)."""
     out: dict[str, float] = {}
     for label, match in STAGES:
         windows = [(start, end) for key, _, start, end in steps if match(key)]
-        peak = max((rss for t, rss in samples for start, end in windows if start <= t <= end), default=0)
+        peak = max((rss for t, rss, _ in samples for start, end in windows if start <= t <= end), default=0)
         out[label] = peak / 1e9
     return out
 
@@ -354,7 +361,7 @@ def _bench(args, work: Path, data: Path) -> None:
               f"{stage_peaks[label]:>13.2f}")
     other = sum(d for _, d in steps) - accounted
     print(f"{'other steps':<44}{'':>6}{other:>9.1f}")
-    by_step = sorted(((max((r for t, r in samples if start <= t <= end), default=0), key)
+    by_step = sorted(((max((r for t, r, _ in samples if start <= t <= end), default=0), key)
                       for key, _, start, end in timed_steps), reverse=True)[:3]
     print("largest steps by peak RSS: " + ", ".join(f"{key} {rss / 1e9:.2f} GB" for rss, key in by_step))
     slowest = sorted(steps, key=lambda s: -s[1])[:6]
@@ -368,11 +375,23 @@ def _bench(args, work: Path, data: Path) -> None:
           f"process {peak_one:.2f} GB)")
     # The embedded Dask workers are the fork server's children (it is the run's child that has
     # children); their own children are workbook readers. A worker the nanny restarted counts apart.
-    servers = {parent for _, parent in children.values() if parent in children}
+    servers = {parent for _, parent, _ in children.values() if parent in children}
     servers = {pid for pid in servers if children[pid][1] not in children}
-    workers = sorted((b for b, parent in children.values() if parent in servers), reverse=True)
+    workers = sorted((b for b, parent, _ in children.values() if parent in servers), reverse=True)
     print(f"peak RSS per ingestion worker {', '.join(f'{b / 1e9:.2f}' for b in workers) or '-'} GB "
           f"(the fork server they come from {max((children[p][0] for p in servers), default=0) / 1e9:.2f} GB)")
+    # Where ingestion's CPU went: the run process (the single writer: list and read files, send
+    # them, read the rows back, commit) against the workers (parse, pseudonymise, validate), over
+    # the ingestion step's window. What a projection to more workers rests on (docs/deploy.md).
+    ingest = [(start, end) for key, _, start, end in timed_steps if key == "ingest_submissions"]
+    inside = [c for t, _, c in samples for start, end in ingest if start <= t <= end]
+    if len(inside) > 1:
+        writer_cpu = inside[-1] - inside[0]
+        worker_cpu = sum(c for _, parent, c in children.values() if parent in servers)
+        ingest_wall = sum(end - start for start, end in ingest)
+        print(f"ingest CPU: run process (single writer) {writer_cpu:.1f} s = {100 * writer_cpu / ingest_wall:.0f} % "
+              f"of the step's {ingest_wall:.1f} s; workers {worker_cpu:.1f} s in all "
+              f"({worker_cpu / max(len(workers), 1):.1f} s each)")
     print(f"DuckDB working file         {work_mb:8.0f} MB   published (DuckDB 1.4 format) {pub_mb:.0f} MB")
     print(f"Dagster overhead            {overhead:8.1f} s = {100 * overhead / run_wall:.1f} % of the run "
           f"({len(steps)} steps x {per_step * 1000:.0f} ms framework + {max(between, 0):.1f} s between steps)")

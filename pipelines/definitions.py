@@ -8,7 +8,7 @@ from pipelines.assets.catalog import with_table_metadata
 from pipelines.assets.exclusions import set_aside_submission, submission_exclusions
 from pipelines.assets.growth import stg_child_zscores, who_growth_lms
 from pipelines.assets.ingest import ingest_submissions
-from pipelines.assets.publish import build_publish_asset
+from pipelines.assets.publish import build_lake_asset, build_publish_asset
 from pipelines.assets.regions import raw_region_master, reference_run_date
 from pipelines.assets.report import build_report_asset
 from pipelines.assets.sql import build_sql_assets
@@ -17,6 +17,7 @@ from pipelines.checks.growth import export_zscores_agree_with_recomputed, who_ta
 from pipelines.checks.lineage import every_source_row_accounted_for
 from pipelines.checks.quality import QUALITY_CHECKS
 from pipelines.checks.refusals import every_file_lands_at_least_half_its_rows
+from pipelines.publishing.lake import configured as lake_configured
 from pipelines.quiet import CODE_TAG, current_code_version
 from pipelines.resources import build_resources
 from pipelines.schedules import nightly_schedule
@@ -53,7 +54,9 @@ quality_report = build_report_asset([k for k in _warehouse_keys if k.path[0] in 
 
 defs = Definitions(
     # Column schemas and code references, shown on each asset's page in the UI.
-    assets=with_table_metadata([*_warehouse_assets, publish_warehouse, quality_report], MODELS),
+    # publish/lake only when a DuckLake catalog is configured (pipelines/publishing/lake.py).
+    assets=with_table_metadata([*_warehouse_assets, publish_warehouse, quality_report,
+                                *([build_lake_asset()] if lake_configured() else [])], MODELS),
     asset_checks=[
         *sql_checks, every_source_row_accounted_for, export_zscores_agree_with_recomputed, *QUALITY_CHECKS,
         submissions_meet_expectations, who_tables_complete, every_file_lands_at_least_half_its_rows,

@@ -3,13 +3,15 @@
 
 from collections.abc import Iterable
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Failure, MaterializeResult, asset
 
+from pipelines.publishing import lake
 from pipelines.publishing.exports import export_marts_parquet
 from pipelines.resources import WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
 
 PUBLISH_KEY = AssetKey(["publish", "warehouse_file"])
+LAKE_KEY = AssetKey(["publish", "lake"])
 
 
 def build_publish_asset(upstream: Iterable[AssetKey]) -> AssetsDefinition:
@@ -21,7 +23,8 @@ def build_publish_asset(upstream: Iterable[AssetKey]) -> AssetsDefinition:
         """The published warehouse file (KONVERGENSI_WAREHOUSE) that BI tools read: a copy of the
         working database in the DuckDB 1.4 storage format, swapped in by one atomic rename. Dagster
         skips it when a blocking (ERROR) check or a step upstream failed in the same run: the run
-        names them (`konvergensi run` prints `publish: NOT published …`) and BI keeps the previous file."""
+        names them (`konvergensi run` prints `publish: NOT published …`) and BI keeps the previous file.
+        With KONVERGENSI_LAKE_CATALOG set, publish/lake then sends the same version to the lake."""
         figures = warehouse.publish()
         exports = sorted(warehouse.parquet_dir.glob("*.parquet")) if warehouse.parquet_dir.is_dir() else []
         if figures["unchanged"] and exports:
@@ -32,3 +35,26 @@ def build_publish_asset(upstream: Iterable[AssetKey]) -> AssetsDefinition:
         return MaterializeResult(metadata=figures)
 
     return publish_warehouse
+
+
+def build_lake_asset() -> AssetsDefinition:
+    """publish/lake, in the graph when KONVERGENSI_LAKE_CATALOG is set: the published file's version
+    sent to the DuckLake catalog as one snapshot, after the file and from it (write-audit-publish
+    kept: the lake only gets what the file got). Its own step, so a lake that cannot be reached fails
+    here by name while the file stays published."""
+
+    @asset(key=LAKE_KEY, deps=[PUBLISH_KEY], group_name="publish", kinds={"duckdb", "postgres"})
+    def publish_lake(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        """The DuckLake copy of the published warehouse (KONVERGENSI_LAKE_CATALOG, Parquet in
+        KONVERGENSI_LAKE_DATA_PATH): one snapshot per published version, audited against the file
+        inside its transaction; the same version again adds none, and a run after a failed one
+        catches the lake up (pipelines/publishing/lake.py, docs/deploy.md)."""
+        try:
+            figures = lake.publish_in_lake_python(warehouse.published_path)
+        except lake.LakeError as exc:
+            raise Failure(description=f"{exc}. The file {warehouse.published_path} is published; the lake "
+                                      "keeps its previous snapshot and catches up on the next run.") from None
+        context.log.info(f"lake snapshot {figures['lake_snapshot']}{' (unchanged)' if figures['lake_unchanged'] else ''}")
+        return MaterializeResult(metadata=figures)
+
+    return publish_lake

@@ -114,6 +114,23 @@ def _distributed_failures() -> tuple[type[BaseException], ...]:
     return (KilledWorker, CancelledError, CommClosedError, OSError, TimeoutError)
 
 
+# Dask settings for the embedded workers (a Nanny hands its process's Dask config to the worker it
+# starts). A worker's task thread parses Python objects and holds the GIL; by default the worker also
+# samples that thread's stack 100 times a second (its profiler), ticks its event loop 50 times a
+# second and polls its memory 10 times a second, each taking the GIL from the task. Those serve
+# Dask's dashboard, which the embedded cluster does not start; the nanny still restarts a worker that
+# passes its memory limit. A remote cluster's operators set the same in their Dask config
+# (docs/deploy.md). Measured (2026-12-01): about 1 % of a worker's CPU on a Python-heavy task; a
+# Banten A/B stayed within this machine's run-to-run noise, so this is hygiene, not the fix of the
+# engine's cost over the old fork pool (docs/performance.md).
+QUIET_WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+}
+
+
 def _use_fork_server() -> None:
     """Embedded workers come from a fork server that imported the parser and Great Expectations
     once (:mod:`~pipelines.ingestion.worker_preload`): they start in a fraction of a second, and so
@@ -156,7 +173,10 @@ class DaskPool:
             log.info("preparing batches on the Dask cluster at %s (%d workers)", address,
                      len(self._client.scheduler_info(n_workers=-1)["workers"]))
         else:
+            import dask
+
             _use_fork_server()
+            dask.config.set(QUIET_WORKER_CONFIG)
             self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                          host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
             self._client = Client(self._cluster, set_as_default=False)

@@ -126,3 +126,24 @@ def test_a_scheduler_without_a_shared_spool_folder_is_refused_before_connecting(
     monkeypatch.delenv("KONVERGENSI_SPOOL_DIR", raising=False)
     with pytest.raises(EngineConfigError, match="KONVERGENSI_SPOOL_DIR is not"):
         DaskPool(1, toy_parse, None)
+
+
+def _worker_settings(dask_worker) -> dict:
+    import dask
+
+    return {"profile": dask.config.get("distributed.worker.profile.enabled"),
+            "profile_callback": "profile" in dask_worker.periodic_callbacks,
+            "tick": dask.config.get("distributed.admin.tick.interval")}
+
+
+def test_embedded_workers_run_without_the_dashboard_profiler():
+    """The embedded workers do not sample their task thread's stack (a profiler for Dask's dashboard,
+    which takes the GIL from the parser 100 times a second)."""
+    from pipelines.ingestion.engine import DaskPool
+
+    pool = DaskPool(1, toy_parse, None)
+    try:
+        seen = list(pool._client.run(_worker_settings).values())
+    finally:
+        pool.close()
+    assert seen == [{"profile": False, "profile_callback": False, "tick": "1s"}]
