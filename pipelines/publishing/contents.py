@@ -53,18 +53,25 @@ def copy_published_tables(con, source: str, target: str) -> list[str]:
     for schema in sorted({row[0] for row in found}):
         con.execute(f"create schema if not exists {target}.{_ident(schema)}")
     for schema, table, comment in found:
-        name = f"{_ident(schema)}.{_ident(table)}"
-        con.execute(f"create table {target}.{name} as select * from {source}.{name}")
-        if comment:
-            con.execute(f"comment on table {target}.{name} is {_literal(comment)}")
-        for column, text in con.execute(
-            "select column_name, comment from duckdb_columns() where database_name = ? and schema_name = ? "
-            "and table_name = ? and comment is not null and comment <> '' order by column_index",
-            [source, schema, table],
-        ).fetchall():
-            con.execute(f"comment on column {target}.{name}.{_ident(column)} is {_literal(text)}")
+        copy_table(con, source, target, schema, table, comment)
         copied.append(f"{schema}.{table}")
     return copied
+
+
+def copy_table(con, source: str, target: str, schema: str, table: str, comment: str | None,
+               replace: bool = False) -> None:
+    """Copy one table from the attached ``source`` into the attached ``target`` (``create or
+    replace`` when ``replace``), with its table and column comments."""
+    name = f"{_ident(schema)}.{_ident(table)}"
+    con.execute(f"create {'or replace ' if replace else ''}table {target}.{name} as select * from {source}.{name}")
+    if comment:
+        con.execute(f"comment on table {target}.{name} is {_literal(comment)}")
+    for column, text in con.execute(
+        "select column_name, comment from duckdb_columns() where database_name = ? and schema_name = ? "
+        "and table_name = ? and comment is not null and comment <> '' order by column_index",
+        [source, schema, table],
+    ).fetchall():
+        con.execute(f"comment on column {target}.{name}.{_ident(column)} is {_literal(text)}")
 
 
 def _ident(name: str) -> str:

@@ -33,7 +33,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipelines.publishing.contents import PUBLISHED_SCHEMAS, _ident, _literal
+from pipelines.publishing.contents import PUBLISHED_SCHEMAS, _ident, _literal, copy_table
 
 CATALOG_ENV = "KONVERGENSI_LAKE_CATALOG"
 DATA_PATH_ENV = "KONVERGENSI_LAKE_DATA_PATH"
@@ -156,15 +156,7 @@ def publish_to_lake(source: Path, catalog: str, data_path: str = "") -> dict:
             for schema in sorted({t[0] for t in tables}):
                 con.execute(f"create schema if not exists {LAKE}.{_ident(schema)}")
             for schema, table, comment in tables:
-                name = f"{_ident(schema)}.{_ident(table)}"
-                con.execute(f"create or replace table {LAKE}.{name} as select * from {SOURCE}.{name}")
-                if comment:
-                    con.execute(f"comment on table {LAKE}.{name} is {_literal(comment)}")
-                for column, text in con.execute(
-                        "select column_name, comment from duckdb_columns() where database_name = ? and schema_name = ? "
-                        "and table_name = ? and comment is not null and comment <> '' order by column_index",
-                        [SOURCE, schema, table]).fetchall():
-                    con.execute(f"comment on column {LAKE}.{name}.{_ident(column)} is {_literal(text)}")
+                copy_table(con, SOURCE, LAKE, schema, table, comment, replace=True)
             published = {(s, t) for s, t, _ in tables}
             for schema, table, _ in _tables(con, LAKE):
                 if (schema, table) not in published:
