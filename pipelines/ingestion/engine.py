@@ -197,11 +197,21 @@ class DaskPool:
         return self._client.submit(prepare_on_worker, stream, data, self._spool, uuid.uuid4().hex, pure=False)
 
     def close(self) -> None:
+        """Close the client and the embedded cluster. Every batch is committed by now, so a failure
+        to close cannot lose anything and must not fail the step: seen here, a nanny still
+        restarting a worker that died on the last batch when the cluster closes (Dask asserts
+        "can only join a started process"). It is logged, and the close tried once more."""
         try:
             self._client.close()
         finally:
             if self._cluster is not None:
-                self._cluster.close()
+                for attempt in (1, 2):
+                    try:
+                        self._cluster.close()
+                        break
+                    except Exception as exc:  # noqa: BLE001 - see the docstring
+                        log.warning("closing the embedded Dask cluster (attempt %d): %s: %s", attempt,
+                                    type(exc).__name__, str(exc)[:200])
             if self._own_spool:
                 shutil.rmtree(self._spool, ignore_errors=True)
 
