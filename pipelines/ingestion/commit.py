@@ -117,9 +117,10 @@ def commit_refusals(con, refused: list[Refusal], run_id: str, now: dt.datetime, 
     _write(con, refused[0].inc.stream, None, None, {}, file_rejects, meta)
 
 
-def _insert_df(con, table: str, df: pd.DataFrame) -> None:
-    """Append ``df`` to a declared table (pipelines/tables.py), by column name."""
-    if df.empty:
+def _insert_df(con, table: str, df) -> None:
+    """Append ``df`` (a pandas frame or an Arrow table) to a declared table (pipelines/tables.py), by
+    column name."""
+    if not len(df):
         return
     con.register("_incoming_df", df)
     try:
@@ -179,10 +180,16 @@ def _held_back(batch: list[Pending], prepared: Prepared, months: set[str] | None
     return held
 
 
-def _only(frame: pd.DataFrame | None, sids: set[str]) -> pd.DataFrame | None:
+def _only(frame, sids: set[str]):
+    """The rows of ``frame`` (a pandas frame, or an Arrow table of spooled rows) from ``sids``."""
     if frame is None or not len(frame):
         return frame
-    return frame[frame["submission_id"].isin(sids)]
+    if isinstance(frame, pd.DataFrame):
+        return frame[frame["submission_id"].isin(sids)]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return frame.filter(pc.is_in(frame["submission_id"], value_set=pa.array(sorted(sids), frame["submission_id"].type)))
 
 
 def commit_batch(con, batch: list[Pending], prepared: Prepared, run_id: str, now: dt.datetime,

@@ -12,8 +12,8 @@
 A batch's files travel to one worker directly (``scatter``); the parser and the suites reach each
 worker once, as a worker plugin (:func:`_parser_plugin`), which a restarted worker gets too. The worker writes the batch's accepted rows as a Parquet file in
 the spool folder and returns the rest (counts, rejects, outcomes: small); this process, the single
-DuckDB writer, reads the file back and commits the batch (the round trip gives the same frame,
-dtypes included). Dask reruns a task whose worker dies; a batch whose files died with their worker,
+DuckDB writer, reads the file back as an Arrow table and commits the batch (DuckDB inserts the same
+rows as from the worker's frame: the cluster test compares the marts). Dask reruns a task whose worker dies; a batch whose files died with their worker,
 or that killed workers :data:`ATTEMPTS` times, is submitted again and at last prepared here, so a
 worker lost mid-run loses nothing.
 
@@ -76,7 +76,9 @@ def _read_rows(spooled: Spooled) -> Prepared:
 
     prepared = spooled.prepared
     if spooled.rows_path is not None:
-        prepared.rows = pq.read_table(spooled.rows_path).to_pandas()
+        # Kept as Arrow: DuckDB inserts it as it is, and the single writer does not spend CPU on a
+        # pandas frame it would only hand to DuckDB (commit.py takes either).
+        prepared.rows = pq.read_table(spooled.rows_path)
         os.unlink(spooled.rows_path)
     return prepared
 

@@ -115,7 +115,7 @@ def test_rows_come_back_from_the_spool_as_they_left_and_the_spool_is_removed(tmp
     spooled = _write_rows(prepared, str(tmp_path), "batch")
     assert isinstance(spooled, Spooled) and spooled.prepared.rows is None
     back = _read_rows(spooled)
-    pd.testing.assert_frame_equal(back.rows, rows, check_exact=True)
+    pd.testing.assert_frame_equal(back.rows.to_pandas(), rows, check_exact=True)
     assert list(tmp_path.iterdir()) == []
 
 
