@@ -17,7 +17,7 @@ that is a warehouse whose blocking checks passed, and it receives it in **one tr
 
 This module runs under any DuckDB that can load the ``ducklake`` extension (and ``postgres_scanner``
 for a PostgreSQL catalog). The pipeline's own DuckDB has no such extension on PyPI yet, so the publish
-step runs ``python -m pipelines.publishing.lake`` in the interpreter ``KONVERGENSI_LAKE_PYTHON`` names:
+step (``publish/lake``) runs ``python -m pipelines.publishing.lake`` in the interpreter ``KONVERGENSI_LAKE_PYTHON`` names:
 ``make lake-env`` builds ``.venv-lake`` from ``requirements-lake.lock`` (DuckDB 1.5.5 with the
 extension wheels, which load offline). It imports nothing but DuckDB and the standard library.
 docs/deploy.md, "The warehouse beyond one file".
@@ -188,7 +188,7 @@ def configured() -> bool:
 
 def publish_in_lake_python(source: Path, timeout_s: float = 3600) -> dict:
     """Run :func:`publish_to_lake` in ``KONVERGENSI_LAKE_PYTHON`` (default: this interpreter) on the
-    catalog and data path the environment names; what the publish step calls."""
+    catalog and data path the environment names; what the publish/lake step calls."""
     import subprocess
 
     python = os.environ.get(PYTHON_ENV, "").strip() or sys.executable

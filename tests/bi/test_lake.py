@@ -5,7 +5,7 @@ goes to a local folder (shared storage in production). The lake publish runs in 
 (``make lake-env``, which ``make test`` builds): DuckDB 1.5.5 with the ducklake and postgres
 extension wheels. Checked: each publish is one snapshot whose tables equal the published file's
 (row hashes, comments); publishing the same file again adds none; an older snapshot still reads
-as the file it came from; a lake that cannot be reached fails the publish step by name, leaves the
+as the file it came from; a lake that cannot be reached fails the publish/lake step by name, leaves the
 file published and the lake at its previous snapshot, and the next publish catches up.
 """
 
