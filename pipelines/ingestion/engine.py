@@ -178,9 +178,9 @@ class DaskPool:
             import dask
 
             _use_fork_server()
-            dask.config.set(QUIET_WORKER_CONFIG)
-            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                         host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+            with dask.config.set(QUIET_WORKER_CONFIG):  # each Nanny keeps the config it was made with
+                self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                             host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
             self._client = Client(self._cluster, set_as_default=False)
         self._client.register_plugin(_parser_plugin(parse_many, validate), name=PLUGIN_NAME)
 

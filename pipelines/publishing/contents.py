@@ -44,11 +44,7 @@ def copy_published_tables(con, source: str, target: str) -> list[str]:
     """Copy every table of :data:`PUBLISHED_SCHEMAS` in the attached database ``source`` into the
     attached ``target``, with its table and column comments (what BI tools show). Returns the
     tables copied."""
-    wanted = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
-    found = con.execute(
-        f"select schema_name, table_name, comment from duckdb_tables() where database_name = ? "
-        f"and schema_name in ({wanted}) order by 1, 2", [source],
-    ).fetchall()
+    found = published_tables(con, source)
     copied = []
     for schema in sorted({row[0] for row in found}):
         con.execute(f"create schema if not exists {target}.{_ident(schema)}")
@@ -56,6 +52,14 @@ def copy_published_tables(con, source: str, target: str) -> list[str]:
         copy_table(con, source, target, schema, table, comment)
         copied.append(f"{schema}.{table}")
     return copied
+
+
+def published_tables(con, database: str) -> list[tuple[str, str, str | None]]:
+    """(schema, table, comment) of every table of :data:`PUBLISHED_SCHEMAS` in the attached ``database``."""
+    wanted = ", ".join(_literal(s) for s in PUBLISHED_SCHEMAS)
+    return [tuple(row) for row in con.execute(
+        f"select schema_name, table_name, comment from duckdb_tables() where database_name = ? "
+        f"and schema_name in ({wanted}) order by 1, 2", [database]).fetchall()]
 
 
 def copy_table(con, source: str, target: str, schema: str, table: str, comment: str | None,

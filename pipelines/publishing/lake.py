@@ -33,7 +33,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipelines.publishing.contents import PUBLISHED_SCHEMAS, _ident, _literal, copy_table
+from pipelines.publishing.contents import _ident, _literal, copy_table, published_tables
 
 CATALOG_ENV = "KONVERGENSI_LAKE_CATALOG"
 DATA_PATH_ENV = "KONVERGENSI_LAKE_DATA_PATH"
@@ -97,30 +97,28 @@ def _safe(catalog: str) -> str:
     return " ".join("password=…" if part.lower().startswith("password=") else part for part in catalog.split())
 
 
-def _tables(con, database: str) -> list[tuple[str, str, str | None]]:
-    wanted = ", ".join(_literal(s) for s in PUBLISHED_SCHEMAS)
-    return [tuple(r) for r in con.execute(
-        f"select schema_name, table_name, comment from duckdb_tables() where database_name = ? "
-        f"and schema_name in ({wanted}) order by 1, 2", [database]).fetchall()]
-
-
-def table_digest(con, database: str, schema: str, table: str) -> tuple[int, str]:
-    """(rows, sum of a hash over every whole row) of one table: equal for equal contents whatever
-    the storage (a DuckDB file, a DuckLake's Parquet or inlined rows) or the row order."""
+def table_digest(con, database: str, schema: str, table: str, at: int | None = None) -> tuple[int, str]:
+    """(rows, sum of a hash over every whole row) of one table, of a lake table as of snapshot
+    ``at`` if given: equal for equal contents whatever the storage (a DuckDB file, a DuckLake's
+    Parquet or inlined rows) or the row order."""
     name = f"{_ident(database)}.{_ident(schema)}.{_ident(table)}"
-    rows, digest = con.execute(f"select count(*), coalesce(sum(hash(t)), 0)::varchar from {name} t").fetchone()
+    version = f" at (version => {int(at)})" if at is not None else ""
+    rows, digest = con.execute(f"select count(*), coalesce(sum(hash(t)), 0)::varchar from {name} as t{version}").fetchone()
     return int(rows), str(digest)
 
 
-def fingerprint(con, database: str) -> str:
-    """One fingerprint of every published table of ``database`` (names, columns, digests)."""
+def fingerprint(con, database: str) -> tuple[str, dict[tuple[str, str], tuple[int, str]]]:
+    """One fingerprint of every published table of ``database`` (names, columns, digests), and each
+    table's :func:`table_digest` (the audit compares the lake with these: each table hashed once)."""
     h = hashlib.sha256()
-    for schema, table, _ in _tables(con, database):
+    digests = {}
+    for schema, table, _ in published_tables(con, database):
         columns = con.execute(
             "select column_name, data_type from duckdb_columns() where database_name = ? and schema_name = ? "
             "and table_name = ? order by column_index", [database, schema, table]).fetchall()
-        h.update(repr((schema, table, columns, table_digest(con, database, schema, table))).encode())
-    return h.hexdigest()
+        digests[schema, table] = table_digest(con, database, schema, table)
+        h.update(repr((schema, table, columns, digests[schema, table])).encode())
+    return h.hexdigest(), digests
 
 
 def last_snapshot(con, alias: str = LAKE) -> tuple[int, dict]:
@@ -145,11 +143,11 @@ def publish_to_lake(source: Path, catalog: str, data_path: str = "") -> dict:
     try:
         con.execute(f"ATTACH {_literal(str(source))} AS {SOURCE} (READ_ONLY)")
         attach_lake(con, catalog, data_path)
-        source_fp = fingerprint(con, SOURCE)
+        tables = published_tables(con, SOURCE)
+        source_fp, digests = fingerprint(con, SOURCE)
         snapshot, extra = last_snapshot(con)
         if extra.get("fingerprint") == source_fp:
-            return {"lake_snapshot": snapshot, "lake_unchanged": True, "lake_tables": len(_tables(con, SOURCE))}
-        tables = _tables(con, SOURCE)
+            return {"lake_snapshot": snapshot, "lake_unchanged": True, "lake_tables": len(tables)}
         rows = 0
         con.execute("BEGIN TRANSACTION")
         try:
@@ -158,11 +156,11 @@ def publish_to_lake(source: Path, catalog: str, data_path: str = "") -> dict:
             for schema, table, comment in tables:
                 copy_table(con, SOURCE, LAKE, schema, table, comment, replace=True)
             published = {(s, t) for s, t, _ in tables}
-            for schema, table, _ in _tables(con, LAKE):
+            for schema, table, _ in published_tables(con, LAKE):
                 if (schema, table) not in published:
                     con.execute(f"drop table {LAKE}.{_ident(schema)}.{_ident(table)}")
             for schema, table, _ in tables:  # audit, before anything is visible
-                want = table_digest(con, SOURCE, schema, table)
+                want = digests[schema, table]
                 got = table_digest(con, LAKE, schema, table)
                 if got != want:
                     raise LakeAuditError(f"lake table {schema}.{table} differs from the published file after the "

@@ -37,11 +37,10 @@ con = duckdb.connect()
 lake.attach_lake(con, args["catalog"], read_only=True)
 out = {"snapshots": [list(r) for r in con.execute(
     "select snapshot_id, commit_message, commit_extra_info from lake.snapshots() order by 1").fetchall()]}
-def describe(db, at=""):
+def describe(db, at=None):
     tables = {}
-    for schema, table, comment in lake._tables(con, db):
-        name = f'{db}.{schema}.{table}'
-        rows, digest = con.execute(f"select count(*), coalesce(sum(hash(t)), 0)::varchar from {name} as t {at}").fetchone()
+    for schema, table, comment in lake.published_tables(con, db):
+        rows, digest = lake.table_digest(con, db, schema, table, at)
         cols = con.execute("select column_name, data_type, comment from duckdb_columns() where database_name = ? "
                            "and schema_name = ? and table_name = ? order by column_index", [db, schema, table]).fetchall()
         tables[f"{schema}.{table}"] = [rows, digest, comment, [list(c) for c in cols]]
@@ -51,7 +50,7 @@ for i, path in enumerate(args.get("files", [])):
     out[f"file{i}"] = describe(f"f{i}")
 out["lake"] = describe("lake")
 if args.get("at"):
-    out["lake_at"] = describe("lake", f"at (version => {int(args['at'])})")
+    out["lake_at"] = describe("lake", args["at"])
 print(json.dumps(out))
 """
 
