@@ -23,7 +23,13 @@ $(STAMP): pyproject.toml requirements.lock
 	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The native HMAC (pipelines/parsing/native): pseudonyms ~5x faster. Needs only a C compiler; without
+# one the build says so and the same tokens are hashed in Python.
+NATIVE := pipelines/parsing/native/_hmac_column.so
+$(NATIVE): pipelines/parsing/native/hmac_column.c | $(STAMP)
+	@$(BIN)/python -m pipelines.parsing.native
+
+install: $(STAMP) $(NATIVE)
 
 # The DuckLake publisher's own interpreter (requirements-lake.lock: DuckDB 1.5.5 and the ducklake and
 # postgres extension wheels). Only a lake needs it (KONVERGENSI_LAKE_PYTHON=.venv-lake/bin/python);
@@ -40,11 +46,11 @@ $(LAKE_STAMP): requirements-lake.lock
 
 lake-env: $(LAKE_STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(NATIVE)
 	$(BIN)/konvergensi demo
 
 # Reads .env from here, as `konvergensi` does (pipelines/envfile.py); `make dev-env` writes one.
-dev: $(STAMP)
+dev: $(STAMP) $(NATIVE)
 	$(BIN)/dagster dev -w workspace.yaml
 
 # A local .env from .env.example: a fresh pseudonym key and a landing/ folder (never overwrites .env).
@@ -63,10 +69,10 @@ DASHBOARD_WAREHOUSE ?= demo_data/warehouse/banten.duckdb
 dashboard:
 	bash dashboards/build.sh $(DASHBOARD_WAREHOUSE)
 
-test: $(STAMP) $(LAKE_STAMP)
+test: $(STAMP) $(NATIVE) $(LAKE_STAMP)
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(NATIVE)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
@@ -77,11 +83,11 @@ BENCH_DATA ?= /tmp/konvergensi-bench
 
 bench: bench-banten bench-national
 
-bench-banten: $(STAMP)
+bench-banten: $(STAMP) $(NATIVE)
 	$(BIN)/python benchmarks/bench_zscores.py --sizes 1000000 10000000
 	$(BIN)/python -W ignore benchmarks/bench_pipeline.py --scale banten --data $(BENCH_DATA)/banten
 
-bench-national: $(STAMP)
+bench-national: $(STAMP) $(NATIVE)
 	$(BIN)/python -W ignore benchmarks/bench_pipeline.py --scale national --data $(BENCH_DATA)/national
 
 clean:

@@ -94,11 +94,32 @@ def test_column_wise_hmac_is_rfc_2104_hmac_sha256(key):
     values = ["3601012345678901", "", "SITI AMINAH|2023-03-10|36.01.06.2002", "ÑOÑO ÜBER 名前 😀",
               "X" * 55, "Y" * 56, "Z" * 64, "W" * 1000, "a\tb\nc"]
     pseudo = Pseudonymiser(key)
-    got = pseudo.hash_column("child", pa.array(values, type=pa.large_string())).to_pylist()
+    column = pa.array(values, type=pa.large_string())
     want = [hmac.digest(key, f"child:{v}".encode(), "sha256").hex()[:32] for v in values]
-    assert got == want
+    assert pseudo.hash_column("child", column).to_pylist() == want
+    assert pseudo.hash_column_python("child", column).to_pylist() == want
+    assert pseudo.hash_column("child", column.slice(2, 4)).to_pylist() == want[2:6]  # an array with an offset
+    assert pseudo.hash_column("child", column.cast(pa.string())).to_pylist() == want
     assert [pseudo.token_one("child", v) for v in values] == want
     assert pseudo.hash_column("nik", pa.array([], type=pa.large_string())).to_pylist() == []
+
+
+def test_the_native_hmac_is_built_and_used():
+    """``make install`` builds the native HMAC (pipelines/parsing/native); without it every token
+    would still be right (the Python loop), only ~5x slower, so this says when it is missing."""
+    import random
+
+    import pyarrow as pa
+
+    from pipelines.parsing import native
+
+    assert native.status() == "native", native.status()
+    rng = random.Random(7)
+    values = ["".join(rng.choice("AB Ñ名0|-") for _ in range(rng.randrange(0, 90))) for _ in range(2000)]
+    column = pa.array(values, type=pa.large_string())
+    pseudo = Pseudonymiser(KEY)
+    assert native.hmac_hex_column(pseudo._block, b"parent:", column, 32).equals(
+        pseudo.hash_column_python("parent", column))
 
 
 def _hash_in_child(queue) -> None:
