@@ -11,6 +11,8 @@ import datetime as dt
 import io
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.parsing.cells import (
     HEADER_SCAN_ROWS,
@@ -20,7 +22,6 @@ from pipelines.parsing.cells import (
     FileError,
     ParseWarning,
     RawTable,
-    columns_of,
     layout_aliases,
     map_headers,
     text_columns_as_arrow,
@@ -63,29 +64,108 @@ def read_xlsx(content: bytes, layout: Layout) -> RawTable:
         warnings.append(ParseWarning("sheet_ignored", f"only the first sheet {names[0]!r} was read"))
     if len(grid) > MAX_ROWS + 1:
         raise FileError("too_large", f"more than {MAX_ROWS} rows")
-    rows = [tuple(_xlsx_cell(v) for v in row[:MAX_COLS]) for row in grid]
     aliases = layout_aliases(layout)
     header_idx = 0
-    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        if sum(normalise_header(c) in aliases for c in row if c is not None) >= 2:
+    for i, row in enumerate(grid[:HEADER_SCAN_ROWS]):
+        if sum(normalise_header(c) in aliases for c in map(_xlsx_cell, row[:MAX_COLS]) if c is not None) >= 2:
             header_idx = i
             break
-    if not rows:
+    if not grid:
         raise FileError("empty", "first sheet is empty")
-    headers = list(rows[header_idx])
+    headers = [_xlsx_cell(c) for c in grid[header_idx][:MAX_COLS]]
     positions, names = map_headers(headers, layout, warnings)
-    body = []
-    numbers = []
-    too_long = []
-    for offset, row in enumerate(rows[header_idx + 1:]):
-        cells = [row[p] if p < len(row) else None for p in positions]
-        if any(c is not None and str(c).strip() != "" for c in cells):
-            longest = max((len(c) for c in row if isinstance(c, str)), default=0)
-            if longest > MAX_CELL:
-                too_long.append((header_idx + offset + 2, f"a cell of {longest:,} characters (limit {MAX_CELL:,})",
-                                 "value_too_long"))
-                continue
-            body.append(cells)
-            numbers.append(header_idx + offset + 2)
-    columns = text_columns_as_arrow(columns_of(body, range(len(names))))
-    return RawTable(names, columns, np.asarray(numbers, dtype="int64"), "xlsx", warnings, too_long)
+    rows = grid[header_idx + 1:]
+    body = _grid(rows, max([len(headers)] + [min(len(r), MAX_COLS) for r in rows]))
+    row_numbers = np.arange(header_idx + 2, header_idx + 2 + len(body), dtype="int64")
+    text = [_as_text_column(body[:, p]) for p in range(body.shape[1])]
+    kept = _filled(body, text, positions)
+    longest = _longest_text(body, text, kept)
+    too_long = [(int(n), f"a cell of {int(k):,} characters (limit {MAX_CELL:,})", "value_too_long")
+                for n, k in zip(row_numbers[kept & (longest > MAX_CELL)], longest[kept & (longest > MAX_CELL)],
+                                strict=True)]
+    kept &= longest <= MAX_CELL
+    columns = [_typed_column(body[kept, p], text[p], kept) for p in positions]
+    return RawTable(names, columns, row_numbers[kept], "xlsx", warnings, too_long)
+
+
+def _grid(rows: list[list[object]], width: int) -> np.ndarray:
+    """The sheet's rows below the header as one object array of ``width`` columns (a short row's
+    missing cells read as empty)."""
+    grid = np.full((len(rows), width), None, dtype=object)
+    if rows and width:
+        if all(len(r) >= width for r in rows):
+            grid[:] = [r[:width] for r in rows]
+        else:
+            for i, r in enumerate(rows):
+                grid[i, :min(len(r), width)] = r[:width]
+    return grid
+
+
+def _as_text_column(cells: np.ndarray) -> pa.Array | None:
+    """A column whose cells are all text (empty ones included) as Arrow text, ``""`` read as
+    null; None when some cell is a number, a date or a boolean (those keep their type)."""
+    try:
+        text = pa.array(cells, type=pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.large_string()), text)
+
+
+def _filled(body: np.ndarray, text: list[pa.Array | None], positions: list[int]) -> np.ndarray:
+    """Rows where some cell of a recognised column holds something (not only white space)."""
+    filled = np.zeros(len(body), dtype=bool)
+    for p in positions:
+        todo = np.flatnonzero(~filled)
+        if not len(todo):
+            break
+        if text[p] is not None:  # white space as Python's str.strip() sees it, once per distinct text
+            encoded = pc.dictionary_encode(text[p].take(pa.array(todo)))
+            blank = np.array([not v.strip() for v in encoded.dictionary.to_pylist()] + [True], dtype=bool)
+            codes = encoded.indices.fill_null(len(blank) - 1).to_numpy(zero_copy_only=False)
+            filled[todo] = ~blank[codes]
+        else:
+            filled[todo] = [c is not None and str(c).strip() != "" for c in body[todo, p]]
+    return filled
+
+
+def _longest_text(body: np.ndarray, text: list[pa.Array | None], kept: np.ndarray) -> np.ndarray:
+    """Per row, the length of its longest text cell in any column (0 for none), for ``kept`` rows."""
+    longest = np.zeros(len(body), dtype="int64")
+    for p, column in enumerate(text):
+        if column is not None:
+            lengths = pc.utf8_length(column).fill_null(0).to_numpy(zero_copy_only=False)
+        elif _numbers_only(body[:, p]):
+            continue
+        else:
+            lengths = np.fromiter((len(c) if isinstance(c, str) else 0 for c in body[:, p]), "int64", len(body))
+        np.maximum(longest, np.where(kept, lengths, 0), out=longest)
+    return longest
+
+
+def _numbers_only(cells: np.ndarray) -> bool:
+    """Whether every cell is a float or empty (a numeric column: weights, z-scores, serial dates)."""
+    return set(map(type, cells)) <= {float, str} and not (cells[[type(c) is str for c in cells]] != "").any()
+
+
+def _as_openpyxl(cells: np.ndarray) -> np.ndarray:
+    """:func:`_xlsx_cell` of every cell, column-wise when the column holds numbers only."""
+    if _numbers_only(cells):
+        filled = np.array([type(c) is float for c in cells], dtype=bool)
+        numbers = cells[filled].astype("float64")
+        whole = (numbers == np.floor(numbers)) & (np.abs(numbers) < 2**53)
+        values = numbers.astype(object)
+        values[whole] = numbers[whole].astype("int64").astype(object)
+        out = np.full(len(cells), None, dtype=object)
+        out[filled] = values
+        return out
+    return np.array([_xlsx_cell(c) for c in cells] + [None], dtype=object)[:-1]
+
+
+def _typed_column(cells: np.ndarray, text: pa.Array | None, kept: np.ndarray) -> np.ndarray | pa.Array:
+    """A recognised column of the kept rows: Arrow text when every cell is text, else the cells as
+    openpyxl gives them (:func:`_xlsx_cell`)."""
+    if not len(cells):
+        return np.empty(0, dtype=object)
+    if text is not None:
+        return text.filter(pa.array(kept))
+    return text_columns_as_arrow([_as_openpyxl(cells)])[0]

@@ -100,6 +100,7 @@ def test_column_wise_hmac_is_rfc_2104_hmac_sha256(key):
     assert pseudo.hash_column_python("child", column).to_pylist() == want
     assert pseudo.hash_column("child", column.slice(2, 4)).to_pylist() == want[2:6]  # an array with an offset
     assert pseudo.hash_column("child", column.cast(pa.string())).to_pylist() == want
+    assert pseudo.hash_column("child", pa.chunked_array([column[:3], column[3:]])).to_pylist() == want
     assert [pseudo.token_one("child", v) for v in values] == want
     assert pseudo.hash_column("nik", pa.array([], type=pa.large_string())).to_pylist() == []
 

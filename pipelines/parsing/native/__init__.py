@@ -86,7 +86,7 @@ def status() -> str:
     return "native" if _load() is not None else f"python ({_failure})"
 
 
-def hmac_hex_column(key_block: bytes, prefix: bytes, values: pa.Array, hex_chars: int) -> pa.Array | None:
+def hmac_hex_column(key_block: bytes, prefix: bytes, values: pa.Array | pa.ChunkedArray, hex_chars: int) -> pa.Array | None:
     """``hex(HMAC-SHA256(key, prefix + value))[:hex_chars]`` of every value of a non-null string
     array, as a ``large_string`` array; None when the native library is unavailable.
 
@@ -100,6 +100,8 @@ def hmac_hex_column(key_block: bytes, prefix: bytes, values: pa.Array, hex_chars
         raise ValueError("key_block must be 64 bytes")
     if values.null_count:
         raise ValueError("values must not be null")
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     values = values.cast(pa.large_string())
     n = len(values)
     _, offset_buf, data_buf = values.buffers()
