@@ -128,3 +128,45 @@ def test_row_with_too_many_cells_is_reported_not_fatal():
     table = read_table(f"{head}\n{ok}\n{bad}\n{ok}\n".encode(), "x.csv", CHILD_MEASUREMENTS)
     assert table.row_numbers.tolist() == [2, 4]
     assert [r for r, _ in table.bad_rows] == [3]
+
+
+def test_xlsx_cells_typed_column_by_column_as_openpyxl_gives_them():
+    """The sheet is typed a column at a time (text straight to Arrow, numbers through numpy): each
+    cell still reads as openpyxl's data_only value, and rows are kept or refused as cell by cell."""
+    import datetime as dt
+
+    import openpyxl
+    import pyarrow as pa
+
+    from pipelines.parsing.cells import MAX_CELL
+
+    canonical = [c for c, _ in CHILD_MEASUREMENTS.columns]
+
+    def row(beyond=(), **cells):
+        return [cells.get(c) for c in canonical] + list(beyond)
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Laporan e-PPGBM"])  # a title row above the header
+    ws.append(list(CHILD_MEASUREMENTS.headers))
+    ws.append(row(nik="3604015001230001", child_name="ANAK SATU", weight_kg=9.0, lenhei_cm=75.5,
+                  birth_date=dt.datetime(2023, 1, 15)))
+    ws.append(row(nik=3604015001230002, child_name="ANAK DUA", weight_kg=10.25, lenhei_cm=2.0**53,
+                  birth_date="15/01/2023"))  # a NIK typed as a number
+    ws.append(row(nik="   "))  # white space only: not a row
+    ws.append(row(["y" * (MAX_CELL + 1)], nik="3604015001230003", lenhei_cm=80))  # a long cell beyond the header
+    ws.append(row(nik="3604015001230004", child_name="  ", weight_kg=11)[:canonical.index("weight_kg") + 1])  # a short row
+    buf = io.BytesIO()
+    wb.save(buf)
+    table = read_table(buf.getvalue(), "36.04.15.2001_2024-08.xlsx", CHILD_MEASUREMENTS)
+    frame = table.frame
+    assert table.row_numbers.tolist() == [3, 4, 7]
+    assert table.bad_rows == [(6, f"a cell of {MAX_CELL + 1:,} characters (limit {MAX_CELL:,})", "value_too_long")]
+    assert frame["nik"].tolist() == ["3604015001230001", 3604015001230002, "3604015001230004"]
+    assert [type(v) for v in frame["nik"]] == [str, int, str]
+    assert frame["weight_kg"].tolist() == [9, 10.25, 11] and [type(v) for v in frame["weight_kg"]] == [int, float, int]
+    assert frame["lenhei_cm"].tolist() == [75.5, 2.0**53, None]
+    assert type(frame["lenhei_cm"][1]) is float  # too large to be a whole number exactly
+    assert frame["birth_date"].tolist() == [dt.datetime(2023, 1, 15), "15/01/2023", None]
+    names = table.cells[table.names.index("child_name")]
+    assert isinstance(names, pa.Array) and names.to_pylist() == ["ANAK SATU", "ANAK DUA", None]
