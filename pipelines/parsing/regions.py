@@ -19,6 +19,8 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.parsing.values import squeeze_whitespace
 
@@ -107,6 +109,7 @@ class RegionIndex:
         df["parent_code"] = df["parent_code"].fillna("")
         self.frame = df
         self._codes = {lvl: frozenset(df.loc[df["level"] == lvl, "code"]) for lvl in LEVELS}
+        self._known: dict[tuple[str, ...], pa.Array] = {}  # value sets for validate_code, built on first use
         self._names = dict(zip(df["code"], df["name"], strict=True))
         self._regency: dict[str, str] = {}
         bare: dict[str, set[str]] = {}
@@ -157,8 +160,13 @@ class RegionIndex:
             bool Series aligned with ``codes``; NA codes are False.
         """
         levels = (level,) if isinstance(level, str) else level
-        known = frozenset().union(*(self._codes[lvl] for lvl in levels))
-        return codes.isin(known).astype(bool) & codes.notna()
+        known = self._known.get(levels)
+        if known is None:  # Arrow's hash lookup: pandas' isin walks the whole master on every call
+            known = self._known[levels] = pa.array(sorted(frozenset().union(*(self._codes[lvl] for lvl in levels))),
+                                                   type=pa.large_string())
+        values = pa.array(codes.astype("str").array, type=pa.large_string())
+        found = pc.is_in(values, value_set=known).fill_null(False).to_numpy(zero_copy_only=False)
+        return pd.Series(found, index=codes.index, dtype=bool)
 
     def resolve_regency(self, name: str) -> str | None:
         norm = normalise_name(name, "regency")
