@@ -111,12 +111,13 @@ def test_rows_come_back_from_the_spool_as_they_left_and_the_spool_is_removed(tmp
     rows = pd.DataFrame({"submission_id": pd.Series(["a", None], dtype="str"), "n": pd.array([1, None], "Int64"),
                          "when": pd.Series(pd.to_datetime(["2024-08-01", None])).dt.date.astype("date32[pyarrow]"),
                          "x": [0.1, float("nan")], "ok": [True, False]})
-    prepared = Prepared(["a"], [None], {"a": None}, {}, rows.copy(), None, None)
-    spooled = _write_rows(prepared, str(tmp_path), "batch")
-    assert isinstance(spooled, Spooled) and spooled.prepared.rows is None
-    back = _read_rows(spooled)
-    pd.testing.assert_frame_equal(back.rows.to_pandas(), rows, check_exact=True)
-    assert list(tmp_path.iterdir()) == []
+    for compression in (None, "lz4"):  # a local spool, a shared one
+        prepared = Prepared(["a"], [None], {"a": None}, {}, rows.copy(), None, None)
+        spooled = _write_rows(prepared, str(tmp_path), "batch", compression)
+        assert isinstance(spooled, Spooled) and spooled.prepared.rows is None
+        back = _read_rows(spooled)
+        pd.testing.assert_frame_equal(back.rows.to_pandas(), rows, check_exact=True)
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_a_scheduler_without_a_shared_spool_folder_is_refused_before_connecting(monkeypatch):
