@@ -333,11 +333,33 @@ def main(argv=None) -> None:
             shutil.rmtree(work / "wh", ignore_errors=True)
 
 
+def _speed_probe() -> float:
+    """Seconds a fixed single-core task takes (the best of three): this machine's speed varies by
+    ±30 % from hour to hour, so each run prints it before and after, to be read beside the figures."""
+    import hashlib
+
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        total = 0
+        for i in range(8_000_000):
+            total += i % 7
+        hashlib.sha256(bytes(128 << 20)).digest()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+# The probe on this 2-core machine at its usual speed (measured 2026-12-02 01:35 UTC).
+PROBE_QUIET_S = 0.31
+
+
 def _bench(args, work: Path, data: Path) -> None:
     env = _env(work, data, "run")
     samples: list = []
     children: dict = {}
+    probe_before = _speed_probe()
     wall, peak, peak_one = _run(env, PERIOD, samples=samples, children=children)
+    probe_after = _speed_probe()
     timed_steps, run_wall, rows = _step_stats(env)
     stage_peaks = _peak_by_stage(timed_steps, samples)
     steps = [(k, d) for k, d, _, _ in timed_steps]
@@ -345,6 +367,8 @@ def _bench(args, work: Path, data: Path) -> None:
     n_source = _source_rows(work)
 
     print(f"\n== full job, one month ({PERIOD}), {args.scale} scale ==")
+    print(f"machine speed probe (a fixed one-core task): {probe_before:.2f} s before the run, {probe_after:.2f} s "
+          f"after ({PROBE_QUIET_S:.2f} s when this machine runs at its usual speed; slower there, slower here)")
     print(f"{'stage':<44}{'steps':>6}{'wall s':>9}{'rows':>12}{'rows/s':>12}{'peak RSS GB':>13}")
     stage_rows = {
         "ingest": n_source, "z-scores": rows.get("staging__stg_child_zscores"),
