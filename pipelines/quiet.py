@@ -35,7 +35,7 @@ from pipelines.periods import as_of_date, covering_filter_sql
 
 # Run tag: digest of the code, the SQL and the region master a run of the nightly job was built with.
 CODE_TAG = "konvergensi/code_version"
-_CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv"}
+_CODE_SUFFIXES = {".py", ".c", ".sql", ".yml", ".yaml", ".csv"}
 DATE_REASON = "the as-of date changed"
 
 
