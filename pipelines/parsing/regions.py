@@ -166,7 +166,7 @@ class RegionIndex:
                                                    type=pa.large_string())
         values = pa.array(codes.astype("str").array, type=pa.large_string())
         found = pc.is_in(values, value_set=known).fill_null(False).to_numpy(zero_copy_only=False)
-        return pd.Series(found, index=codes.index, dtype=bool)
+        return pd.Series(found, index=codes.index, dtype=bool, name=codes.name)
 
     def resolve_regency(self, name: str) -> str | None:
         norm = normalise_name(name, "regency")
