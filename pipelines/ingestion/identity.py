@@ -44,6 +44,9 @@ _SUBMITTER_RE = {
     "regency": re.compile(r"^\d{2}(\.\d{2})?$"),
     "opd": re.compile(r"^[A-Z][A-Z0-9-]{1,29}$"),
 }
+# A control character or a path separator: a name never to be trusted (one regex search, not a loop
+# over the characters: a national landing folder lists 250k names every night).
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f/\\]")
 _NAME_RE = re.compile(r"^(?P<submitter>[^_/\\]+)_(?P<period>[0-9]{4}(?:-[0-9Q]{2})?)(?:_[^/\\]*)?\.(?P<ext>[A-Za-z]+)$")
 
 
@@ -124,7 +127,7 @@ def parse_submission_name(stream: str, file_name: str) -> SubmissionKey:
     the file and what is wrong with it (:class:`UnsafeFileName` for a name never to be trusted)."""
     if stream not in STREAMS:
         raise UnsafeFileName(f"{file_name!r}: unknown stream {stream!r}")
-    if any(ord(ch) < 32 for ch in file_name) or "/" in file_name or "\\" in file_name or ".." in file_name:
+    if _UNSAFE_NAME.search(file_name) or ".." in file_name:
         raise UnsafeFileName(f"{file_name!r}: unsafe file name")
     m = _NAME_RE.match(file_name)
     if not m:
