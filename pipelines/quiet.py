@@ -214,16 +214,23 @@ def _check_arrivals(con, night: NightCheck, landing_root: Path | None, portal_cl
     new: list[str] = []
     unread = 0
     if landing_root is not None:
-        from pipelines.ingestion.incoming import landing_incoming
+        from pipelines.ingestion.incoming import landing_incoming, read_name
+        from pipelines.periods import wants
 
         cache = fingerprints.load(con)
         wanted_period: dict[str | None, bool] = {}  # a national folder holds 250k files of a few periods
-        for inc in landing_incoming(landing_root):
-            if not inc.unnamed:  # an unnamed file lands in any month (its rows tell which)
-                if inc.period not in wanted_period:
-                    wanted_period[inc.period] = inc.lands_in(wanted)
-                if not wanted_period[inc.period]:
-                    continue
+
+        def for_the_months(stream: str, name: str) -> bool:
+            """Whether a file's name lets it land in these months (an unnamed file, or a name
+            refused outright, may: they go the whole way); the others are not even stat'ed."""
+            key, _ = read_name(stream, name)
+            if key is None:
+                return True
+            if key.period not in wanted_period:
+                wanted_period[key.period] = wants(key.period, wanted)
+            return wanted_period[key.period]
+
+        for inc in landing_incoming(landing_root, keep=for_the_months):
             if new and inc.sha256 is None and fingerprints.cached_hash(cache, inc.stat) is None:
                 # One new submission decides the night: the rest are not read twice (the run
                 # reads them), only counted.

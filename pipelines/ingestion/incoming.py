@@ -137,15 +137,16 @@ class Incoming:
 
 def landing_incoming(
     root: Path, streams: Iterable[str] = STREAMS, parse_name: ParseName = parse_submission_name,
-    rule: ReadyRule | None = None,
+    rule: ReadyRule | None = None, keep: Callable[[str, str], bool] | None = None,
 ) -> Iterator[Incoming]:
     """Landing-folder files as submissions (the mtime is when it was received), under ``rule``
     (default: the configured :class:`~pipelines.ingestion.landing.ReadyRule`). A file refused
     unread carries a stand-in hash (:func:`~pipelines.ingestion.unread.unread_sha256`) and a fetch
-    that raises its refusal; one not ready yet, a fetch that says so."""
+    that raises its refusal; one not ready yet, a fetch that says so. ``keep(stream, name)``: only
+    the files it keeps (:func:`~pipelines.ingestion.landing.scan`)."""
     rule = rule or ReadyRule.from_env()
     now = time.time()
-    for entry in scan(root, streams):
+    for entry in scan(root, streams, keep):
         st = entry.st
         received = dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC).replace(tzinfo=None)
         stat = FileStat(entry.relative, st.st_size, st.st_mtime_ns)

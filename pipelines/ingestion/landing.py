@@ -21,9 +21,10 @@ changed or grew since it was listed is left for the next run, one that disappear
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat as st_mode
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -91,7 +92,8 @@ class Listed(NamedTuple):
     st: os.stat_result
 
 
-def _walk(folder: str, relative: str, out: list[tuple[tuple[str, ...], str, str, str, os.stat_result]]) -> None:
+def _walk(folder: str, relative: str, out: list[tuple[tuple[str, ...], str, str, str, os.stat_result]],
+          keep: Callable[[str], bool] | None = None) -> None:
     try:
         with os.scandir(folder) as it:
             entries = list(it)
@@ -100,21 +102,25 @@ def _walk(folder: str, relative: str, out: list[tuple[tuple[str, ...], str, str,
     for de in entries:
         if in_progress_name(de.name):
             continue
+        if keep is not None and not keep(de.name) and not de.is_dir(follow_symlinks=False):
+            continue  # not wanted by its name: not even stat'ed
         try:
             st = de.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue
         below = f"{relative}/{de.name}"
         if st_mode.S_ISDIR(st.st_mode):
-            _walk(de.path, below, out)
+            _walk(de.path, below, out, keep)
         else:
             out.append((tuple(below.split("/")), de.path, below, de.name, st))
 
 
-def scan(root: Path, streams: Iterable[str]) -> Iterator[Listed]:
+def scan(root: Path, streams: Iterable[str], keep: Callable[[str, str], bool] | None = None) -> Iterator[Listed]:
     """Every entry under ``root/<stream>/`` (sub-folders included, links to folders not followed)
     but uploads in progress, in a stable order (that of their paths' parts, as :class:`Path`
-    sorts them). A stream folder that is itself a link is listed as one entry, to be refused."""
+    sorts them). A stream folder that is itself a link is listed as one entry, to be refused.
+    ``keep(stream, name)``: only the files it keeps are listed, and the others are not even
+    stat'ed (a quiet night looks at one month of a 250k-file folder)."""
     for stream in streams:
         folder = root / stream
         try:
@@ -126,7 +132,7 @@ def scan(root: Path, streams: Iterable[str]) -> Iterator[Listed]:
         if not st_mode.S_ISDIR(st.st_mode):
             continue
         found: list[tuple[tuple[str, ...], str, str, str, os.stat_result]] = []
-        _walk(str(folder), stream, found)
+        _walk(str(folder), stream, found, None if keep is None else functools.partial(keep, stream))
         found.sort(key=lambda f: f[0])
         for _, full, relative, name, entry in found:
             yield Listed(stream, full, relative, name, entry)

@@ -195,3 +195,21 @@ def test_files_are_listed_in_the_order_of_their_paths_parts_with_relative_paths(
     assert [inc.stat.path for inc in listed] == sorted(names, key=lambda n: Path(tmp_path / n))
     assert [inc.file_name for inc in listed] == [Path(n).name for n in [inc.stat.path for inc in listed]]
     assert all(inc.fetch() == b"x\n" for inc in listed)
+
+
+def test_a_name_filter_lists_and_stats_only_the_files_it_keeps(tmp_path):
+    """A quiet night over one month looks at that month's files only: the others are not listed,
+    not even stat'ed (a link left for another month would otherwise be refused), and sub-folders
+    are still walked."""
+    from pipelines.ingestion.landing import scan
+
+    folder = tmp_path / "child_measurements"
+    (folder / "puskesmas").mkdir(parents=True)
+    (folder / "36.01.01.2001_2024-08.csv").write_text("x")
+    (folder / "36.01.01.2001_2024-09.csv").write_text("x")
+    (folder / "puskesmas" / "36.01.01.2002_2024-09.csv").write_text("x")
+    (folder / "36.01.01.2003_2024-08.csv").symlink_to(tmp_path / "nowhere")
+    keep = lambda stream, name: not name.endswith("_2024-08.csv")  # noqa: E731
+    assert [e.relative for e in scan(tmp_path, ["child_measurements"], keep)] == [
+        "child_measurements/36.01.01.2001_2024-09.csv", "child_measurements/puskesmas/36.01.01.2002_2024-09.csv"]
+    assert len(list(scan(tmp_path, ["child_measurements"]))) == 4  # without a filter the link is listed (refused later)
