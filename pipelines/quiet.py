@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines import settings
-from pipelines.periods import as_of_date, covering_filter_sql
+from pipelines.periods import as_of_date, covering_filter_sql, wants
 
 # Run tag: digest of the code, the SQL and the region master a run of the nightly job was built with.
 CODE_TAG = "konvergensi/code_version"
@@ -215,10 +215,9 @@ def _check_arrivals(con, night: NightCheck, landing_root: Path | None, portal_cl
     unread = 0
     if landing_root is not None:
         from pipelines.ingestion.incoming import landing_incoming, read_name
-        from pipelines.periods import wants
 
         cache = fingerprints.load(con)
-        wanted_period: dict[str | None, bool] = {}  # a national folder holds 250k files of a few periods
+        wanted_period: dict[str, bool] = {}  # a national folder holds 250k files of a few periods
 
         def for_the_months(stream: str, name: str) -> bool:
             """Whether a file's name lets it land in these months (an unnamed file, or a name

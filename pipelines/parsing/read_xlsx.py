@@ -78,13 +78,14 @@ def read_xlsx(content: bytes, layout: Layout) -> RawTable:
     body = _grid(rows, max([len(headers)] + [min(len(r), MAX_COLS) for r in rows]))
     row_numbers = np.arange(header_idx + 2, header_idx + 2 + len(body), dtype="int64")
     text = [_as_text_column(body[:, p]) for p in range(body.shape[1])]
+    numeric = [column is None and _numbers_only(body[:, p]) for p, column in enumerate(text)]
     kept = _filled(body, text, positions)
-    longest = _longest_text(body, text, kept)
+    longest = _longest_text(body, text, numeric, kept)
     too_long = [(int(n), f"a cell of {int(k):,} characters (limit {MAX_CELL:,})", "value_too_long")
                 for n, k in zip(row_numbers[kept & (longest > MAX_CELL)], longest[kept & (longest > MAX_CELL)],
                                 strict=True)]
     kept &= longest <= MAX_CELL
-    columns = [_typed_column(body[kept, p], text[p], kept) for p in positions]
+    columns = [_typed_column(body[kept, p], text[p], numeric[p], kept) for p in positions]
     return RawTable(names, columns, row_numbers[kept], "xlsx", warnings, too_long)
 
 
@@ -128,13 +129,14 @@ def _filled(body: np.ndarray, text: list[pa.Array | None], positions: list[int])
     return filled
 
 
-def _longest_text(body: np.ndarray, text: list[pa.Array | None], kept: np.ndarray) -> np.ndarray:
+def _longest_text(body: np.ndarray, text: list[pa.Array | None], numeric: list[bool], kept: np.ndarray
+                  ) -> np.ndarray:
     """Per row, the length of its longest text cell in any column (0 for none), for ``kept`` rows."""
     longest = np.zeros(len(body), dtype="int64")
     for p, column in enumerate(text):
         if column is not None:
             lengths = pc.utf8_length(column).fill_null(0).to_numpy(zero_copy_only=False)
-        elif _numbers_only(body[:, p]):
+        elif numeric[p]:
             continue
         else:
             lengths = np.fromiter((len(c) if isinstance(c, str) else 0 for c in body[:, p]), "int64", len(body))
@@ -147,9 +149,9 @@ def _numbers_only(cells: np.ndarray) -> bool:
     return set(map(type, cells)) <= {float, str} and not (cells[[type(c) is str for c in cells]] != "").any()
 
 
-def _as_openpyxl(cells: np.ndarray) -> np.ndarray:
+def _as_openpyxl(cells: np.ndarray, numeric: bool) -> np.ndarray:
     """:func:`_xlsx_cell` of every cell, column-wise when the column holds numbers only."""
-    if _numbers_only(cells):
+    if numeric:
         filled = np.array([type(c) is float for c in cells], dtype=bool)
         numbers = cells[filled].astype("float64")
         whole = (numbers == np.floor(numbers)) & (np.abs(numbers) < 2**53)
@@ -161,11 +163,12 @@ def _as_openpyxl(cells: np.ndarray) -> np.ndarray:
     return np.array([_xlsx_cell(c) for c in cells] + [None], dtype=object)[:-1]
 
 
-def _typed_column(cells: np.ndarray, text: pa.Array | None, kept: np.ndarray) -> np.ndarray | pa.Array:
+def _typed_column(cells: np.ndarray, text: pa.Array | None, numeric: bool, kept: np.ndarray
+                  ) -> np.ndarray | pa.Array:
     """A recognised column of the kept rows: Arrow text when every cell is text, else the cells as
     openpyxl gives them (:func:`_xlsx_cell`)."""
     if not len(cells):
         return np.empty(0, dtype=object)
     if text is not None:
         return text.filter(pa.array(kept))
-    return text_columns_as_arrow([_as_openpyxl(cells)])[0]
+    return text_columns_as_arrow([_as_openpyxl(cells, numeric)])[0]
