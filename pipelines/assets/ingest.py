@@ -35,10 +35,12 @@ def ingest_submissions(
 ):
     """Pull new submissions from the portal and the landing folder and land them in raw: those
     whose reporting period covers the run's months (see pipelines/periods.py)."""
+    from pipelines.ingestion.engine import warm_up
     from pipelines.ingestion.keys import PseudonymKeyError
     from pipelines.ingestion.pull import pull_submissions
     from pipelines.settings import ingest_workers, landing_archive
 
+    warm_up()  # started already when `konvergensi run` runs this; in the UI's run worker, now
     months = context_months(context)
     try:
         pseudonymiser = pseudonym.pseudonymiser()

@@ -32,6 +32,10 @@ def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool =
     covers no month."""
     ensure_dagster_home()
     settings.apply_env_defaults()
+    if not as_of_only:
+        from pipelines.ingestion.engine import warm_up
+
+        warm_up()  # the ingestion workers' fork server imports GX while the definitions load
     from dagster import DagsterInstance
 
     from pipelines.definitions import defs

@@ -148,3 +148,26 @@ def test_embedded_workers_run_without_the_dashboard_profiler():
     finally:
         pool.close()
     assert seen == [{"profile": False, "profile_callback": False, "tick": "1s"}]
+
+
+def _allocator_environ():
+    return {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "OMP_NUM_THREADS")}
+
+
+def test_embedded_workers_keep_glibc_s_dynamic_mmap_threshold_bounded():
+    """Not Dask's MALLOC_TRIM_THRESHOLD_=65536, which pins glibc's mmap threshold at 128 KB (every
+    column array a fresh, zero-filled mapping); its other settings are kept. Started by the early
+    warm-up (the fork server the workers come from keeps the environment it started with)."""
+    from multiprocessing import forkserver
+
+    from pipelines.ingestion.engine import DaskPool, warm_up
+
+    warm_up()
+    assert forkserver._forkserver._forkserver_pid is not None  # running before any cluster exists
+    pool = DaskPool(1, toy_parse, None)
+    try:
+        seen = list(pool._client.run(_allocator_environ).values())
+    finally:
+        pool.close()
+    assert seen == [{"MALLOC_TRIM_THRESHOLD_": str(128 << 20), "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+                     "OMP_NUM_THREADS": "1"}]
