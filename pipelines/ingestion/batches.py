@@ -115,6 +115,39 @@ class Prepared:
     warnings: pd.DataFrame | None = None  # submission_id, code, detail, n_rows
 
 
+def _concat_frames(frames: list) -> pd.DataFrame | None:
+    frames = [f for f in frames if f is not None and len(f)]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else None)
+
+
+def _concat_rows(parts: list):
+    """Accepted rows of several batches as one table: Arrow when any came as Arrow (the spool),
+    else pandas; columns matched by name (DuckDB inserts them by name)."""
+    parts = [r for r in parts if r is not None and len(r)]
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    if all(isinstance(r, pd.DataFrame) for r in parts):
+        return pd.concat(parts, ignore_index=True)
+    import pyarrow as pa
+
+    tables = [pa.Table.from_pandas(r, preserve_index=False) if isinstance(r, pd.DataFrame) else r for r in parts]
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def merge_prepared(parts: list[Prepared]) -> Prepared:
+    """Consecutive prepared batches of one stream as one, in order (committed in one transaction:
+    every submission is still whole, and lands in the same order with the same version)."""
+    if len(parts) == 1:
+        return parts[0]
+    return Prepared(
+        sids=[s for p in parts for s in p.sids], keys=[k for p in parts for k in p.keys],
+        errors={k: v for p in parts for k, v in p.errors.items()},
+        results={k: v for p in parts for k, v in p.results.items()},
+        rows=_concat_rows([p.rows for p in parts]), rejects=_concat_frames([p.rejects for p in parts]),
+        validation=_concat_frames([p.validation for p in parts]), nulled=_concat_frames([p.nulled for p in parts]),
+        warnings=_concat_frames([p.warnings for p in parts]))
+
+
 def _joined(result) -> BatchParse:
     return result if isinstance(result, BatchParse) else BatchParse.from_results(list(result))
 
