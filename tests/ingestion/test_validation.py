@@ -200,3 +200,23 @@ def test_frame_index_and_dtypes_do_not_matter(runner, batches):
     outcome = runner.validate_submissions("lokus_villages", doubled)
     assert outcome.loc[~outcome["success"], "submission_id"].tolist() == [ids[1]]
     assert {f["check"] for f in _failed(outcome, ids[1])} >= {"village_code_is_kemendagri"}
+
+
+def test_configurations_built_once_per_validation_change_no_outcome(runner, batches, monkeypatch):
+    """GX rebuilds an expectation's configuration on every read; while one validation runs, the
+    runner builds each once. The outcomes are those of GX as it comes, on failing rows too, and
+    nothing is kept between validations."""
+    from great_expectations.expectations.expectation import Expectation
+
+    assert getattr(Expectation.configuration.fget, "_built_once_per_validation", False)  # installed
+    frame, *_ = _bad_child_batch(batches)
+    cases = [("child_measurements", frame)] + [(stream, batches[stream]) for stream in STREAMS]
+    cached = [runner.validate_submissions(stream, rows) for stream, rows in cases]
+    assert runner._CONFIGURATIONS == {} and runner._CACHING == [False]
+    monkeypatch.setattr(runner, "CACHE_CONFIGURATIONS", False)
+    as_gx_does = [runner.validate_submissions(stream, rows) for stream, rows in cases]
+    for (stream, _), a, b in zip(cases, cached, as_gx_does, strict=True):
+        pd.testing.assert_frame_equal(a, b, obj=stream)
+    assert not cached[0]["success"].all()  # the comparison covers failures, not only passes
+    expectation = runner._runtime().suites["child_measurements"].expectations[0]
+    assert expectation.configuration is not expectation.configuration  # outside a validation: GX's own

@@ -24,6 +24,7 @@ serialised by a lock because a GX context is not meant to be shared across threa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import Counter
@@ -58,6 +59,51 @@ RESULT_FORMAT: dict[str, Any] = {
 OUTCOME_COLUMNS = ("submission_id", "stream", "suite_name", "success", "n_rows", "n_expectations",
                    "n_failed", "failed_expectations", "gx_version")
 _LOCK = threading.RLock()
+
+
+# GX 1.x rebuilds an expectation's configuration (a pydantic ``dict()``, then a new
+# ExpectationConfiguration) on every read of ``Expectation.configuration``, and one validation reads
+# it about 150 times per expectation (~3,200 times for the e-PPGBM suite): 0.08 of a validation's
+# fixed 0.2 s. Within one validation nothing changes an expectation, so while one runs (and only
+# then) each expectation's configuration is built once; the entries go when it ends. Measured
+# (2026-12-02, same frames, outcomes identical): a 2,400-row batch 0.196 -> 0.116 s CPU, a
+# 105,218-row e-PPGBM batch 0.496 -> 0.358 s. Skipped when the GX in use does not define
+# ``configuration`` as a property (the lock pins GX; tests/ingestion/test_validation.py compares
+# the outcomes with and without it).
+CACHE_CONFIGURATIONS = True
+_CONFIGURATIONS: dict[int, tuple[Any, Any]] = {}  # id(expectation) -> (expectation, configuration)
+_CACHING = [False]
+
+
+def _cache_configurations() -> None:
+    from great_expectations.expectations.expectation import Expectation  # noqa: PLC0415 - slow import
+
+    original = Expectation.__dict__.get("configuration")
+    if not isinstance(original, property) or getattr(original.fget, "_built_once_per_validation", False):
+        return
+    build = original.fget
+
+    def configuration(self):
+        if not _CACHING[0]:
+            return build(self)
+        hit = _CONFIGURATIONS.get(id(self))
+        if hit is None or hit[0] is not self:  # the expectation is kept, so its id is not reused meanwhile
+            hit = _CONFIGURATIONS[id(self)] = (self, build(self))
+        return hit[1]
+
+    configuration._built_once_per_validation = True  # type: ignore[attr-defined]
+    Expectation.configuration = property(configuration, doc=original.__doc__)
+
+
+@contextlib.contextmanager
+def _one_validation():
+    """Expectation configurations built once while the validation inside runs (see above)."""
+    _CACHING[0] = CACHE_CONFIGURATIONS
+    try:
+        yield
+    finally:
+        _CACHING[0] = False
+        _CONFIGURATIONS.clear()
 
 
 @dataclass
@@ -99,6 +145,7 @@ def _build_runtime() -> _Runtime:
         asset = source.add_dataframe_asset(stream)
         batch_definitions[stream] = asset.add_batch_definition_whole_dataframe("accepted_rows")
         suites[stream] = context.suites.add(build_suite(stream))
+    _cache_configurations()
     return _Runtime(gx.__version__, batch_definitions, suites)
 
 
@@ -183,7 +230,7 @@ def run_suite(stream: str, frame: pd.DataFrame) -> dict:
 
 def _run_prepared(stream: str, data: pd.DataFrame) -> dict:
     runtime = _runtime()
-    with _LOCK:
+    with _LOCK, _one_validation():
         batch = runtime.batch_definitions[stream].get_batch(batch_parameters={"dataframe": data})
         # A fresh copy: GX adds its defaults to the dict it is given.
         result_format = {**RESULT_FORMAT, "unexpected_index_column_names": list(INDEX_COLUMNS)}
