@@ -172,7 +172,9 @@ def _use_fork_server() -> None:
 def _export_worker_environ() -> None:
     """Export the variables Dask's nanny exports before it starts a worker
     (``distributed.nanny.pre-spawn-environ``, with :data:`QUIET_WORKER_CONFIG`'s), as the nanny
-    would: a forked worker inherits the fork server's environment, fixed when the server starts."""
+    would: a forked worker inherits the fork server's environment, fixed when the server starts.
+    Only a fork server started early (:func:`warm_up`) needs it: when the cluster starts the server
+    itself, its first nanny has exported them just before."""
     import dask
     import distributed  # noqa: F401 - its defaults (Dask's config) are what the settings amend
 
@@ -229,7 +231,6 @@ class DaskPool:
         else:
             import dask
 
-            _export_worker_environ()  # before the fork server starts, if it has not
             _use_fork_server()
             with dask.config.set(QUIET_WORKER_CONFIG):  # each Nanny keeps the config it was made with
                 self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
