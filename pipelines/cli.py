@@ -262,5 +262,37 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
+def _finish(code: int) -> None:
+    """Leave the process without the interpreter's teardown, once everything is written.
+
+    After a run, tearing the interpreter down (freeing the objects of Dagster's definitions,
+    pandas, Arrow and Great Expectations one by one) took 1.2-1.4 s of a 40 s Banten run, with
+    nothing left to write: DuckDB connections are closed and every Dagster event stored when the
+    command returns. What the interpreter does before its teardown is done here, in its order:
+    thread pools shut down and other threads joined, the exit handlers run (the embedded cluster's
+    and multiprocessing's among them), logs and output flushed; then the process ends with the
+    command's code.
+    """
+    import atexit  # noqa: PLC0415
+    import logging  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    try:
+        threading._shutdown()  # noqa: SLF001 - as at interpreter exit: pools' exit hooks, then joins
+        atexit._run_exitfuncs()  # noqa: SLF001
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def entry() -> None:
+    """The ``konvergensi`` command (and ``python -m pipelines.cli``): :func:`main`, then
+    :func:`_finish`. Tests call :func:`main`, which returns."""
+    code = main()
+    _finish(code if isinstance(code, int) else 1)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

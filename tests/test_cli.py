@@ -161,3 +161,28 @@ def test_set_aside_command_records_the_decision_and_refuses_nonsense(tmp_path):
     with duckdb.connect(str(work), read_only=True) as con:
         assert con.execute("select action from raw.submission_exclusions order by decided_at").fetchall() == [
             ("set_aside",), ("reinclude",)]
+
+
+def test_the_command_exits_fast_with_its_code_its_output_and_its_exit_handlers(tmp_path):
+    """``entry()`` skips the interpreter's teardown (pipelines.cli._finish) but keeps what an exit
+    must do: the command's exit code, its output flushed (piped, so buffered), the exit handlers."""
+    marker = tmp_path / "atexit-ran"
+    src = tmp_path / "in.csv"
+    src.write_text("sex,age_days,weight_kg,lenhei_cm,measure\n1,400,9.5,75.0,L\n")
+    script = ("import atexit, sys; from pipelines import cli; "
+              f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran')); "
+              "sys.argv = ['konvergensi', *sys.argv[1:]]; cli.entry()")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
+
+    done = run("zscores", str(src), str(tmp_path / "out.csv"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"wrote 1 rows to {tmp_path / 'out.csv'}"
+    assert marker.read_text() == "ran"
+    marker.unlink()
+    failed = run("zscores", str(tmp_path / "missing.csv"), str(tmp_path / "out2.csv"))
+    assert failed.returncode == 2
+    assert "konvergensi zscores:" in failed.stderr
+    assert marker.read_text() == "ran"
