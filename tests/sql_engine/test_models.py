@@ -3,7 +3,7 @@
 
 import duckdb
 import pytest
-from dagster import AssetKey, Definitions, asset, materialize
+from dagster import AssetCheckKey, AssetKey, AssetSelection, Definitions, asset, materialize
 
 from pipelines.assets.sql import build_sql_assets
 from pipelines.resources import WarehouseResource
@@ -130,9 +130,10 @@ def test_asset_graph_derives_deps():
     fct = AssetKey(["marts", "fct_order_totals"])
     assert graph.get(fct).parent_keys == {AssetKey(["staging", "stg_orders"]), AssetKey(["marts", "dim_customer"])}
     assert graph.get(AssetKey(["staging", "stg_orders"])).parent_keys == set(_raw_tables().values())
-    # one multi-check (one step) per model, one check per YAML test, plus the finite check per mart
-    assert len(checks) == 2
-    assert sum(len(c.check_keys) for c in checks) == 6 + 2
+    # the checks live in their model's step: one check per YAML test, plus the finite check per mart
+    assert checks == []
+    assert sum(len(a.check_keys) for a in assets) == 6 + 2
+    assert {k.name for k in defs.resolve_assets_def(fct).check_keys} >= {"amount_positive"}
 
 
 def test_unknown_upstream_table_fails_at_load():
@@ -179,6 +180,40 @@ def test_models_build_and_checks_run(tmp_path):
     ).fetchone()[0]
     assert comment == "The customer."
     con.close()
+
+
+def test_a_check_runs_alone_and_a_table_builds_alone(tmp_path):
+    """The YAML tests run in their model's step, which runs any subset: "Execute" on one check in
+    the UI re-runs that check without rebuilding the table, and the table can build without them."""
+    warehouse = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+
+    @asset(key=AssetKey(["raw", "orders"]))
+    def orders(warehouse: WarehouseResource):
+        with warehouse.connect() as con:
+            con.execute("create or replace table raw.orders as select * from (values (1, 10.0), (2, -1.0)) t(customer_id, amount)")
+
+    @asset(key=AssetKey(["raw", "customers"]))
+    def customers(warehouse: WarehouseResource):
+        with warehouse.connect() as con:
+            con.execute("create or replace table raw.customers as select * from (values (1, 'a'), (2, 'b')) t(customer_id, name)")
+
+    assets, _ = build_sql_assets(discover_models(FIXTURES), _raw_tables())
+    everything = [orders, customers, *assets]
+    fct = AssetKey(["marts", "fct_order_totals"])
+    assert materialize(everything, resources={"warehouse": warehouse}, raise_on_error=False).get_asset_check_evaluations()
+
+    one_check = materialize(everything, resources={"warehouse": warehouse}, raise_on_error=False,
+                            selection=AssetSelection.checks(AssetCheckKey(fct, "amount_positive")))
+    assert [(e.asset_key, e.check_name, e.passed) for e in one_check.get_asset_check_evaluations()] == [
+        (fct, "amount_positive", False)]
+    assert one_check.get_asset_materialization_events() == []
+    assert not one_check.success  # blocking and failing: the step fails
+
+    table_only = materialize(everything, resources={"warehouse": warehouse}, raise_on_error=False,
+                             selection=AssetSelection.assets(fct).without_checks())
+    assert table_only.success
+    assert [e.asset_key for e in table_only.get_asset_materialization_events()] == [fct]
+    assert table_only.get_asset_check_evaluations() == []
 
 
 def test_check_sql_counts_offending_rows():
