@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.parsing.values import _plain_to_float, _split_native, arrow_values
+from pipelines.parsing.values import _DATE, _objects, _plain_to_float, _split_native, arrow_values, cell_types
 
 DATE_DTYPE = pd.ArrowDtype(pa.date32())
 # Excel's 1900 date system (with its fictitious 1900-02-29): serial 45505 = 2024-08-01.
@@ -119,11 +119,17 @@ def scan_dates(values: pd.Series) -> DateCells:
     """Read what needs no order; keep the parts of ``a/b/yyyy`` cells (``/``, ``.`` or ``-``)."""
     fixed = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
     if values.dtype == object:
-        is_dt = values.map(lambda v: isinstance(v, dt.date)).astype(bool)
-        if is_dt.any():
-            fixed[is_dt.to_numpy()] = pd.to_datetime(values[is_dt].map(
-                lambda v: v.date() if isinstance(v, dt.datetime) else v)).astype("datetime64[us]").to_numpy()
-        values = values.where(~is_dt, None)
+        cells = values.to_numpy()
+        dated = [(t, at) for t, at in cell_types(cells) if issubclass(t, dt.date)]
+        if dated:  # XLSX date cells: datetimes read as their date, dates as they are
+            is_dt = np.zeros(len(cells), dtype=bool)
+            days = np.empty(len(cells), dtype=object)
+            for t, at in dated:
+                is_dt[at] = True
+                days[at] = _objects(map(_DATE, cells[at]), len(at)) if issubclass(t, dt.datetime) else cells[at]
+            fixed[is_dt] = pd.to_datetime(pd.Series(days[is_dt], index=values.index[is_dt])
+                                          ).astype("datetime64[us]").to_numpy()
+            values = values.where(~is_dt, None)
     text, numbers = _split_native(values)
     timed = text.str.contains(r"[ T][0-9]{1,2}:[0-9]{2}", regex=True).fillna(False).astype(bool)
     if timed.any():  # the regex replace is slow: run it on the cells with a time part only

@@ -6,14 +6,17 @@ datetimes, booleans) and returns ``(values, bad)``: the typed column and a bool 
 that were present but could not be parsed. Empty cells are NA and never ``bad``; whether an
 empty cell is acceptable is the caller's decision (required columns).
 
-CSV columns are pure string Series and go through ``.str`` operations only. XLSX columns are
-``object``; the few type checks they need run once per cell, but those files are small
-compared with the e-PPGBM CSV exports.
+CSV columns are pure string Series and go through ``.str`` operations only. XLSX (and JSON)
+columns are ``object``: their cells' types are read in one C-level pass and each of the few
+distinct types is then handled for all its cells at once (:func:`cell_types`), so no Python
+function runs per cell.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from operator import methodcaller
 
 import numpy as np
 import pandas as pd
@@ -24,8 +27,99 @@ TRUE_WORDS = frozenset({"YA", "Y", "1", "TRUE", "YES", "IYA", "BENAR"})
 FALSE_WORDS = frozenset({"TIDAK", "T", "0", "FALSE", "NO", "N", "TDK", "BUKAN"})
 
 
+_NUMBER_TYPES = (int, float, np.integer, np.floating)
+
+
 def is_number(v: object) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+
+
+def _is_number_type(t: type) -> bool:
+    """:func:`is_number` of any cell of type ``t``."""
+    return issubclass(t, _NUMBER_TYPES) and not issubclass(t, bool)
+
+
+def cell_types(cells: np.ndarray) -> list[tuple[type, np.ndarray]]:
+    """The distinct types of an ``object`` array's cells, each with the positions of its cells
+    (ascending), in order of first appearance.
+
+    ``map(type, ...)`` runs in C and the types are grouped by pandas' hash table: no Python
+    function is called per cell. A column holds few distinct types (str, float, int, datetime,
+    None), so a caller then treats each type's cells together.
+    """
+    n = len(cells)
+    if not n:
+        return []
+    types = np.fromiter(map(type, cells), dtype=object, count=n)
+    codes, distinct = pd.factorize(types)
+    if len(distinct) == 1:
+        return [(distinct[0], np.arange(n))]
+    return [(t, np.flatnonzero(codes == k)) for k, t in enumerate(distinct)]
+
+
+def _objects(items: Iterable[object], n: int) -> np.ndarray:
+    """An ``object`` array of ``n`` items from an iterator (no conversion of the items)."""
+    return np.fromiter(items, dtype=object, count=n)
+
+
+def _cell_text(v: object) -> object:
+    """One native cell as text (None for an empty cell), the rule :func:`as_text` applies; called
+    per cell only for rare cell types (float subclasses other than ``np.float64``)."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat()
+    return str(v)
+
+
+def _float_text(cells: np.ndarray) -> np.ndarray:
+    """:func:`_cell_text` of ``float``/``np.float64`` cells: NaN -> None, whole -> its digits
+    (``3601012001.0`` -> ``3601012001``, ``1e20`` -> all 21 digits), else ``str``."""
+    v = cells.astype("float64")
+    out = np.full(len(v), None, dtype=object)
+    whole = np.isfinite(v) & (np.floor(v) == v)
+    exact = whole & (np.abs(v) < 2**53)  # int64 holds these exactly; Arrow writes the digits
+    if exact.any():
+        digits = pc.cast(pa.array(v[exact].astype("int64")), pa.string())
+        out[exact] = digits.to_numpy(zero_copy_only=False)
+    big = whole & ~exact
+    if big.any():
+        out[big] = _objects(map(str, map(int, cells[big])), int(big.sum()))
+    fractional = ~whole & ~np.isnan(v)  # inf too: str(inf) == "inf"
+    if fractional.any():
+        out[fractional] = _objects(map(str, cells[fractional]), int(fractional.sum()))
+    return out
+
+
+_DATE = methodcaller("date")
+_ISOFORMAT = methodcaller("isoformat")
+
+
+def _native_text(cells: np.ndarray, types: list[tuple[type, np.ndarray]]) -> np.ndarray:
+    """:func:`_cell_text` of the cells at the positions in ``types`` (:func:`cell_types`); None
+    elsewhere. Each type's cells are converted together."""
+    out = np.full(len(cells), None, dtype=object)
+    for t, at in types:
+        if t is type(None):
+            continue
+        if t is str:
+            out[at] = cells[at]
+        elif t is float or t is np.float64:
+            out[at] = _float_text(cells[at])
+        elif issubclass(t, float):
+            out[at] = _objects(map(_cell_text, cells[at]), len(at))
+        elif issubclass(t, dt.datetime):
+            out[at] = _objects(map(_ISOFORMAT, map(_DATE, cells[at])), len(at))
+        else:
+            out[at] = _objects(map(str, cells[at]), len(at))
+    return out
+
+
+def _trimmed(text: pd.Series) -> pd.Series:
+    text = text.astype("str").str.strip()
+    return text.where(text.ne("") & text.notna())
 
 
 def arrow_values(series: pd.Series) -> pa.Array:
@@ -50,18 +144,10 @@ def as_text(values: pd.Series) -> pd.Series:
     datetimes become ISO dates.
     """
     if values.dtype == object:
-        def one(v: object) -> object:
-            if v is None or (isinstance(v, float) and np.isnan(v)):
-                return None
-            if isinstance(v, float) and v.is_integer():
-                return str(int(v))
-            if isinstance(v, dt.datetime):
-                return v.date().isoformat()
-            return str(v)
-
-        values = values.map(one)
-    text = values.astype("str").str.strip()
-    return text.where(text.ne("") & text.notna())
+        cells = values.to_numpy()
+        values = pd.Series(_native_text(cells, cell_types(cells)), index=values.index, name=values.name,
+                           dtype=object)
+    return _trimmed(values)
 
 
 def squeeze_whitespace(text: pd.Series, repl: str = " ") -> pd.Series:
@@ -85,10 +171,35 @@ def _split_native(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     if values.dtype != object:
         text = values.astype("str").str.strip()
         return text.where(text.ne("")), pd.Series(np.nan, index=values.index)
-    is_num = values.map(is_number).astype(bool)
-    numbers = pd.to_numeric(values.where(is_num), errors="coerce").astype("float64")
-    text = as_text(values.where(~is_num, None))
-    return text, numbers
+    cells = values.to_numpy()
+    types = cell_types(cells)
+    numeric = [(t, at) for t, at in types if _is_number_type(t)]
+    numbers = _native_numbers(values, cells, numeric)
+    text = pd.Series(_native_text(cells, [(t, at) for t, at in types if not _is_number_type(t)]),
+                     index=values.index, name=values.name, dtype=object)
+    return _trimmed(text), numbers
+
+
+_FAST_NUMBER_TYPES = (float, np.float64, int)
+
+
+def _native_numbers(values: pd.Series, cells: np.ndarray, numeric: list[tuple[type, np.ndarray]]) -> pd.Series:
+    """The number cells (positions per type in ``numeric``, :func:`cell_types`) as float64, NaN
+    elsewhere, as ``pd.to_numeric`` reads them. ``float``, ``np.float64`` and ``int`` cells within
+    int64 are cast per type; any other number type, or a larger int, goes through ``pd.to_numeric``."""
+    if all(t in _FAST_NUMBER_TYPES for t, _ in numeric):
+        out = np.full(len(cells), np.nan, dtype="float64")
+        try:
+            for t, at in numeric:
+                out[at] = cells[at].astype("int64" if t is int else "float64")
+        except OverflowError:  # an int beyond int64
+            pass
+        else:
+            return pd.Series(out, index=values.index, name=values.name)
+    is_num = np.zeros(len(cells), dtype=bool)
+    for _, at in numeric:
+        is_num[at] = True
+    return pd.to_numeric(values.where(is_num), errors="coerce").astype("float64")
 
 
 def _plain_to_float(text: pd.Series) -> pd.Series:
