@@ -44,9 +44,6 @@ class Item(NamedTuple):
     name_error: str | None  # a name refused outright: not parsed
     sha: str
     hints: FileHints
-    # A landing file's full path: the embedded cluster's workers, on this machine, read the file
-    # there instead of receiving its bytes (checked against ``sha``; see pipelines/ingestion/engine.py).
-    path: str | None = None
 
 
 @dataclass
@@ -60,8 +57,7 @@ class Pending:
 
     @property
     def item(self) -> Item:
-        return Item(self.sid, self.inc.file_name, self.content, self.inc.name_error, self.sha, self.inc.hints,
-                    self.inc.local_path)
+        return Item(self.sid, self.inc.file_name, self.content, self.inc.name_error, self.sha, self.inc.hints)
 
 
 class Batcher:

@@ -9,9 +9,7 @@
   deployment of them; docs/deploy.md). Their output is written to ``KONVERGENSI_SPOOL_DIR``, which
   must then be storage this machine and every worker share.
 
-A batch's files travel to one worker directly (``scatter``): on the embedded cluster a landing
-file travels as its path, and the worker reads it there and checks it against its hash
-(:func:`_read_on_worker`); the parser and the suites reach each
+A batch's files travel to one worker directly (``scatter``); the parser and the suites reach each
 worker once, as a worker plugin (:func:`_parser_plugin`), which a restarted worker gets too. The worker writes the batch's accepted rows as an Arrow IPC file in
 the spool folder and returns the rest (counts, rejects, outcomes: small); this process, the single
 DuckDB writer, reads the file back as an Arrow table and commits the batch (DuckDB inserts the same
@@ -110,54 +108,13 @@ def _parser_plugin(parse_many, validate):
     return ParserPlugin(parse_many, validate)
 
 
-class StaleFile(Exception):  # noqa: N818 - a condition, handled by sending the bytes instead
-    """A landing file no longer holds, at its path, the bytes this process read and hashed."""
-
-
-def _by_path(items: list[Item]) -> list[Item]:
-    """The items as the embedded cluster's workers get them: a landing file as its path (they run on
-    this machine), the rest with their bytes. Sending a Banten month's 500 MB through Dask cost this
-    process (pickling, the socket) and the workers (receiving, unpickling) about 2.5 CPU seconds;
-    reading the files again from the page cache and hashing them costs the workers about 0.5."""
-    return [it._replace(content=b"") if it.path is not None and it.content else it for it in items]
-
-
-def _read_on_worker(items: list[Item]) -> list[Item]:
-    """Every item sent as a path with its bytes read there: exactly the bytes hashed when it was
-    received (same SHA-256), else :class:`StaleFile` (the file changed or went since: the batch is
-    sent again with its bytes, which that process still holds). Read as the landing folder is read
-    (:func:`~pipelines.ingestion.landing.read_listed`: never through a link, never from a pipe)."""
-    import hashlib
-    import stat as st_mode
-
-    out = []
-    for it in items:
-        if it.path is None or it.content:
-            out.append(it)
-            continue
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-        try:
-            fd = os.open(it.path, flags)
-            with os.fdopen(fd, "rb") as f:
-                if not st_mode.S_ISREG(os.fstat(fd).st_mode):
-                    raise StaleFile(f"{it.file_name}: no longer a regular file")
-                content = f.read()
-        except OSError as exc:
-            raise StaleFile(f"{it.file_name}: {type(exc).__name__}") from None
-        if hashlib.sha256(content).hexdigest() != it.sha:
-            raise StaleFile(f"{it.file_name}: changed since it was received")
-        out.append(it._replace(content=content))
-    return out
-
-
 def prepare_on_worker(stream: str, items: list[Item], spool: str, name: str, compression: str | None = None
                       ) -> Spooled:
     """The task a worker runs: :func:`~pipelines.ingestion.batches.prepare_batch` with the worker's
-    parser plugin, rows spooled (files sent as paths read first: :func:`_read_on_worker`)."""
+    parser plugin, rows spooled."""
     from distributed import get_worker
 
     plugin = get_worker().plugins[PLUGIN_NAME]
-    items = _read_on_worker(items)
     return _write_rows(prepare_batch(stream, items, plugin.parse_many, plugin.validate), spool, name, compression)
 
 
@@ -291,9 +248,7 @@ class DaskPool:
     def submit(self, stream: str, items: list[Item]) -> DaskBatch:
         return DaskBatch(self, stream, items)
 
-    def _submit(self, stream: str, items: list[Item], by_path: bool = True):
-        if by_path and self._cluster is not None:  # embedded: the workers run on this machine
-            items = _by_path(items)
+    def _submit(self, stream: str, items: list[Item]):
         [data] = self._client.scatter([items], direct=True, hash=False)
         compression = None if self._own_spool else "lz4"  # a shared spool's bytes cross the network
         return self._client.submit(prepare_on_worker, stream, data, self._spool, uuid.uuid4().hex, compression,
@@ -326,12 +281,11 @@ class DaskBatch:
 
     def __init__(self, pool: DaskPool, stream: str, items: list[Item]) -> None:
         self._pool, self.stream, self.items = pool, stream, items
-        self._by_path = True
         self._future = self._submit()
 
     def _submit(self):
         try:
-            return self._pool._submit(self.stream, self.items, self._by_path)
+            return self._pool._submit(self.stream, self.items)
         except _distributed_failures() as exc:  # the worker given the files died under them
             self._lost(exc)
             return None
@@ -344,16 +298,9 @@ class DaskBatch:
         for attempt in range(ATTEMPTS):
             if self._future is None and attempt > 0:
                 self._future = self._submit()
-            while self._future is not None:
+            if self._future is not None:
                 try:
                     return _read_rows(self._future.result())
-                except StaleFile as exc:  # not a loss: the same batch again, with the bytes received
-                    if not self._by_path:
-                        raise
-                    log.info("a landing file changed after it was received (%s): its batch is sent again with "
-                             "the bytes received", exc)
-                    self._by_path = False
-                    self._future = self._submit()
                 except _distributed_failures() as exc:
                     self._lost(exc)
                     self._future = None

@@ -87,7 +87,6 @@ class Incoming:
     key: SubmissionKey | None = None
     name_error: str | None = None
     name_read: bool = False
-    local_path: str | None = None  # a landing file's full path (workers on this machine read it there)
 
     def __post_init__(self) -> None:
         if not self.name_read and self.key is None and self.name_error is None:
@@ -156,7 +155,7 @@ def landing_incoming(
         fetch = functools.partial(_raise, unread) if unread else functools.partial(_read_landing, entry.full, st)
         sha = unread_sha256(unread.reason, *stat) if isinstance(unread, Refused) else None
         yield Incoming(entry.stream, entry.name, "landing", received, fetch, sha256=sha, stat=stat, key=key,
-                       name_error=error, name_read=True, local_path=entry.full)
+                       name_error=error, name_read=True)
 
 
 def _read_landing(full: str, st) -> bytes:

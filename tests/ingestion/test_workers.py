@@ -207,32 +207,3 @@ def test_embedded_workers_keep_glibc_s_dynamic_mmap_threshold_bounded():
         pool.close()
     assert seen == [{"MALLOC_TRIM_THRESHOLD_": str(128 << 20), "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
                      "OMP_NUM_THREADS": "1"}]
-
-
-def test_landing_files_reach_the_embedded_workers_as_paths_and_a_changed_one_with_its_received_bytes(tmp_path, caplog):
-    """The embedded cluster's workers read a landing file at its path (its bytes do not cross Dask)
-    and check it against the hash taken when it was received: a file changed since is sent again
-    with the bytes received, so what lands is always what was hashed."""
-    from pipelines.ingestion.engine import DaskPool, _by_path
-    from pipelines.ingestion.identity import sha256_hex
-
-    pendings = []
-    for i, text in enumerate(["1\n2\n3", "4\n5"]):
-        path = tmp_path / f"36.01.01.{2001 + i}_2024.csv"
-        path.write_bytes(text.encode())
-        inc = Incoming("households", path.name, "landing", None, path.read_bytes, local_path=str(path))
-        pendings.append(Pending(inc, text.encode(), sha256_hex(text.encode()), f"p{i}"))
-    items = [p.item for p in pendings]
-    assert [it.content for it in _by_path(items)] == [b"", b""]  # what is scattered: paths only
-
-    pool = DaskPool(1, toy_parse, None)
-    try:
-        same = pool.submit("households", items).result()
-        assert sorted(same.results) == ["p0", "p1"] and same.results["p0"].read == 3
-        (tmp_path / "36.01.01.2001_2024.csv").write_bytes(b"9\n9\n9\n9\n9")  # changed after it was received
-        with caplog.at_level(logging.INFO, logger="pipelines.ingestion.engine"):
-            changed = pool.submit("households", items).result()
-        assert changed.results["p0"].read == 3  # the bytes received and hashed, not the file as it is now
-        assert any("changed after it was received" in r.getMessage() for r in caplog.records)
-    finally:
-        pool.close()
