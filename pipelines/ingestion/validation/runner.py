@@ -318,7 +318,9 @@ def validate_submissions(stream: str, frame: pd.DataFrame, submission_ids=None) 
         if missing:
             raise ValueError(f"frame lacks index columns {missing}")
         sid_text = frame["submission_id"].astype("str")
-        ids = list(dict.fromkeys(sid_text))
+        # in order of first appearance; pd.unique hashes the column at once (dict.fromkeys walked it
+        # value by value: 0.1 s per e-PPGBM batch)
+        ids = [str(s) for s in pd.unique(sid_text)]
         sizes = sid_text.value_counts().reindex(ids)
         data = _prepare(stream, frame)
         failures = _attribute(data, _run_prepared(stream, data), sizes)
