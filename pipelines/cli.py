@@ -280,11 +280,26 @@ def _finish(code: int) -> None:
     try:
         threading._shutdown()  # noqa: SLF001 - as at interpreter exit: pools' exit hooks, then joins
         atexit._run_exitfuncs()  # noqa: SLF001
+        _stop_fork_server()
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
     finally:
         os._exit(code)
+
+
+def _stop_fork_server() -> None:
+    """End the ingestion workers' fork server (pipelines/ingestion/engine.py) at once, its workers
+    gone by now: left alone, it notices this process has gone and then tears its own interpreter
+    down (Great Expectations, pandas: about a second), holding the command's output open meanwhile.
+    SIGTERM ends it without that teardown; it holds nothing to write."""
+    import signal  # noqa: PLC0415
+
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if pid:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
 
 
 def entry() -> None:

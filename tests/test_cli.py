@@ -186,3 +186,27 @@ def test_the_command_exits_fast_with_its_code_its_output_and_its_exit_handlers(t
     assert failed.returncode == 2
     assert "konvergensi zscores:" in failed.stderr
     assert marker.read_text() == "ran"
+
+
+def test_the_command_leaves_no_fork_server_behind(tmp_path):
+    """The ingestion workers' fork server ends with the command (SIGTERM, pipelines.cli._finish)
+    instead of tearing its interpreter down on its own afterwards while holding the output open."""
+    src = tmp_path / "in.csv"
+    src.write_text("sex,age_days,weight_kg,lenhei_cm,measure\n1,400,9.5,75.0,L\n")
+    script = ("import sys; from multiprocessing import forkserver; from pipelines import cli; "
+              "from pipelines.ingestion.engine import warm_up; warm_up(); forkserver.ensure_running(); "
+              "print(forkserver._forkserver._forkserver_pid, flush=True); "
+              "sys.argv = ['konvergensi', *sys.argv[1:]]; cli.entry()")
+    env = {**os.environ, "KONVERGENSI_INGEST_WORKERS": "1"}
+    env.pop("KONVERGENSI_DASK_SCHEDULER", None)
+    out = tmp_path / "stdout.txt"
+    with out.open("w") as stdout:  # a file, not a pipe: the run returns when the command does
+        done = subprocess.run([sys.executable, "-c", script, "zscores", str(src), str(tmp_path / "out.csv")],
+                              cwd=tmp_path, env=env, stdout=stdout, stderr=subprocess.DEVNULL, timeout=120)
+    assert done.returncode == 0
+    pid = int(out.read_text().splitlines()[0])
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        state = "gone"
+    assert state in ("gone", "Z", "X")  # ended (maybe not yet reaped by init), not still tearing down
