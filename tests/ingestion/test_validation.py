@@ -220,3 +220,29 @@ def test_configurations_built_once_per_validation_change_no_outcome(runner, batc
     assert not cached[0]["success"].all()  # the comparison covers failures, not only passes
     expectation = runner._runtime().suites["child_measurements"].expectations[0]
     assert expectation.configuration is not expectation.configuration  # outside a validation: GX's own
+
+
+def test_plain_json_values_take_a_shortcut_with_gx_s_own_results(runner, batches, monkeypatch):
+    """GX converts metric arguments and results to JSON value by value; plain values of the exact
+    builtin types take a shortcut. GX's whole result (every expectation's, failing rows' indices
+    included) is the same with and without it, and so are the outcomes."""
+    from great_expectations import util
+    from great_expectations.core import id_dict
+
+    assert getattr(util.convert_to_json_serializable, "_plain_values_first", False)  # installed
+    assert id_dict.convert_to_json_serializable is util.convert_to_json_serializable  # where GX names metrics
+    frame, *_ = _bad_child_batch(batches)
+    cases = [("child_measurements", frame)] + [(stream, batches[stream]) for stream in STREAMS]
+    fast = [(runner.run_suite(stream, rows), runner.validate_submissions(stream, rows)) for stream, rows in cases]
+    monkeypatch.setattr(runner, "FAST_JSON", False)
+    slow = [(runner.run_suite(stream, rows), runner.validate_submissions(stream, rows)) for stream, rows in cases]
+    for (stream, _), (result_a, outcome_a), (result_b, outcome_b) in zip(cases, fast, slow, strict=True):
+        for item in (result_a, result_b):  # when it ran: not the result
+            item.pop("meta", None)
+        assert result_a == result_b, stream
+        pd.testing.assert_frame_equal(outcome_a, outcome_b, obj=stream)
+    assert not fast[0][1]["success"].all()  # failing rows covered
+    convert = util.convert_to_json_serializable
+    for value in ["a", 1, True, None, 2.5, float("nan"), {"a": [1, (2, None)], 3: {"b": 1.0}}, np.int64(3),
+                  {"x": np.float64("nan"), "y": {1, 2}}]:
+        assert repr(convert(value)) == repr(convert.__wrapped__(value))

@@ -95,6 +95,47 @@ def _cache_configurations() -> None:
     Expectation.configuration = property(configuration, doc=original.__doc__)
 
 
+# GX converts every metric's keyword arguments to JSON to name the metric (``IDDict.to_id``, ~2,500
+# times per validation) and every result to JSON, each value through a chain of ~30 isinstance
+# checks (pydantic's metaclass, numpy dtypes, ...) before reaching a plain str or int. Plain JSON
+# values of the exact builtin types (str, int, bool, float, None, and dicts/lists/tuples of them)
+# take a shortcut with the same output; anything else goes to GX's own function. Measured
+# (2026-12-02, 2,400 rows, three runs each): GX's fixed cost per validation 0.100-0.113 -> 0.085-0.093 s
+# CPU. Off (``FAST_JSON = False``): GX's own function throughout (the tests compare both).
+FAST_JSON = True
+
+
+def _fast_json_conversion() -> None:
+    import sys  # noqa: PLC0415
+
+    from great_expectations import util  # noqa: PLC0415 - slow import
+
+    original = util.convert_to_json_serializable
+    if getattr(original, "_plain_values_first", False):
+        return
+
+    def convert_to_json_serializable(data):
+        if not FAST_JSON:
+            return original(data)
+        kind = type(data)
+        if kind is str or kind is int or kind is bool or data is None:
+            return data
+        if kind is float:
+            return None if data != data else data  # NaN -> None, as GX
+        if kind is dict:
+            return {str(k): convert_to_json_serializable(v) for k, v in data.items()}
+        if kind is list or kind is tuple:
+            return [convert_to_json_serializable(v) for v in data]
+        return original(data)
+
+    convert_to_json_serializable._plain_values_first = True  # type: ignore[attr-defined]
+    convert_to_json_serializable.__wrapped__ = original  # type: ignore[attr-defined]
+    for name, module in list(sys.modules.items()):
+        if (name == "great_expectations" or name.startswith("great_expectations.")) and \
+                getattr(module, "convert_to_json_serializable", None) is original:
+            module.convert_to_json_serializable = convert_to_json_serializable
+
+
 @contextlib.contextmanager
 def _one_validation():
     """Expectation configurations built once while the validation inside runs (see above)."""
@@ -146,6 +187,7 @@ def _build_runtime() -> _Runtime:
         batch_definitions[stream] = asset.add_batch_definition_whole_dataframe("accepted_rows")
         suites[stream] = context.suites.add(build_suite(stream))
     _cache_configurations()
+    _fast_json_conversion()
     return _Runtime(gx.__version__, batch_definitions, suites)
 
 
