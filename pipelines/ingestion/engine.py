@@ -294,6 +294,10 @@ class DaskBatch:
         log.warning("a Dask worker died with a batch of %d %s files (%s: %s)", len(self.items), self.stream,
                     type(exc).__name__, str(exc)[:200])
 
+    def done(self) -> bool:
+        """Whether :meth:`result` would return without waiting for the cluster."""
+        return self._future is not None and self._future.done()
+
     def result(self) -> Prepared:
         for attempt in range(ATTEMPTS):
             if self._future is None and attempt > 0:

@@ -33,6 +33,11 @@ def _prepared(job) -> Prepared:
     return job.result() if isinstance(job, DaskBatch) else job
 
 
+def _ready(job) -> bool:
+    """Whether the batch is prepared (waiting for it would not block)."""
+    return not isinstance(job, DaskBatch) or job.done()
+
+
 def _n_rows(prepared: Prepared) -> int:
     return 0 if prepared.rows is None else len(prepared.rows)
 
@@ -75,19 +80,28 @@ class InOrder:
     def finish(self) -> None:
         """Commit every batch still in flight."""
         while self._in_flight:
-            self._commit_oldest()
+            self._commit_oldest(finishing=True)
 
-    def _commit_oldest(self) -> None:
-        """Commit the oldest batch; while its rows fill less than one DuckDB row group and the next
-        batch in flight is of the same stream, that one joins the same transaction (see
-        :data:`ROW_GROUP_ROWS`)."""
+    def _commit_oldest(self, finishing: bool = False) -> None:
+        """Commit the oldest batch. The next batches in flight of the same stream join the same
+        transaction while its rows fill less than one DuckDB row group (see :data:`ROW_GROUP_ROWS`);
+        so does a next batch that is itself under a row group (a stream's last, short batch) once
+        it is prepared: when it already is, or when nothing more is coming (``finishing``), when
+        waiting for it costs nothing."""
         batch, job = self._in_flight.popleft()
         parts = [_prepared(job)]
-        while (self._in_flight and sum(_n_rows(p) for p in parts) < ROW_GROUP_ROWS
-               and self._in_flight[0][0][0].inc.stream == batch[0].inc.stream):
-            more, job = self._in_flight.popleft()
+        while self._in_flight and self._in_flight[0][0][0].inc.stream == batch[0].inc.stream:
+            more, job = self._in_flight[0]
+            small_so_far = sum(_n_rows(p) for p in parts) < ROW_GROUP_ROWS
+            if not (small_so_far or finishing or _ready(job)):
+                break
+            prepared = _prepared(job)
+            if not small_so_far and _n_rows(prepared) >= ROW_GROUP_ROWS:
+                self._in_flight[0] = (more, prepared)  # prepared once: committed on its own next
+                break
+            self._in_flight.popleft()
             batch = batch + more
-            parts.append(_prepared(job))
+            parts.append(prepared)
         self._commit(batch, merge_prepared(parts))
 
     def __enter__(self) -> InOrder:

@@ -207,3 +207,32 @@ def test_embedded_workers_keep_glibc_s_dynamic_mmap_threshold_bounded():
         pool.close()
     assert seen == [{"MALLOC_TRIM_THRESHOLD_": str(128 << 20), "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
                      "OMP_NUM_THREADS": "1"}]
+
+
+def _rows_batch(stream: str, n: int, rows: int) -> list[Pending]:
+    name = f"36.01.01.{2001 + n}_2024.csv"
+    content = ("\n".join([f"@36.01.01.{2001 + n} 2024-08"] + [str(n)] * rows)).encode()
+    return [Pending(Incoming(stream, name, "landing", None, lambda c=content: c), content, "sha", f"{stream}-{n}")]
+
+
+def test_a_stream_s_last_short_batch_joins_the_batch_before_it(monkeypatch):
+    """A batch under a row group that follows a full one (a stream's remainder) is committed with
+    it once nothing more is coming, instead of alone through DuckDB's WAL; a full batch after a
+    full one still commits on its own, prepared once."""
+    from pipelines.ingestion import workers
+
+    monkeypatch.setattr(workers, "ROW_GROUP_ROWS", 5)
+    for sizes, expected in (([6, 6, 2], [[0], [1, 2]]), ([6, 6], [[0], [1]])):
+        batches = [_rows_batch("households", n, rows) for n, rows in enumerate(sizes)]
+        committed = []
+
+        def commit(batch, prepared, committed=committed):
+            committed.append(([p.sid for p in batch], 0 if prepared.rows is None else len(prepared.rows)))
+
+        with InOrder(1, toy_parse, None, commit) as queue:
+            for b in batches:
+                queue.put(b)
+            queue.finish()
+        sids = [b[0].sid for b in batches]
+        assert [c[0] for c in committed] == [[sids[i] for i in group] for group in expected], sizes
+        assert [c[1] for c in committed] == [sum(sizes[i] for i in group) for group in expected], sizes
