@@ -97,28 +97,18 @@ def pull_submissions(con, run_id: str, months: set[str] | None, pseudonymiser, *
 # end (or every 1 GiB of WAL) compresses each row group once; the WAL keeps every committed batch
 # durable meanwhile.
 LANDING_CHECKPOINT_THRESHOLD = "1GiB"
-# Landing only appends, one transaction per batch, each ending in a partly filled row group. DuckDB's
-# checkpoint "vacuum" merges such neighbours by reading and compressing their rows again, on one
-# core, after the workers are done: on a Banten month (2026-12-02, DuckDB 2.0.1, two runs each) the
-# checkpoint at the end of landing took 1.7-2.1 s with it and 0.13-0.24 s without, and the file was
-# 211 MB with it (the replaced blocks stay in the file as free space) against 141 MB without; a scan
-# of raw.child_measurements (17 row groups instead of 12) took the same time. Off while landing;
-# DuckDB's own setting again for the SQL models, whose rebuilt months do delete rows.
-LANDING_VACUUM_TASKS = 0
 
 
 @contextlib.contextmanager
 def _checkpoint_once(con):
-    before = con.execute("select current_setting('checkpoint_threshold'), current_setting('max_vacuum_tasks')"
-                         ).fetchone()
+    (before,) = con.execute("select current_setting('checkpoint_threshold')").fetchone()
     con.execute(f"set checkpoint_threshold = '{LANDING_CHECKPOINT_THRESHOLD}'")
-    con.execute(f"set max_vacuum_tasks = {LANDING_VACUUM_TASKS}")
     try:
         yield
-        con.execute("checkpoint")
     finally:
-        con.execute(f"set checkpoint_threshold = '{before[0]}'")
-        con.execute(f"set max_vacuum_tasks = {int(before[1])}")
+        con.execute(f"set checkpoint_threshold = '{before}'")
+    # No vacuum (settings.duckdb_config): landing only appends, one partly filled row group per batch.
+    con.execute("checkpoint")
 
 
 def _land_all(con, land, transports: dict[str, IngestReport], errors: list[str], portal_client,
