@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.publishing.contents import private_mkdir, published_mode
+from pipelines.settings import duckdb_config
 
 FORMULA_PATTERN = r"^([=+@\t\r]|-[^0-9.])"
 
@@ -39,22 +40,49 @@ def _escaped_select(con, schema: str, table: str) -> str:
 def export_marts_parquet(database: Path, out_dir: Path, schema: str = "marts") -> dict:
     """Write ``out_dir/<table>.parquet`` for every table of ``schema``, each replaced atomically."""
     started = time.perf_counter()
+    staged = stage_marts_parquet(database, out_dir, schema)
+    return install_parquet(staged, out_dir, started)
+
+
+def stage_marts_parquet(database: Path, out_dir: Path, schema: str = "marts") -> list[tuple[Path, Path]]:
+    """Write every table of ``schema`` to a hidden temporary file in ``out_dir`` (readers see none
+    of them yet): ``(temporary, final)`` pairs for :func:`install_parquet` or :func:`discard_parquet`."""
     private_mkdir(out_dir)
     mode = published_mode()
-    con = duckdb.connect(str(database), read_only=True)
-    written = []
+    # Attached read-only to a connection of its own, as the publish copy reads it: no clash with a
+    # connection to the same file opened elsewhere in this process with other settings.
+    con = duckdb.connect(config=duckdb_config())
+    staged: list[tuple[Path, Path]] = []
     try:
+        con.execute(f"attach '{str(database).replace(chr(39), chr(39) * 2)}' as src (read_only)")
+        con.execute("use src")
         tables = [t for (t,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = ? order by 1", [schema]
+            "select table_name from information_schema.tables where table_catalog = 'src' and table_schema = ? "
+            "order by 1", [schema]
         ).fetchall()]
         for table in tables:
             final = out_dir / f"{table}.parquet"
             tmp = out_dir / f".{table}.parquet.tmp"
+            staged.append((tmp, final))
             path = str(tmp).replace("'", "''")
             con.execute(f"copy ({_escaped_select(con, schema, table)}) to '{path}' (format parquet, compression zstd)")
             os.chmod(tmp, mode)  # the marts, as in the published file: no world read by default
-            os.replace(tmp, final)
-            written.append(final.name)
+    except BaseException:
+        discard_parquet(staged)
+        raise
     finally:
         con.close()
-    return {"parquet_dir": str(out_dir), "parquet_files": len(written), "parquet_seconds": round(time.perf_counter() - started, 3)}
+    return staged
+
+
+def install_parquet(staged: list[tuple[Path, Path]], out_dir: Path, started: float) -> dict:
+    """Move staged files into place, each by one atomic rename."""
+    for tmp, final in staged:
+        os.replace(tmp, final)
+    return {"parquet_dir": str(out_dir), "parquet_files": len(staged),
+            "parquet_seconds": round(time.perf_counter() - started, 3)}
+
+
+def discard_parquet(staged: list[tuple[Path, Path]]) -> None:
+    for tmp, _ in staged:
+        tmp.unlink(missing_ok=True)

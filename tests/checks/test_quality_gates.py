@@ -115,3 +115,17 @@ def test_a_set_aside_submission_no_longer_fails_the_check(tmp_path):
     with warehouse.connect() as con:
         record_decision(con, "b", "fixed upstream", "Rina", undo=True)
     assert not evaluate().passed
+
+
+def test_exports_move_into_place_only_with_a_published_file(tmp_path):
+    """The Parquet exports are written while the file is copied, and moved into place only once it
+    is published: a publish that fails leaves BI the previous exports and no half-written ones."""
+    ok, warehouse = _run(tmp_path, duplicate=False)
+    assert ok.success
+    before = {p.name: p.stat().st_mtime_ns for p in warehouse.parquet_dir.iterdir()}
+    assert "fct_totals.parquet" in before
+    warehouse.published_path.unlink()
+    warehouse.published_path.mkdir()  # a directory where the file goes: the atomic rename fails
+    failed, _ = _run(tmp_path, duplicate=False)
+    assert not failed.success
+    assert {p.name: p.stat().st_mtime_ns for p in warehouse.parquet_dir.iterdir()} == before
