@@ -54,6 +54,7 @@ def _model_asset(model: SqlModel, deps: list[AssetKey]):
             asset=key,
             blocking=test.severity == "error",
             description=f"{test.kind} ({test.severity}) on {model.table}" + (f".{test.column}" if test.column else ""),
+            partitions_def=MONTHLY if partitioned else None,
         )
         for test in model.tests
     ]
