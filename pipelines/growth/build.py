@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.ipc as ipc
 
 from pipelines import tables
 from pipelines.growth.zscores import compute_zscores
@@ -59,9 +59,12 @@ def _replace(con, where: str, create: bool, whole: bool, record_version) -> None
     """Delete the rows matching ``where`` and insert them recomputed, in one transaction with
     ``record_version`` (so that rows and version change together).
 
-    The scores are staged batch by batch in a scratch Parquet file (LZ4), then inserted by ONE
-    statement: appended batch by batch inside the transaction, DuckDB kept every batch in memory
-    until the commit (6.5 GB for a national month's 25 M scores, against 2.2 GB staged).
+    The scores are staged batch by batch in a scratch file, then inserted by ONE statement:
+    appended batch by batch inside the transaction, DuckDB kept every batch in memory until the
+    commit (6.5 GB for a national month's 25 M scores, against 2.2 GB staged). The scratch file is
+    an Arrow IPC stream, read back one batch at a time (memory stays one batch): a Banten month's
+    1.09 M scores took 0.07-0.10 s to stage against 0.50-0.53 s as LZ4 Parquet, and the same
+    0.5 s to insert (2026-12-02).
     """
     scratch_dir = _scratch_dir(con)
     reader = con.sql(
@@ -69,7 +72,7 @@ def _replace(con, where: str, create: bool, whole: bool, record_version) -> None
         f"from staging.stg_child_measurements where {where}"
     ).to_arrow_reader(BATCH_ROWS)
     with tempfile.TemporaryDirectory(prefix="zscores-", dir=scratch_dir) as scratch:
-        staged = Path(scratch) / "scores.parquet"
+        staged = Path(scratch) / "scores.arrows"
         writer = None
         for batch in reader:
             df = batch.to_pandas()
@@ -77,7 +80,7 @@ def _replace(con, where: str, create: bool, whole: bool, record_version) -> None
             scored = pa.Table.from_pandas(df[["period", "child_id", "measured_on", "age_days"]].join(z),
                                           preserve_index=False)
             if writer is None:
-                writer = pq.ParquetWriter(staged, scored.schema, compression="lz4")
+                writer = ipc.new_stream(str(staged), scored.schema)
             writer.write_table(scored)
         if writer is not None:
             writer.close()
@@ -87,7 +90,12 @@ def _replace(con, where: str, create: bool, whole: bool, record_version) -> None
             tables.create(out, TABLE, replace=True)
         out.execute(f"delete from {TABLE} where {where}")
         if writer is not None:
-            out.execute(f"insert into {TABLE} by name select * from read_parquet(?)", [str(staged)])
+            with pa.OSFile(str(staged)) as source:
+                out.register("_scores", ipc.open_stream(source))
+                try:
+                    out.execute(f"insert into {TABLE} by name select * from _scores")
+                finally:
+                    out.unregister("_scores")
         record_version(out, whole)  # in the same transaction as the scores
         out.execute("commit")
 
