@@ -141,19 +141,26 @@ def test_unknown_upstream_table_fails_at_load():
         build_sql_assets(discover_models(FIXTURES), {"raw.customers": AssetKey(["raw", "customers"])})
 
 
-def test_models_build_and_checks_run(tmp_path):
-    db = tmp_path / "w.duckdb"
-    warehouse = WarehouseResource(path=str(db))
+def _raw_assets(orders_sql: str):
+    """raw.orders (rows given as a VALUES list of (customer_id, amount)) and raw.customers."""
 
     @asset(key=AssetKey(["raw", "orders"]))
     def orders(warehouse: WarehouseResource):
         with warehouse.connect() as con:
-            con.execute("create or replace table raw.orders as select * from (values (1, 10.0), (1, 5.0), (2, -1.0)) t(customer_id, amount)")
+            con.execute(f"create or replace table raw.orders as select * from (values {orders_sql}) t(customer_id, amount)")
 
     @asset(key=AssetKey(["raw", "customers"]))
     def customers(warehouse: WarehouseResource):
         with warehouse.connect() as con:
             con.execute("create or replace table raw.customers as select * from (values (1, 'a'), (2, 'b')) t(customer_id, name)")
+
+    return orders, customers
+
+
+def test_models_build_and_checks_run(tmp_path):
+    db = tmp_path / "w.duckdb"
+    warehouse = WarehouseResource(path=str(db))
+    orders, customers = _raw_assets("(1, 10.0), (1, 5.0), (2, -1.0)")
 
     @asset(key=AssetKey(["publish", "after_totals"]), deps=[AssetKey(["marts", "fct_order_totals"])])
     def after_totals():
@@ -186,17 +193,7 @@ def test_a_check_runs_alone_and_a_table_builds_alone(tmp_path):
     """The YAML tests run in their model's step, which runs any subset: "Execute" on one check in
     the UI re-runs that check without rebuilding the table, and the table can build without them."""
     warehouse = WarehouseResource(path=str(tmp_path / "w.duckdb"))
-
-    @asset(key=AssetKey(["raw", "orders"]))
-    def orders(warehouse: WarehouseResource):
-        with warehouse.connect() as con:
-            con.execute("create or replace table raw.orders as select * from (values (1, 10.0), (2, -1.0)) t(customer_id, amount)")
-
-    @asset(key=AssetKey(["raw", "customers"]))
-    def customers(warehouse: WarehouseResource):
-        with warehouse.connect() as con:
-            con.execute("create or replace table raw.customers as select * from (values (1, 'a'), (2, 'b')) t(customer_id, name)")
-
+    orders, customers = _raw_assets("(1, 10.0), (2, -1.0)")
     assets, _ = build_sql_assets(discover_models(FIXTURES), _raw_tables())
     everything = [orders, customers, *assets]
     fct = AssetKey(["marts", "fct_order_totals"])
