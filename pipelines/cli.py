@@ -297,9 +297,13 @@ def _stop_fork_server() -> None:
 
     forkserver = sys.modules.get("multiprocessing.forkserver")
     pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
-    if pid:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
+    if not pid:
+        return
+    with contextlib.suppress(OSError):  # ChildProcessError: gone, or not ours to wait for
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 2.0  # it dies at once; reaped, it is gone when the command returns
+        while not os.waitpid(pid, os.WNOHANG)[0] and time.monotonic() < deadline:
+            time.sleep(0.005)
 
 
 def entry() -> None:
