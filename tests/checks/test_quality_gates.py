@@ -129,3 +129,19 @@ def test_exports_move_into_place_only_with_a_published_file(tmp_path):
     failed, _ = _run(tmp_path, duplicate=False)
     assert not failed.success
     assert {p.name: p.stat().st_mtime_ns for p in warehouse.parquet_dir.iterdir()} == before
+
+
+def test_a_large_working_file_is_copied_before_its_exports_are_written(tmp_path, monkeypatch):
+    """Above CONCURRENT_EXPORT_BYTES the exports are written after the copy (two DuckDB instances at
+    once would each take up to their memory cap); they are the same files either way."""
+    from pipelines.assets import publish
+
+    together, _ = _run(tmp_path / "together", duplicate=False)
+    monkeypatch.setattr(publish, "CONCURRENT_EXPORT_BYTES", 0)
+    apart, warehouse = _run(tmp_path / "apart", duplicate=False)
+    assert together.success and apart.success
+    con = duckdb.connect()
+    rows = [con.execute(f"select * from read_parquet('{root / 'parquet' / 'fct_totals.parquet'}') order by all").fetchall()
+            for root in (tmp_path / "together", tmp_path / "apart")]
+    assert rows[0] == rows[1] and rows[0]
+    assert not [p for p in warehouse.parquet_dir.iterdir() if p.name.startswith(".")]
