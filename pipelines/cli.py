@@ -292,7 +292,8 @@ def _stop_fork_server() -> None:
     """End the ingestion workers' fork server (pipelines/ingestion/engine.py) at once, its workers
     gone by now: left alone, it notices this process has gone and then tears its own interpreter
     down (Great Expectations, pandas: about a second), holding the command's output open meanwhile.
-    SIGTERM ends it without that teardown; it holds nothing to write."""
+    SIGKILL ends it without that teardown (SIGTERM is not enough: a parent that ignores SIGTERM
+    passes that on to it); it holds nothing to write and its workers are gone."""
     import signal  # noqa: PLC0415
 
     forkserver = sys.modules.get("multiprocessing.forkserver")
@@ -300,7 +301,7 @@ def _stop_fork_server() -> None:
     if not pid:
         return
     with contextlib.suppress(OSError):  # ChildProcessError: gone, or not ours to wait for
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 2.0  # it dies at once; reaped, it is gone when the command returns
         while not os.waitpid(pid, os.WNOHANG)[0] and time.monotonic() < deadline:
             time.sleep(0.005)

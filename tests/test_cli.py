@@ -189,7 +189,7 @@ def test_the_command_exits_fast_with_its_code_its_output_and_its_exit_handlers(t
 
 
 def test_the_command_leaves_no_fork_server_behind(tmp_path):
-    """The ingestion workers' fork server ends with the command (SIGTERM, pipelines.cli._finish)
+    """The ingestion workers' fork server ends with the command (SIGKILL, pipelines.cli._finish)
     instead of tearing its interpreter down on its own afterwards while holding the output open."""
     src = tmp_path / "in.csv"
     src.write_text("sex,age_days,weight_kg,lenhei_cm,measure\n1,400,9.5,75.0,L\n")
