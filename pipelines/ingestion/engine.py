@@ -39,14 +39,38 @@ SCHEDULER_ENV = "KONVERGENSI_DASK_SCHEDULER"
 SPOOL_ENV = "KONVERGENSI_SPOOL_DIR"
 ATTEMPTS = 3  # submissions of one batch to the cluster before it is prepared here
 CONNECT_TIMEOUT_S = 30
+NO_WORKER_ENV = "KONVERGENSI_NO_WORKER_TIMEOUT_S"
+# How long a batch waits while the cluster has no worker at all before the cluster is given up and
+# every batch still to come is prepared here. An embedded worker that dies is back in well under a
+# second; one whose nanny failed to restart it never comes back, and a batch waiting for it would
+# wait for ever (seen once: a CI run hung for 85 minutes on the test whose batches kill every worker).
+# A remote cluster's workers may be rescheduled by Kubernetes or SLURM: it gets longer.
+NO_WORKER_TIMEOUT_S = {"embedded": 60.0, "cluster": 600.0}
+POLL_S = 1.0  # how often a waiting batch looks at the cluster
+CLOSE_TIMEOUT_S = 30  # closing the embedded cluster (a nanny that cannot restart its worker can hold it)
 
 
 class EngineConfigError(RuntimeError):
     """The engine settings cannot work (a remote scheduler without a shared spool folder)."""
 
 
+class ClusterGone(RuntimeError):
+    """The cluster has had no worker for longer than :func:`no_worker_timeout_s`."""
+
+
 def scheduler_address() -> str:
     return os.environ.get(SCHEDULER_ENV, "").strip()
+
+
+def no_worker_timeout_s(remote: bool) -> float:
+    """``KONVERGENSI_NO_WORKER_TIMEOUT_S`` if set, else :data:`NO_WORKER_TIMEOUT_S` for the kind of cluster."""
+    raw = os.environ.get(NO_WORKER_ENV, "").strip()
+    if raw:
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            raise EngineConfigError(f"{NO_WORKER_ENV}={raw!r} is not a number of seconds") from None
+    return NO_WORKER_TIMEOUT_S["cluster" if remote else "embedded"]
 
 
 @dataclass
@@ -205,6 +229,19 @@ def warm_up() -> None:
                     "first batch", type(exc).__name__, str(exc)[:200])
 
 
+def _kill(pids: set[int]) -> None:
+    """SIGKILL the embedded workers a failed close left running (they hold nothing to write)."""
+    import signal
+
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            log.warning("killed embedded Dask worker process %d: still running after the cluster failed to "
+                        "close", pid)
+        except ProcessLookupError:
+            pass
+
+
 class DaskPool:
     """Batches prepared on Dask workers: an embedded ``LocalCluster`` of ``workers`` forked
     processes, or the cluster at ``KONVERGENSI_DASK_SCHEDULER``."""
@@ -220,6 +257,8 @@ class DaskPool:
                 f"{SCHEDULER_ENV} is set ({address}) but {SPOOL_ENV} is not: the workers write each batch's "
                 "rows there and this process reads them back, so it must be a folder every worker and this "
                 "machine share (docs/deploy.md)")
+        self._no_worker_timeout = no_worker_timeout_s(bool(address))
+        self.gone = False  # set once the cluster had no worker for that long: batches are prepared here
         self._own_spool = not spool
         self._spool = tempfile.mkdtemp(prefix="konvergensi-spool-") if not spool else spool
         os.makedirs(self._spool, mode=0o700, exist_ok=True)
@@ -238,6 +277,12 @@ class DaskPool:
             self._client = Client(self._cluster, set_as_default=False)
         self._client.register_plugin(_parser_plugin(parse_many, validate), name=PLUGIN_NAME)
 
+    def _worker_pids(self) -> set[int]:
+        try:
+            return {pid for n in list(self._cluster.workers.values()) if (pid := getattr(n, "pid", None))}
+        except Exception:  # noqa: BLE001 - only for killing what a failed close leaves behind
+            return set()
+
     @property
     def n_workers(self) -> int:
         """Workers now in the cluster (at least 1: batches wait for a worker that joins later)."""
@@ -248,8 +293,44 @@ class DaskPool:
     def submit(self, stream: str, items: list[Item]) -> DaskBatch:
         return DaskBatch(self, stream, items)
 
+    def _has_workers(self) -> bool:
+        try:
+            if self._cluster is not None:  # the embedded scheduler runs in this process
+                return any(ws.status.name not in ("closing", "closed", "closing_gracefully")
+                           for ws in list(self._cluster.scheduler.workers.values()))
+            return bool(self._client.scheduler_info(n_workers=-1)["workers"])
+        except _distributed_failures():
+            return False
+
+    def wait(self, future) -> None:
+        """Wait until ``future`` is done, or raise :class:`ClusterGone` (and mark the pool ``gone``)
+        once the cluster has had no worker (none, or all of them closing) for the pool's no-worker
+        timeout. A slow batch on a live worker, or one paused for memory, is waited for as long as it
+        takes."""
+        import threading
+        import time
+
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        without_since = None
+        while not done.wait(POLL_S):
+            if self._has_workers():
+                without_since = None
+                continue
+            now = time.monotonic()
+            without_since = now if without_since is None else without_since
+            if now - without_since >= self._no_worker_timeout:
+                self.gone = True
+                raise ClusterGone(f"the Dask cluster has had no worker for {now - without_since:.0f} s")
+
     def _submit(self, stream: str, items: list[Item]):
-        [data] = self._client.scatter([items], direct=True, hash=False)
+        try:  # the files go to a worker: with none in the cluster, Dask waits for one to join
+            [data] = self._client.scatter([items], direct=True, hash=False, timeout=self._no_worker_timeout)
+        except TimeoutError as exc:
+            if "No valid workers" not in str(exc):
+                raise
+            self.gone = True
+            raise ClusterGone(f"the Dask cluster has had no worker for {self._no_worker_timeout:.0f} s") from None
         compression = None if self._own_spool else "lz4"  # a shared spool's bytes cross the network
         return self._client.submit(prepare_on_worker, stream, data, self._spool, uuid.uuid4().hex, compression,
                                    pure=False)
@@ -258,20 +339,25 @@ class DaskPool:
         """Close the client and the embedded cluster. Every batch is committed by now, so a failure
         to close cannot lose anything and must not fail the step: seen here, a nanny still
         restarting a worker that died on the last batch when the cluster closes (Dask asserts
-        "can only join a started process"). It is logged, and the close tried once more."""
+        "can only join a started process"). It is logged, and the close tried once more; each
+        attempt is bounded (:data:`CLOSE_TIMEOUT_S`), and a worker process still there after both
+        is killed, so closing can never hold the step."""
         try:
-            self._client.close()
-        finally:
-            if self._cluster is not None:
-                for attempt in (1, 2):
-                    try:
-                        self._cluster.close()
-                        break
-                    except Exception as exc:  # noqa: BLE001 - see the docstring
-                        log.warning("closing the embedded Dask cluster (attempt %d): %s: %s", attempt,
-                                    type(exc).__name__, str(exc)[:200])
-            if self._own_spool:
-                shutil.rmtree(self._spool, ignore_errors=True)
+            self._client.close(timeout=CLOSE_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.warning("closing the Dask client: %s: %s", type(exc).__name__, str(exc)[:200])
+        if self._cluster is not None:
+            for attempt in (1, 2):
+                try:
+                    self._cluster.close(timeout=CLOSE_TIMEOUT_S)
+                    break
+                except Exception as exc:  # noqa: BLE001 - see the docstring
+                    log.warning("closing the embedded Dask cluster (attempt %d): %s: %s", attempt,
+                                type(exc).__name__, str(exc)[:200])
+            else:
+                _kill(self._worker_pids())  # those still alive
+        if self._own_spool:
+            shutil.rmtree(self._spool, ignore_errors=True)
 
 
 class DaskBatch:
@@ -284,11 +370,20 @@ class DaskBatch:
         self._future = self._submit()
 
     def _submit(self):
+        if self._pool.gone:
+            return None
         try:
             return self._pool._submit(self.stream, self.items)
+        except ClusterGone as exc:
+            self._gone(exc)
+            return None
         except _distributed_failures() as exc:  # the worker given the files died under them
             self._lost(exc)
             return None
+
+    def _gone(self, exc: ClusterGone) -> None:
+        log.error("%s: this batch of %d %s files and every one after it are prepared in the main process "
+                  "(one core; the run goes on)", exc, len(self.items), self.stream)
 
     def _lost(self, exc: BaseException) -> None:
         log.warning("a Dask worker died with a batch of %d %s files (%s: %s)", len(self.items), self.stream,
@@ -296,18 +391,30 @@ class DaskBatch:
 
     def done(self) -> bool:
         """Whether :meth:`result` would return without waiting for the cluster."""
-        return self._future is not None and self._future.done()
+        return self._pool.gone or (self._future is not None and self._future.done())
 
     def result(self) -> Prepared:
         for attempt in range(ATTEMPTS):
+            if self._pool.gone:
+                break
             if self._future is None and attempt > 0:
                 self._future = self._submit()
             if self._future is not None:
                 try:
+                    self._pool.wait(self._future)
                     return _read_rows(self._future.result())
+                except ClusterGone as exc:
+                    self._gone(exc)
                 except _distributed_failures() as exc:
                     self._lost(exc)
                     self._future = None
-        log.warning("the cluster lost a batch of %d %s files %d times: preparing it in the main process",
-                    len(self.items), self.stream, ATTEMPTS)
+        else:
+            log.warning("the cluster lost a batch of %d %s files %d times: preparing it in the main process",
+                        len(self.items), self.stream, ATTEMPTS)
+        if self._future is not None:  # the cluster is gone: it must not prepare this batch too
+            try:
+                self._future.cancel()
+            except Exception as exc:  # noqa: BLE001 - a cluster that is gone may not answer
+                log.debug("cancelling a batch on a cluster that is gone: %s", exc)
+            self._future = None
         return prepare_batch(self.stream, self.items, self._pool._parse_many, self._pool._validate)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import pytest
 
@@ -236,3 +237,71 @@ def test_a_stream_s_last_short_batch_joins_the_batch_before_it(monkeypatch):
         sids = [b[0].sid for b in batches]
         assert [c[0] for c in committed] == [[sids[i] for i in group] for group in expected], sizes
         assert [c[1] for c in committed] == [sum(sizes[i] for i in group) for group in expected], sizes
+
+
+def test_a_cluster_whose_workers_never_come_back_does_not_hold_the_run(monkeypatch, caplog):
+    """A nanny that cannot start its worker again (Dask logs "Failed to restart worker after its process
+    exited" and leaves it dead) once held a batch's wait for ever: a CI run hung 85 minutes on the test
+    above. Once the cluster has had no worker for the no-worker timeout, the batches are prepared here."""
+    from distributed import nanny
+
+    batches = [_batch(n) for n in range(4)]
+    expected, _ = _run(0, batches)
+    monkeypatch.setenv("KONVERGENSI_NO_WORKER_TIMEOUT_S", "2")
+    broken: list[bool] = []
+    instantiate = nanny.Nanny.instantiate
+
+    async def cannot_restart(self):
+        if broken:
+            raise RuntimeError("the worker process could not be started (this test)")
+        return await instantiate(self)
+
+    monkeypatch.setattr(nanny.Nanny, "instantiate", cannot_restart)
+    committed = []
+    with caplog.at_level(logging.WARNING, logger="pipelines.ingestion.engine"):
+        with InOrder(2, _dies_in_a_worker, None, lambda b, p: committed.append(([x.sid for x in b], p.results))) as q:
+            for b in batches:
+                q.put(b)
+                broken.append(True)  # the workers started; none comes back once it dies
+            q.finish()
+    assert _flat(committed) == _flat(expected)
+    assert any("has had no worker for" in r.getMessage() for r in caplog.records)
+
+
+def test_a_cluster_that_does_not_close_does_not_hold_the_step(monkeypatch, caplog):
+    """Closing the embedded cluster is bounded: a nanny that never finishes closing (as one restarting
+    a worker at that moment can) costs two bounded attempts, then its worker process is killed."""
+    import asyncio
+
+    from distributed import nanny
+
+    from pipelines.ingestion import engine
+
+    batches = [_batch(n) for n in range(2)]
+    expected, _ = _run(0, batches)
+    monkeypatch.setattr(engine, "CLOSE_TIMEOUT_S", 1)
+    pids = []
+
+    async def never_closes(self, *args, **kwargs):
+        await asyncio.sleep(3600)
+
+    committed = []
+    with caplog.at_level(logging.WARNING, logger="pipelines.ingestion.engine"):
+        with InOrder(1, toy_parse, None, lambda b, p: committed.append(([x.sid for x in b], p.results))) as q:
+            for b in batches:
+                q.put(b)
+            q.finish()
+            pids = list(q._pool._worker_pids())
+            monkeypatch.setattr(nanny.Nanny, "close", never_closes)
+    assert _flat(committed) == _flat(expected) and len(pids) == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("closing the embedded Dask cluster" in m for m in messages) == 2
+    assert any(f"killed embedded Dask worker process {pids[0]}" in m for m in messages)
+    for _ in range(100):  # the kill is delivered; the fork server reaps its child
+        try:
+            os.kill(pids[0], 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"worker {pids[0]} still alive")
