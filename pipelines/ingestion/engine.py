@@ -48,6 +48,10 @@ NO_WORKER_ENV = "KONVERGENSI_NO_WORKER_TIMEOUT_S"
 NO_WORKER_TIMEOUT_S = {"embedded": 60.0, "cluster": 600.0}
 POLL_S = 1.0  # how often a waiting batch looks at the cluster
 CLOSE_TIMEOUT_S = 30  # closing the embedded cluster (a nanny that cannot restart its worker can hold it)
+# Starting an embedded worker (a fork of the fork server, registering with the scheduler: well under a
+# second). Dask's nanny waits for ever by default; past this it gives up and the worker, too, stops
+# waiting for a scheduler.
+START_TIMEOUT_S = 60
 
 
 class EngineConfigError(RuntimeError):
@@ -273,7 +277,8 @@ class DaskPool:
             _use_fork_server()
             with dask.config.set(QUIET_WORKER_CONFIG):  # each Nanny keeps the config it was made with
                 self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                             host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                                             host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                                             death_timeout=START_TIMEOUT_S)
             self._client = Client(self._cluster, set_as_default=False)
         self._client.register_plugin(_parser_plugin(parse_many, validate), name=PLUGIN_NAME)
 

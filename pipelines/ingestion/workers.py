@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 
 from pipelines.ingestion.batches import Pending, Prepared, merge_prepared, prepare_batch
-from pipelines.ingestion.engine import DaskBatch, DaskPool
+from pipelines.ingestion.engine import DaskBatch, DaskPool, EngineConfigError, scheduler_address
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,7 @@ class InOrder:
         if not batch:
             return
         if self._workers > 0 and self._pool is None:
-            self._pool = DaskPool(self._workers, self._parse_many, self._validate)
-            self._workers = self._pool.n_workers
+            self._start_pool()
         stream, items = batch[0].inc.stream, [p.item for p in batch]
         if self._pool is None:
             self._in_flight.append((batch, prepare_batch(stream, items, self._parse_many, self._validate)))
@@ -76,6 +75,24 @@ class InOrder:
             self._in_flight.append((batch, self._pool.submit(stream, items)))
         while len(self._in_flight) > (self._workers + QUEUED if self._pool is not None else 0):
             self._commit_oldest()
+
+    def _start_pool(self) -> None:
+        """The engine, at the first batch. An embedded cluster that cannot start (a worker that does
+        not come up within the engine's start timeout) costs the run its speed, not the run: every
+        batch is prepared here, and the error says so. A remote cluster that cannot be reached, or
+        settings that cannot work, stop the step: the operator asked for that cluster."""
+        try:
+            self._pool = DaskPool(self._workers, self._parse_many, self._validate)
+        except EngineConfigError:
+            raise
+        except Exception as exc:
+            if scheduler_address():
+                raise
+            log.error("the embedded Dask cluster did not start (%s: %s): every batch of this run is prepared "
+                      "in this process, on one core", type(exc).__name__, str(exc)[:300])
+            self._workers = 0
+            return
+        self._workers = self._pool.n_workers
 
     def finish(self) -> None:
         """Commit every batch still in flight."""

@@ -305,3 +305,20 @@ def test_a_cluster_that_does_not_close_does_not_hold_the_step(monkeypatch, caplo
         time.sleep(0.05)
     else:
         raise AssertionError(f"worker {pids[0]} still alive")
+
+
+def test_an_embedded_cluster_that_cannot_start_costs_speed_not_the_run(monkeypatch, caplog):
+    """No worker comes up (the nanny cannot start its process): every batch is prepared here."""
+    from distributed import nanny
+
+    batches = [_batch(n) for n in range(3)]
+    expected, _ = _run(0, batches)
+
+    async def cannot_start(self):
+        raise RuntimeError("the worker process could not be started (this test)")
+
+    monkeypatch.setattr(nanny.Nanny, "instantiate", cannot_start)
+    with caplog.at_level(logging.ERROR, logger="pipelines.ingestion.workers"):
+        committed, pools = _run(2, batches)
+    assert _flat(committed) == _flat(expected) and not any(pools)
+    assert any("the embedded Dask cluster did not start" in r.getMessage() for r in caplog.records)
