@@ -32,6 +32,12 @@ from concurrent.futures import CancelledError
 from dataclasses import dataclass
 
 from pipelines.ingestion.batches import Item, Prepared, prepare_batch
+from pipelines.ingestion.embedded import (
+    QUIET_WORKER_CONFIG,
+    export_worker_environ,
+    kill_workers,
+    use_fork_server,
+)
 
 log = logging.getLogger(__name__)
 
@@ -153,64 +159,6 @@ def _distributed_failures() -> tuple[type[BaseException], ...]:
     return (KilledWorker, CancelledError, CommClosedError, OSError, TimeoutError)
 
 
-# Dask settings for the embedded workers (a Nanny hands its process's Dask config to the worker it
-# starts). A worker's task thread parses Python objects and holds the GIL; by default the worker also
-# samples that thread's stack 100 times a second (its profiler), ticks its event loop 50 times a
-# second and polls its memory 10 times a second, each taking the GIL from the task. Those serve
-# Dask's dashboard, which the embedded cluster does not start; the nanny still restarts a worker that
-# passes its memory limit. A remote cluster's operators set the same in their Dask config
-# (docs/deploy.md). Measured (2026-12-01): about 1 % of a worker's CPU on a Python-heavy task; a
-# Banten A/B stayed within this machine's run-to-run noise, so this is hygiene, not the fix of the
-# engine's cost over the old fork pool (docs/performance.md).
-QUIET_WORKER_CONFIG = {
-    "distributed.worker.profile.enabled": False,
-    "distributed.admin.tick.interval": "1s",
-    "distributed.admin.system-monitor.interval": "2s",
-    "distributed.worker.memory.monitor-interval": "500ms",
-    # glibc's allocator in the workers (Dask's nanny exports these before it starts a worker).
-    # Dask's default, MALLOC_TRIM_THRESHOLD_=65536, also freezes glibc's mmap threshold at 128 KB:
-    # every column array of a batch is then a fresh mapping, zero-filled page by page and unmapped
-    # when freed. Measured on a Banten month (2026-12-02, same files, three runs each): the workers'
-    # parse + GX CPU 25.7-26.2 s with Dask's default, 22.4-24.0 s with these; peak RSS per worker
-    # 0.75 -> 0.79 GB. Blocks of 32 MB and more are still mapped and returned at once, and free heap
-    # above 128 MB is returned to the system.
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(128 * 1024 * 1024),
-    "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
-}
-
-
-def _use_fork_server() -> None:
-    """Embedded workers come from a fork server that imported the parser and Great Expectations
-    once (:mod:`~pipelines.ingestion.worker_preload`): they start in a fraction of a second, and so
-    does a worker the nanny restarts. Not plain fork: this process runs Dask's event loop and
-    DuckDB's threads, and a child forked from it can inherit a lock held by one of them (seen: a
-    run that hung in ``scatter``). The fork server is one per process and lasts as long as it."""
-    import dask
-    from distributed.utils import get_mp_context
-
-    dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
-    from multiprocessing import forkserver
-
-    context = get_mp_context()  # sets Dask's own preload list, once
-    preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or [])
-    if "pipelines.ingestion.worker_preload" not in preload:
-        context.set_forkserver_preload([*preload, "pipelines.ingestion.worker_preload"])
-
-
-def _export_worker_environ() -> None:
-    """Export the variables Dask's nanny exports before it starts a worker
-    (``distributed.nanny.pre-spawn-environ``, with :data:`QUIET_WORKER_CONFIG`'s), as the nanny
-    would: a forked worker inherits the fork server's environment, fixed when the server starts.
-    Only a fork server started early (:func:`warm_up`) needs it: when the cluster starts the server
-    itself, its first nanny has exported them just before."""
-    import dask
-    import distributed  # noqa: F401 - its defaults (Dask's config) are what the settings amend
-
-    with dask.config.set(QUIET_WORKER_CONFIG):  # a copy: leaving the block restores the config in place
-        wanted = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
-    os.environ.update({k: os.environ.get(k, str(v)) for k, v in wanted.items() if v is not None})
-
-
 def warm_up() -> None:
     """Start the embedded cluster's fork server now, without waiting for it: it imports the parser
     and Great Expectations (about 2 s of one core) while this process does something else (loads
@@ -225,25 +173,12 @@ def warm_up() -> None:
     from multiprocessing import forkserver
 
     try:
-        _export_worker_environ()
-        _use_fork_server()
+        export_worker_environ()
+        use_fork_server()
         forkserver.ensure_running()
     except Exception as exc:  # noqa: BLE001 - only a head start: the cluster's own start reports a real failure
         log.warning("starting the ingestion workers' fork server early failed (%s: %s); it starts with the "
                     "first batch", type(exc).__name__, str(exc)[:200])
-
-
-def _kill(pids: set[int]) -> None:
-    """SIGKILL the embedded workers a failed close left running (they hold nothing to write)."""
-    import signal
-
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            log.warning("killed embedded Dask worker process %d: still running after the cluster failed to "
-                        "close", pid)
-        except ProcessLookupError:
-            pass
 
 
 class DaskPool:
@@ -274,7 +209,7 @@ class DaskPool:
         else:
             import dask
 
-            _use_fork_server()
+            use_fork_server()
             with dask.config.set(QUIET_WORKER_CONFIG):  # each Nanny keeps the config it was made with
                 self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                              host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
@@ -360,7 +295,7 @@ class DaskPool:
                     log.warning("closing the embedded Dask cluster (attempt %d): %s: %s", attempt,
                                 type(exc).__name__, str(exc)[:200])
             else:
-                _kill(self._worker_pids())  # those still alive
+                kill_workers(self._worker_pids())  # those still alive
         if self._own_spool:
             shutil.rmtree(self._spool, ignore_errors=True)
 

@@ -1,0 +1,80 @@
+"""The embedded Dask cluster's processes (:mod:`~pipelines.ingestion.engine`): the settings its
+workers run with, the fork server they come from, and killing what a failed close leaves behind."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+
+# Dask settings for the embedded workers (a Nanny hands its process's Dask config to the worker it
+# starts). A worker's task thread parses Python objects and holds the GIL; by default the worker also
+# samples that thread's stack 100 times a second (its profiler), ticks its event loop 50 times a
+# second and polls its memory 10 times a second, each taking the GIL from the task. Those serve
+# Dask's dashboard, which the embedded cluster does not start; the nanny still restarts a worker that
+# passes its memory limit. A remote cluster's operators set the same in their Dask config
+# (docs/deploy.md). Measured (2026-12-01): about 1 % of a worker's CPU on a Python-heavy task; a
+# Banten A/B stayed within this machine's run-to-run noise, so this is hygiene, not the fix of the
+# engine's cost over the old fork pool (docs/performance.md).
+QUIET_WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+    # glibc's allocator in the workers (Dask's nanny exports these before it starts a worker).
+    # Dask's default, MALLOC_TRIM_THRESHOLD_=65536, also freezes glibc's mmap threshold at 128 KB:
+    # every column array of a batch is then a fresh mapping, zero-filled page by page and unmapped
+    # when freed. Measured on a Banten month (2026-12-02, same files, three runs each): the workers'
+    # parse + GX CPU 25.7-26.2 s with Dask's default, 22.4-24.0 s with these; peak RSS per worker
+    # 0.75 -> 0.79 GB. Blocks of 32 MB and more are still mapped and returned at once, and free heap
+    # above 128 MB is returned to the system.
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": str(128 * 1024 * 1024),
+    "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
+}
+
+
+def use_fork_server() -> None:
+    """Embedded workers come from a fork server that imported the parser and Great Expectations
+    once (:mod:`~pipelines.ingestion.worker_preload`): they start in a fraction of a second, and so
+    does a worker the nanny restarts. Not plain fork: this process runs Dask's event loop and
+    DuckDB's threads, and a child forked from it can inherit a lock held by one of them (seen: a
+    run that hung in ``scatter``). The fork server is one per process and lasts as long as it."""
+    import dask
+    from distributed.utils import get_mp_context
+
+    dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
+    from multiprocessing import forkserver
+
+    context = get_mp_context()  # sets Dask's own preload list, once
+    preload = list(getattr(forkserver._forkserver, "_preload_modules", None) or [])
+    if "pipelines.ingestion.worker_preload" not in preload:
+        context.set_forkserver_preload([*preload, "pipelines.ingestion.worker_preload"])
+
+
+def export_worker_environ() -> None:
+    """Export the variables Dask's nanny exports before it starts a worker
+    (``distributed.nanny.pre-spawn-environ``, with :data:`QUIET_WORKER_CONFIG`'s), as the nanny
+    would: a forked worker inherits the fork server's environment, fixed when the server starts.
+    Only a fork server started early (:func:`~pipelines.ingestion.engine.warm_up`) needs it: when the cluster starts the server
+    itself, its first nanny has exported them just before."""
+    import dask
+    import distributed  # noqa: F401 - its defaults (Dask's config) are what the settings amend
+
+    with dask.config.set(QUIET_WORKER_CONFIG):  # a copy: leaving the block restores the config in place
+        wanted = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    os.environ.update({k: os.environ.get(k, str(v)) for k, v in wanted.items() if v is not None})
+
+
+def kill_workers(pids: set[int]) -> None:
+    """SIGKILL the embedded workers a failed close left running (they hold nothing to write)."""
+    import signal
+
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            log.warning("killed embedded Dask worker process %d: still running after the cluster failed to "
+                        "close", pid)
+        except ProcessLookupError:
+            pass
