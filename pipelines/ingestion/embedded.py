@@ -67,11 +67,23 @@ def export_worker_environ() -> None:
     os.environ.update({k: os.environ.get(k, str(v)) for k, v in wanted.items() if v is not None})
 
 
-def kill_workers(pids: set[int]) -> None:
-    """SIGKILL the embedded workers a failed close left running (they hold nothing to write)."""
+def kill_workers(nannies) -> None:
+    """SIGKILL the embedded workers a failed close left running (they hold nothing to write). Each
+    nanny is marked closed first: one still running would start its worker again at once (a
+    leftover worker then held the test run's exit for ever, joined by multiprocessing at exit while
+    it ignored the SIGTERM sent to it)."""
     import signal
 
-    for pid in pids:
+    from distributed.core import Status
+
+    for nanny in nannies:
+        try:
+            nanny.status = Status.closed
+            pid = nanny.pid
+        except Exception:  # noqa: BLE001 - a best effort after a failed close
+            continue
+        if not pid:
+            continue
         try:
             os.kill(pid, signal.SIGKILL)
             log.warning("killed embedded Dask worker process %d: still running after the cluster failed to "

@@ -295,7 +295,7 @@ class DaskPool:
                     log.warning("closing the embedded Dask cluster (attempt %d): %s: %s", attempt,
                                 type(exc).__name__, str(exc)[:200])
             else:
-                kill_workers(self._worker_pids())  # those still alive
+                kill_workers(list(self._cluster.workers.values()))
         if self._own_spool:
             shutil.rmtree(self._spool, ignore_errors=True)
 
