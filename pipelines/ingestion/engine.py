@@ -67,6 +67,9 @@ class EngineConfigError(RuntimeError):
 class ClusterGone(RuntimeError):
     """The cluster has had no worker for longer than :func:`no_worker_timeout_s`."""
 
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the Dask cluster has had no worker for {seconds:.0f} s")
+
 
 def scheduler_address() -> str:
     return os.environ.get(SCHEDULER_ENV, "").strip()
@@ -217,12 +220,6 @@ class DaskPool:
             self._client = Client(self._cluster, set_as_default=False)
         self._client.register_plugin(_parser_plugin(parse_many, validate), name=PLUGIN_NAME)
 
-    def _worker_pids(self) -> set[int]:
-        try:
-            return {pid for n in list(self._cluster.workers.values()) if (pid := getattr(n, "pid", None))}
-        except Exception:  # noqa: BLE001 - only for killing what a failed close leaves behind
-            return set()
-
     @property
     def n_workers(self) -> int:
         """Workers now in the cluster (at least 1: batches wait for a worker that joins later)."""
@@ -261,7 +258,7 @@ class DaskPool:
             without_since = now if without_since is None else without_since
             if now - without_since >= self._no_worker_timeout:
                 self.gone = True
-                raise ClusterGone(f"the Dask cluster has had no worker for {now - without_since:.0f} s")
+                raise ClusterGone(now - without_since)
 
     def _submit(self, stream: str, items: list[Item]):
         try:  # the files go to a worker: with none in the cluster, Dask waits for one to join
@@ -270,7 +267,7 @@ class DaskPool:
             if "No valid workers" not in str(exc):
                 raise
             self.gone = True
-            raise ClusterGone(f"the Dask cluster has had no worker for {self._no_worker_timeout:.0f} s") from None
+            raise ClusterGone(self._no_worker_timeout) from None
         compression = None if self._own_spool else "lz4"  # a shared spool's bytes cross the network
         return self._client.submit(prepare_on_worker, stream, data, self._spool, uuid.uuid4().hex, compression,
                                    pure=False)

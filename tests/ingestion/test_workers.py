@@ -291,7 +291,7 @@ def test_a_cluster_that_does_not_close_does_not_hold_the_step(monkeypatch, caplo
             for b in batches:
                 q.put(b)
             q.finish()
-            pids = list(q._pool._worker_pids())
+            pids = [n.pid for n in q._pool._cluster.workers.values()]
             monkeypatch.setattr(nanny.Nanny, "close", never_closes)
     assert _flat(committed) == _flat(expected) and len(pids) == 1
     messages = [r.getMessage() for r in caplog.records]
