@@ -114,11 +114,41 @@ def _tree_rss(root: int, each: dict | None = None) -> tuple[int, float]:
     return total, sum(cpu.get(root, [0.0, 0.0])[:2])
 
 
+def _busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, /proc/stat: not idle nor iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICK
+
+
+def _busy_cores(windows: list[tuple[float, float]], samples: list[tuple]) -> float | None:
+    """Average cores busy (machine-wide) over the windows, from the samples inside each."""
+    busy = span = 0.0
+    for start, end in windows:
+        inside = [(t, b) for t, _, _, b in samples if start <= t <= end]
+        if len(inside) > 1:
+            busy += inside[-1][1] - inside[0][1]
+            span += inside[-1][0] - inside[0][0]
+    return busy / span if span else None
+
+
+def _print_timeline(steps: list[tuple], samples: list[tuple]) -> None:
+    """Second by second from the command's start: machine cores busy, and the step(s) running."""
+    if len(samples) < 2:
+        return
+    t0 = samples[0][0]
+    print("timeline (s from the command's first sample: cores busy, steps running)")
+    for second in range(int(samples[-1][0] - t0) + 1):
+        busy = _busy_cores([(t0 + second, t0 + second + 1)], samples)
+        running = sorted({key for key, _, start, end in steps if start < t0 + second + 1 and end > t0 + second})
+        print(f"  {second:4d} {(f'{busy:.2f}' if busy is not None else '-'):>5}  {', '.join(running)[:100]}")
+
+
 def _run(env: dict, period: str, said: list | None = None,
          samples: list | None = None, children: dict | None = None) -> tuple[float, float, float]:
     """(wall seconds, peak summed RSS GB of the run's process tree, peak RSS GB of one process);
     ``said`` receives the command's first line of output, ``samples`` every (epoch seconds,
-    tree RSS bytes, the run process's CPU seconds) sampled, ``children`` each descendant's peak RSS
+    tree RSS bytes, the run process's CPU seconds, the machine's busy CPU seconds) sampled, ``children`` each descendant's peak RSS
     bytes, parent and CPU seconds by pid."""
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--period", period], env=env,
@@ -130,8 +160,8 @@ def _run(env: dict, period: str, said: list | None = None,
             rss, root_cpu = _tree_rss(proc.pid, children)
             peak_tree[0] = max(peak_tree[0], rss)
             if samples is not None:
-                samples.append((time.time(), rss, root_cpu))
-            time.sleep(0.5)
+                samples.append((time.time(), rss, root_cpu, _busy_cpu_s()))
+            time.sleep(0.25)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -170,12 +200,12 @@ print(json.dumps({"steps": steps, "wall": rs.end_time - rs.start_time, "rows": m
     return [tuple(s) for s in data["steps"]], data["wall"], data["rows"]
 
 
-def _peak_by_stage(steps: list[tuple], samples: list[tuple[float, int, float]]) -> dict[str, float]:
+def _peak_by_stage(steps: list[tuple], samples: list[tuple]) -> dict[str, float]:
     """Peak tree RSS (GB) sampled while each stage's steps ran (a step's own window)."""
     out: dict[str, float] = {}
     for label, match in STAGES:
         windows = [(start, end) for key, _, start, end in steps if match(key)]
-        peak = max((rss for t, rss, _ in samples for start, end in windows if start <= t <= end), default=0)
+        peak = max((rss for t, rss, _, _ in samples for start, end in windows if start <= t <= end), default=0)
         out[label] = peak / 1e9
     return out
 
@@ -320,6 +350,8 @@ def main(argv=None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark warehouse (national: ~20 GB)")
     parser.add_argument("--workers", type=int, default=None,
                         help="ingestion workers (KONVERGENSI_INGEST_WORKERS; default one per core)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="also print, second by second, the cores busy and the step running")
     parser.add_argument("--run-only", action="store_true",
                         help="the run and the quiet night only: no DuckDB read or pandas baseline")
     args = parser.parse_args(argv)
@@ -381,7 +413,7 @@ def _bench(args, work: Path, data: Path) -> None:
     print(f"\n== full job, one month ({PERIOD}), {args.scale} scale ==")
     print(f"machine speed probe (a fixed one-core task): {probe_before:.2f} s before the run, {probe_after:.2f} s "
           f"after ({PROBE_QUIET_S:.2f} s when this machine runs at its usual speed; slower there, slower here)")
-    print(f"{'stage':<44}{'steps':>6}{'wall s':>9}{'rows':>12}{'rows/s':>12}{'peak RSS GB':>13}")
+    print(f"{'stage':<44}{'steps':>6}{'wall s':>9}{'rows':>12}{'rows/s':>12}{'peak RSS GB':>13}{'cores busy':>12}")
     stage_rows = {
         "ingest": n_source, "z-scores": rows.get("staging__stg_child_zscores"),
         "SQL": rows.get("marts__fct_child_measurement"),
@@ -393,11 +425,14 @@ def _bench(args, work: Path, data: Path) -> None:
         accounted += secs
         n = next((v for key, v in stage_rows.items() if label.startswith(key)), None)
         rate = f"{n / secs:>12,.0f}" if n and secs else f"{'':>12}"
+        busy = _busy_cores([(start, end) for key, _, start, end in timed_steps if match(key)], samples)
         print(f"{label:<44}{len(picked):>6}{secs:>9.1f}{(f'{n:,}' if n else ''):>12}{rate}"
-              f"{stage_peaks[label]:>13.2f}")
+              f"{stage_peaks[label]:>13.2f}{(f'{busy:.2f}' if busy is not None else ''):>12}")
+    if getattr(args, "timeline", False):
+        _print_timeline(timed_steps, samples)
     other = sum(d for _, d in steps) - accounted
     print(f"{'other steps':<44}{'':>6}{other:>9.1f}")
-    by_step = sorted(((max((r for t, r, _ in samples if start <= t <= end), default=0), key)
+    by_step = sorted(((max((r for t, r, _, _ in samples if start <= t <= end), default=0), key)
                       for key, _, start, end in timed_steps), reverse=True)[:3]
     print("largest steps by peak RSS: " + ", ".join(f"{key} {rss / 1e9:.2f} GB" for rss, key in by_step))
     slowest = sorted(steps, key=lambda s: -s[1])[:6]
@@ -420,7 +455,7 @@ def _bench(args, work: Path, data: Path) -> None:
     # them, read the rows back, commit) against the workers (parse, pseudonymise, validate), over
     # the ingestion step's window. What a projection to more workers rests on (docs/deploy.md).
     ingest = [(start, end) for key, _, start, end in timed_steps if key == "ingest_submissions"]
-    inside = [c for t, _, c in samples for start, end in ingest if start <= t <= end]
+    inside = [c for t, _, c, _ in samples for start, end in ingest if start <= t <= end]
     if len(inside) > 1:
         writer_cpu = inside[-1] - inside[0]
         worker_cpu = sum(c for _, parent, c in children.values() if parent in servers)
