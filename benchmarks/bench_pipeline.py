@@ -430,6 +430,9 @@ def _bench(args, work: Path, data: Path) -> None:
               f"{stage_peaks[label]:>13.2f}{(f'{busy:.2f}' if busy is not None else ''):>12}")
     if getattr(args, "timeline", False):
         _print_timeline(timed_steps, samples)
+        print("every step, slowest first (s, cores busy): " + ", ".join(
+            f"{key} {secs:.2f} ({_busy_cores([(start, end)], samples) or 0:.1f})"
+            for key, secs, start, end in sorted(timed_steps, key=lambda s: -s[1])))
     other = sum(d for _, d in steps) - accounted
     print(f"{'other steps':<44}{'':>6}{other:>9.1f}")
     by_step = sorted(((max((r for t, r, _, _ in samples if start <= t <= end), default=0), key)

@@ -56,7 +56,10 @@ def cmd_run(args) -> int:
         return 2
     from_date_only = False
     if not args.force:
-        night = _night_check(start, end)
+        from pipelines.runs.startup import long_lived
+
+        with long_lived():  # the night check imports what the run then uses
+            night = _night_check(start, end)
         if night.quiet:
             print(f"konvergensi run: {night.message()}; no run started (--force runs anyway)")
             return 0

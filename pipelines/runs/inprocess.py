@@ -36,15 +36,18 @@ def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool =
         from pipelines.ingestion.engine import warm_up
 
         warm_up()  # the ingestion workers' fork server imports GX while the definitions load
-    from dagster import DagsterInstance
+    from pipelines.runs.startup import long_lived
 
-    from pipelines.definitions import defs
-    from pipelines.partitions import latest_month
-    from pipelines.periods import FIRST_MONTH, range_tags
-    from pipelines.runs.summary import RunSummary
-    from pipelines.schedules import as_of_refresh_keys
+    with long_lived():
+        from dagster import DagsterInstance
 
-    job = defs.resolve_job_def("nightly")
+        from pipelines.definitions import defs
+        from pipelines.partitions import latest_month
+        from pipelines.periods import FIRST_MONTH, range_tags
+        from pipelines.runs.summary import RunSummary
+        from pipelines.schedules import as_of_refresh_keys
+
+        job = defs.resolve_job_def("nightly")
     start, end = start or FIRST_MONTH, end or latest_month()
     if start > end:
         raise ValueError(f"--from {start} is after --to {end}")
