@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -87,6 +88,8 @@ class Incoming:
     key: SubmissionKey | None = None
     name_error: str | None = None
     name_read: bool = False
+    # Landing files: asks the kernel to start reading the file now (see land.read_ahead).
+    advise: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.name_read and self.key is None and self.name_error is None:
@@ -155,12 +158,30 @@ def landing_incoming(
         fetch = functools.partial(_raise, unread) if unread else functools.partial(_read_landing, entry.full, st)
         sha = unread_sha256(unread.reason, *stat) if isinstance(unread, Refused) else None
         yield Incoming(entry.stream, entry.name, "landing", received, fetch, sha256=sha, stat=stat, key=key,
-                       name_error=error, name_read=True)
+                       name_error=error, name_read=True,
+                       advise=None if unread else functools.partial(advise_will_read, entry.full))
 
 
 def _read_landing(full: str, st) -> bytes:
     """:func:`read_listed` of a listed file, its :class:`Path` built only when it is read."""
     return read_listed(Path(full), st)
+
+
+def advise_will_read(full: str) -> None:
+    """Tell the kernel the file will be read soon (``POSIX_FADV_WILLNEED``): it starts reading it
+    into the page cache in the background. Opened as :func:`~pipelines.ingestion.landing.read_listed`
+    opens it (no link followed, no blocking on a FIFO); any failure is ignored: the read itself
+    reports it."""
+    try:
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+    except (OSError, AttributeError):  # not a regular file, or a platform without posix_fadvise
+        pass
+    finally:
+        os.close(fd)
 
 
 def _raise(exc: Exception) -> bytes:

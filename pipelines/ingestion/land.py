@@ -19,9 +19,10 @@ batches parsed and validated (:mod:`~pipelines.ingestion.batches`, in worker pro
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import pandas as pd
 
@@ -79,7 +80,8 @@ def land_submissions(
                 seen.pop(p.inc.stat.path, None)
 
     with InOrder(workers, parse_many, validate, commit) as queue:
-        for inc in incoming:
+        for inc in read_ahead(incoming, lambda inc: inc.sha256 is None and inc.stat is not None
+                              and fingerprints.cached_hash(cache, inc.stat) is None and inc.lands_in(months)):
             if not inc.lands_in(months):
                 continue
             if batcher.full_before(inc):
@@ -96,6 +98,44 @@ def land_submissions(
     for line in report.deferred:
         log.info("left for a run covering its period (its name tells none): %s", line)
     return report
+
+
+READ_AHEAD_BYTES = 64 * 1024 * 1024
+
+
+def read_ahead(incoming: Iterable[Incoming], will_read: Callable[[Incoming], bool],
+               window_bytes: int = READ_AHEAD_BYTES) -> Iterator[Incoming]:
+    """``incoming`` in the same order, the landing files that will be read (``will_read``: new or
+    changed, for these months) announced to the kernel (:func:`~pipelines.ingestion.incoming.advise_will_read`)
+    up to ``window_bytes`` ahead of the one being handed out. The kernel then reads the next files
+    while this process hashes, sends and commits the ones before, instead of each read waiting for
+    the disk. Files that will not be read (unchanged, refused unread, other months, the portal's)
+    are never announced, so a quiet night reads nothing. Measured (2026-12-02, the Banten month's
+    1,552 e-PPGBM files, 275 MB, page cache dropped before each run, 0.3 ms of other work per file):
+    read one after another 2.4-3.4 s, with a 32 MB window 1.2-1.5 s (the window here is two batches)."""
+    pending: collections.deque[tuple[Incoming, int]] = collections.deque()
+    ahead = 0  # bytes announced and not yet handed out
+    source = iter(incoming)
+    exhausted = False
+    while True:
+        while not exhausted and ahead < window_bytes:
+            inc = next(source, None)
+            if inc is None:
+                exhausted = True
+                break
+            size = 0
+            if inc.advise is not None and will_read(inc):
+                inc.advise()
+                size = inc.stat.size
+            pending.append((inc, size))
+            ahead += size
+            if not size and len(pending) > 1:
+                break  # nothing to read here: hand out what is ready before listing further
+        if not pending:
+            return
+        inc, size = pending.popleft()
+        ahead -= size
+        yield inc
 
 
 def _hash_before_fetch(inc: Incoming, cache, seen: dict[str, Fingerprint]) -> tuple[str | None, bytes | None]:
