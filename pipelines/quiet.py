@@ -230,7 +230,7 @@ def _check_arrivals(con, night: NightCheck, landing_root: Path | None, portal_cl
             return wanted_period[key.period]
 
         for inc in landing_incoming(landing_root, keep=for_the_months):
-            if new and inc.sha256 is None and fingerprints.cached_hash(cache, inc.stat) is None:
+            if new and inc.must_read(cache):
                 # One new submission decides the night: the rest are not read twice (the run
                 # reads them), only counted.
                 unread += 1

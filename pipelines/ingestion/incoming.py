@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.ingestion.fingerprints import Cache, FileStat, Fingerprint, fingerprint
+from pipelines.ingestion.fingerprints import Cache, FileStat, Fingerprint, cached_hash, fingerprint
 from pipelines.ingestion.identity import (
     SubmissionKey,
     SubmissionNameError,
@@ -122,6 +122,11 @@ class Incoming:
         """Whether a run over ``months`` (None: every month) may land this file (an unnamed file is
         parsed by any run; whether it lands is decided once its rows told its period)."""
         return self.unnamed or wants(self.period, months)
+
+    def must_read(self, cache: Cache) -> bool:
+        """Whether :meth:`fingerprint` will read the file: a landing file not refused unread whose
+        size or mtime changed since its cached fingerprint (or that has none)."""
+        return self.stat is not None and self.sha256 is None and cached_hash(cache, self.stat) is None
 
     def fingerprint(self, cache: Cache) -> tuple[Fingerprint, bytes | None]:
         """A landing file's fingerprint and, when it had to be read, its bytes; ingestion and the

@@ -80,8 +80,7 @@ def land_submissions(
                 seen.pop(p.inc.stat.path, None)
 
     with InOrder(workers, parse_many, validate, commit) as queue:
-        for inc in read_ahead(incoming, lambda inc: inc.sha256 is None and inc.stat is not None
-                              and fingerprints.cached_hash(cache, inc.stat) is None and inc.lands_in(months)):
+        for inc in read_ahead(incoming, lambda inc: inc.must_read(cache) and inc.lands_in(months)):
             if not inc.lands_in(months):
                 continue
             if batcher.full_before(inc):
