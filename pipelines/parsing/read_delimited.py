@@ -36,6 +36,10 @@ ARROW_MIN_BYTES = 16_384
 MAX_HEADER_CHARS = MAX_COLS * (MAX_CELL + 3)
 DELIMITERS = (";", ",", "\t")
 _CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The same characters and NUL as bytes: in UTF-8 and Windows-1252 each is its own single byte
+# (UTF-8's multi-byte sequences use bytes >= 0x80 only), so content without any of these bytes
+# decodes to text without any of these characters.
+_CONTROL_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20)) + b"\x7f"
 
 
 def decode_text(content: bytes) -> tuple[str, str]:
@@ -55,6 +59,10 @@ def decode_text(content: bytes) -> tuple[str, str]:
             text = content.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if encoding != "utf-16" and len(content.translate(None, _CONTROL_BYTES)) == len(content):
+            # no NUL and no control character anywhere: what nearly every file is. Deleting the
+            # bytes in C took 27 us for a 50 KB village file; the pattern below 280 us.
+            return text, encoding
         sample = text[:65536]  # a text file has (almost) no control characters anywhere
         controls = len(_CONTROL.findall(sample))
         if "\x00" in text or controls > max(2, len(sample) // 1000):
