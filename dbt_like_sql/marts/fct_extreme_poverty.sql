@@ -16,27 +16,26 @@ survey as (
     select * from staging.stg_survey_figures
 ),
 
-by_level as (
+by_village as (
+    -- counted per village first: every count is additive, so districts, regencies and the province
+    -- are sums of their villages' (one pass over the households, not one per level)
     select
-        levels.region_level,
-        case levels.region_level
-            when 'village' then households.village_region_code
-            when 'district' then households.district_code
-            when 'regency' then households.regency_code
-            else households.province_code
-        end as region_code,
+        households.village_code,
+        households.village_region_code,
+        households.district_code,
+        households.regency_code,
+        households.province_code,
         households.year,
-        count(distinct households.village_code) as n_villages_reporting,
         count(*) as n_households,
         count(*) filter (where welfare_decile = 1) as n_households_desil_1,
         count(*) filter (where welfare_decile = 2) as n_households_desil_2,
         count(*) filter (where welfare_decile = 3) as n_households_desil_3,
         count(*) filter (where welfare_decile = 4) as n_households_desil_4,
-        coalesce(sum(n_members), 0)::bigint as n_individuals,
-        coalesce(sum(n_members) filter (where welfare_decile = 1), 0)::bigint as n_individuals_desil_1,
-        coalesce(sum(n_members) filter (where welfare_decile = 2), 0)::bigint as n_individuals_desil_2,
-        coalesce(sum(n_members) filter (where welfare_decile = 3), 0)::bigint as n_individuals_desil_3,
-        coalesce(sum(n_members) filter (where welfare_decile = 4), 0)::bigint as n_individuals_desil_4,
+        sum(n_members) as n_individuals,
+        sum(n_members) filter (where welfare_decile = 1) as n_individuals_desil_1,
+        sum(n_members) filter (where welfare_decile = 2) as n_individuals_desil_2,
+        sum(n_members) filter (where welfare_decile = 3) as n_individuals_desil_3,
+        sum(n_members) filter (where welfare_decile = 4) as n_individuals_desil_4,
         count(*) filter (where welfare_decile = 1 and receives_pkh) as n_desil_1_pkh,
         -- BPNT was renamed Program Sembako; a household flagged in either column receives it
         count(*) filter (where welfare_decile = 1 and (receives_bpnt or receives_sembako)) as n_desil_1_bpnt_sembako,
@@ -47,6 +46,36 @@ by_level as (
             and not coalesce(receives_pkh or receives_bpnt or receives_sembako or receives_bpum or receives_bst, false)
         ) as n_desil_1_no_assistance
     from households
+    group by all
+),
+
+by_level as (
+    select
+        levels.region_level,
+        case levels.region_level
+            when 'village' then by_village.village_region_code
+            when 'district' then by_village.district_code
+            when 'regency' then by_village.regency_code
+            else by_village.province_code
+        end as region_code,
+        by_village.year,
+        count(distinct by_village.village_code) as n_villages_reporting,
+        sum(n_households)::bigint as n_households,
+        sum(n_households_desil_1)::bigint as n_households_desil_1,
+        sum(n_households_desil_2)::bigint as n_households_desil_2,
+        sum(n_households_desil_3)::bigint as n_households_desil_3,
+        sum(n_households_desil_4)::bigint as n_households_desil_4,
+        coalesce(sum(n_individuals), 0)::bigint as n_individuals,
+        coalesce(sum(n_individuals_desil_1), 0)::bigint as n_individuals_desil_1,
+        coalesce(sum(n_individuals_desil_2), 0)::bigint as n_individuals_desil_2,
+        coalesce(sum(n_individuals_desil_3), 0)::bigint as n_individuals_desil_3,
+        coalesce(sum(n_individuals_desil_4), 0)::bigint as n_individuals_desil_4,
+        sum(n_desil_1_pkh)::bigint as n_desil_1_pkh,
+        sum(n_desil_1_bpnt_sembako)::bigint as n_desil_1_bpnt_sembako,
+        sum(n_desil_1_bpum)::bigint as n_desil_1_bpum,
+        sum(n_desil_1_bst)::bigint as n_desil_1_bst,
+        sum(n_desil_1_no_assistance)::bigint as n_desil_1_no_assistance
+    from by_village
     cross join (values ('village'), ('district'), ('regency'), ('province')) as levels (region_level)
     group by all
 ),

@@ -1,48 +1,97 @@
 -- One row per region (village, district, regency, province) x period x indicator (stunting, wasting, underweight).
-with measurements as (
-    select * from marts.fct_child_measurement
-    where age_days between 0 and 1826
+with region_index as (
+    -- every region code numbered, so that a measurement's village travels as a small integer below
+    select region_code, row_number() over (order by region_code) as region_idx
+    from marts.dim_region
+),
+
+measurements as (
+    select
+        m.child_id,
+        m.period,
+        coalesce(region_index.region_idx, 0) as region_idx,  -- 0: a code dim_region does not hold
+        date_diff('day', date '1900-01-01', m.measured_on) as day_no,
+        m.haz,
+        m.whz,
+        m.waz,
+        m.flag_haz,
+        m.flag_whz,
+        m.flag_waz
+    from marts.fct_child_measurement as m
+    left join region_index on region_index.region_code = m.village_code
+    where m.age_days between 0 and 1826
+),
+
+packed as (
+    -- Each measurement, per indicator, as one BIGINT ordered as the pick below is, carrying what the
+    -- counts need of the row picked:
+    --   ((has a score) * 2^20 + day number) * 2^20 + the region's number, then 2 bits for the z-score's
+    --   class (0 none, 1 >= -2, 2 in [-3, -2), 3 < -3) and 2 for the flag (0 no, 1 yes, 2 unknown).
+    -- One max() per indicator then picks a child's row and carries its values in a fixed 8-byte state,
+    -- where an arg_max of a struct kept a string per child (the national month's 25 M children: a 12 GB
+    -- hash table, 57 CPU s). This model, national month: 44.5 -> 13.7 s; Banten 0.74 -> 0.32 s.
+    select
+        child_id,
+        period,
+        (
+            ((((haz is not null)::bigint << 20) + day_no) << 24)
+            + (region_idx << 4)
+            + (case when haz is null then 0 when haz < -3 then 3 when haz < -2 then 2 else 1 end << 2)
+            + coalesce(flag_haz::integer, 2)
+        ) as stunting,
+        (
+            ((((whz is not null)::bigint << 20) + day_no) << 24)
+            + (region_idx << 4)
+            + (case when whz is null then 0 when whz < -3 then 3 when whz < -2 then 2 else 1 end << 2)
+            + coalesce(flag_whz::integer, 2)
+        ) as wasting,
+        (
+            ((((waz is not null)::bigint << 20) + day_no) << 24)
+            + (region_idx << 4)
+            + (case when waz is null then 0 when waz < -3 then 3 when waz < -2 then 2 else 1 end << 2)
+            + coalesce(flag_waz::integer, 2)
+        ) as underweight
+    from measurements
 ),
 
 latest_per_child as (
     -- each child counts once per period and indicator: its latest measurement with a z-score for that
-    -- indicator (a height nulled at ingestion costs a measurement its HAZ and WHZ, never its WAZ). One
-    -- pass per child and period: measured_on is unique within them (the grain of fct_child_measurement),
-    -- so ordering by (has a score, measured_on) picks one row, as a row_number over the same order did.
-    select
-        child_id,
-        period,
-        arg_max({'village_code': village_code, 'z': haz, 'is_flagged': flag_haz},
-                (haz is not null)::integer * 1000000 + date_diff('day', date '1900-01-01', measured_on)) as stunting,
-        arg_max({'village_code': village_code, 'z': whz, 'is_flagged': flag_whz},
-                (whz is not null)::integer * 1000000 + date_diff('day', date '1900-01-01', measured_on)) as wasting,
-        arg_max({'village_code': village_code, 'z': waz, 'is_flagged': flag_waz},
-                (waz is not null)::integer * 1000000 + date_diff('day', date '1900-01-01', measured_on)) as underweight
-    from measurements
+    -- indicator (a height nulled at ingestion costs a measurement its HAZ and WHZ, never its WAZ). The
+    -- day number is unique within a child and period (the grain of fct_child_measurement), so the max
+    -- picks one row, as a row_number over (has a score, measured_on) did.
+    select period, max(stunting) as stunting, max(wasting) as wasting, max(underweight) as underweight
+    from packed
     group by child_id, period
 ),
 
 by_indicator as (
-    select period, 'stunting' as indicator, stunting.village_code, stunting.z, stunting.is_flagged from latest_per_child
+    select period, 'stunting' as indicator, stunting as pick from latest_per_child
     union all
-    select period, 'wasting', wasting.village_code, wasting.z, wasting.is_flagged from latest_per_child
+    select period, 'wasting', wasting from latest_per_child
     union all
-    select period, 'underweight', underweight.village_code, underweight.z, underweight.is_flagged from latest_per_child
+    select period, 'underweight', underweight from latest_per_child
 ),
 
-by_village as (
+by_region_idx as (
     -- counted per village first: the counts are additive, so districts, regencies and provinces are
     -- sums of their villages' (cost linear in the children, not four passes over them)
     select
-        village_code,
+        (pick >> 4) & 1048575 as region_idx,
         period,
         indicator,
-        count(*) filter (where z is not null and not is_flagged) as n_children,
-        count(*) filter (where z < -2 and not is_flagged) as n_cases,
-        count(*) filter (where z < -3 and not is_flagged) as n_severe,
-        count(*) filter (where is_flagged) as n_flagged
+        count(*) filter (where (pick >> 2) & 3 > 0 and pick & 3 = 0) as n_children,
+        count(*) filter (where (pick >> 2) & 3 >= 2 and pick & 3 = 0) as n_cases,
+        count(*) filter (where (pick >> 2) & 3 = 3 and pick & 3 = 0) as n_severe,
+        count(*) filter (where pick & 3 = 1) as n_flagged
     from by_indicator
+    where pick is not null
     group by all
+),
+
+by_village as (
+    select region_index.region_code as village_code, by_region_idx.* exclude (region_idx)
+    from by_region_idx
+    inner join region_index using (region_idx)
 ),
 
 scored as (

@@ -4,25 +4,42 @@ with submissions as (
     where stream = 'households' and is_latest_version
 ),
 
-households as (
+households as not materialized (
     select
         rows.*,
         submissions.period,
         submissions.version,
-        submissions.received_at
+        submissions.received_at,
+        hash(rows.household_id, submissions.period) as key_hash
     from raw.households as rows
     inner join submissions using (submission_id)
 ),
 
+repeated as (
+    -- the households listed more than once (and any other sharing a hash with one: ranked exactly
+    -- below too, so a collision costs time, never a row); only those rows are ranked, as in
+    -- stg_child_measurements
+    select key_hash from households group by key_hash having count(*) > 1
+),
+
 ranked as (
     select
-        *,
+        * exclude (key_hash),
         -- a household listed by two villages (moved, or sent twice) counts once: the newest file wins
         row_number() over (
             partition by household_id, period
             order by received_at desc, version desc, submission_id desc, row_number desc
         ) as duplicate_rank
     from households
+    where key_hash in (select key_hash from repeated)
+),
+
+deduplicated as (
+    select * exclude (key_hash) from households
+    where key_hash not in (select key_hash from repeated)
+    union all
+    select * exclude (duplicate_rank) from ranked
+    where duplicate_rank = 1
 ),
 
 final as (
@@ -45,8 +62,7 @@ final as (
         has_savings,
         submission_id,
         row_number as source_row_number
-    from ranked
-    where duplicate_rank = 1
+    from deduplicated
 )
 
 select * from final
