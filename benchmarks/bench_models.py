@@ -5,9 +5,9 @@
 The warehouse is one a run left behind (``bench_pipeline.py --keep``); it is copied first (unless
 ``--no-copy``), so the original stays as it was. Each model is rebuilt whole (no reuse of a
 current build, no reuse of test outcomes), in dependency order, with the pipeline's DuckDB
-settings, and its build, its tests and its rows are printed, then the total. Use it to find the
-models whose cost grows faster than the data: run it on a Banten and a national warehouse and
-compare the µs per row.
+settings and the model steps' memory cap; its build, its tests and its rows are printed, then the
+total. Use it to find the models whose cost grows faster than the data: run it on a Banten and a
+national warehouse and compare the µs per row.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def main() -> None:
         print(f"copied {args.warehouse.stat().st_size / 1e6:,.0f} MB in {time.perf_counter() - t:.1f} s")
     only = {s for s in args.only.split(",") if s}
     models = _in_order(discover_models(ROOT / "dbt_like_sql"))
-    con = duckdb.connect(str(path), config=settings.duckdb_config())
+    config = settings.duckdb_config() | {"memory_limit": settings.model_memory_limit()}  # as a model step has it
+    con = duckdb.connect(str(path), config=config)
     build_state.ensure(con)
     total_build = total_tests = 0.0
     print(f"{'model':45} {'rows':>12} {'build s':>8} {'tests s':>8} {'µs/row':>8}")

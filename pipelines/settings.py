@@ -147,6 +147,18 @@ def duckdb_config() -> dict[str, str | int]:
             "max_vacuum_tasks": 0}
 
 
+def model_memory_limit() -> str:
+    """DuckDB's memory cap while a SQL model builds and tests (``KONVERGENSI_DUCKDB_MODEL_MEMORY_LIMIT``,
+    default 5GB), in place of :func:`duckdb_config`'s for the step's duration.
+
+    The models run after ingestion, when the parser workers are gone, so the run's process may
+    hold more than beside them. At national scale a model joins or groups 25 M children: under
+    4 GB, ``fct_child_measurement``'s join spilled 3.2 GB and took 87 CPU s, under 5 GB it spilled
+    0.1 GB and took 64 CPU s, with the process at 5.2 GB (measured alone, 2026-12-02).
+    """
+    return os.environ.get("KONVERGENSI_DUCKDB_MODEL_MEMORY_LIMIT", "").strip() or "5GB"
+
+
 def max_submission_bytes() -> int:
     """Largest submission read from the portal or the landing folder
     (``KONVERGENSI_MAX_SUBMISSION_BYTES``, default 100 MiB); a larger one is refused ``too_large``

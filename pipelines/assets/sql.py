@@ -16,14 +16,14 @@ from dagster import (
     multi_asset,
 )
 
-from pipelines import tables
+from pipelines import settings, tables
 from pipelines.assets._meta import markdown_table
 from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.resources import WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
 from pipelines.sql_engine import build_state
 from pipelines.sql_engine.model_tests import run_model_tests
-from pipelines.sql_engine.models import SqlModel, SqlModelError, build_model
+from pipelines.sql_engine.models import SqlModel, SqlModelError, build_model, memory_limit
 
 
 def _model_asset(model: SqlModel, deps: list[AssetKey]):
@@ -72,7 +72,8 @@ def _model_asset(model: SqlModel, deps: list[AssetKey]):
     def _build(context: AssetExecutionContext, warehouse: WarehouseResource):
         months = context_months(context) if partitioned else None
         selected = {k.name for k in context.selected_asset_check_keys}
-        with warehouse.connect() as con:
+        with warehouse.connect() as con, memory_limit(con, settings.model_memory_limit(),
+                                                      settings.duckdb_config()["memory_limit"]):
             if key in context.selected_asset_keys:
                 n, rebuilt = build_model(con, model, months)
                 version = build_state.table_version(con, model.table)

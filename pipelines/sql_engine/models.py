@@ -26,6 +26,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -360,6 +361,17 @@ def run_model(con, model: SqlModel, months=None, before_commit=None) -> int:
         raise
     where = f" where {partition_filter(model, months)}" if model.partition_by and months is not None else ""
     return con.execute(f"select count(*) from {model.table}{where}").fetchall()[0][0]
+
+
+@contextmanager
+def memory_limit(con, limit: str, restore: str):
+    """DuckDB's memory cap at ``limit`` for the block, then ``restore`` (the cap is the database's,
+    not the connection's: every cursor of it sees the change)."""
+    con.execute(f"set memory_limit = {_q(limit)}")
+    try:
+        yield con
+    finally:
+        con.execute(f"set memory_limit = {_q(restore)}")
 
 
 def build_model(con, model: SqlModel, months=None) -> tuple[int, bool]:

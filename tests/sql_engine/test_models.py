@@ -266,3 +266,25 @@ def test_every_mart_has_a_blocking_finite_check_that_finds_inf_and_nan():
     con.execute("delete from marts.fct_x where not isfinite(a) or not isfinite(b)")
     assert con.execute(check_sql(model, test)).fetchone()[0] == 0
     assert con.execute(check_sql(model, ModelTest("numeric_columns_finite", None, {}))).fetchone()[0] == 0
+
+
+def test_a_model_step_raises_the_memory_cap_and_gives_it_back_even_on_failure():
+    import duckdb
+    import pytest
+
+    from pipelines.sql_engine.models import memory_limit
+
+    con = duckdb.connect(config={"memory_limit": "1GB"})
+
+    def cap() -> int:
+        return con.execute("select current_setting('memory_limit')").fetchone()[0]
+
+    before = cap()
+    with memory_limit(con, "3GB", "1GB"):
+        during = cap()
+        other = con.cursor().execute("select current_setting('memory_limit')").fetchone()[0]
+    assert during != before and other == during  # the database's cap: every cursor sees it
+    assert cap() == before
+    with pytest.raises(ZeroDivisionError), memory_limit(con, "2GB", "1GB"):
+        1 / 0
+    assert cap() == before
