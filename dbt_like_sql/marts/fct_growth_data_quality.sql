@@ -38,21 +38,50 @@ units as not materialized (
     from measurements
 ),
 
-with_digits as not materialized (
+with_position as not materialized (
     select
         *,
-        (round(lenhei_cm * 10)::bigint % 10)::integer as height_digit,
-        (round(weight_kg * 10)::bigint % 10)::integer as weight_digit,
         (measure = 'h' and age_days < 731) or (measure = 'l' and age_days >= 731) as is_wrong_position
     from units
 ),
 
+grain_digits as (
+    -- terminal digits counted per village, posyandu and puskesmas first: each unit below is a sum of
+    -- these (exact counts), so the digits take two passes over the measurements, not six over three
+    -- copies of them (national month, the model alone: 95.7 -> 72.0 CPU s; identical rows)
+    select village_code, regency_code, posyandu, puskesmas, period, variable, digit, count(*) as n
+    from (
+        select village_code, regency_code, posyandu, puskesmas, period, 'height' as variable,
+            (round(lenhei_cm * 10)::bigint % 10)::integer as digit
+        from measurements
+        union all
+        select village_code, regency_code, posyandu, puskesmas, period, 'weight' as variable,
+            (round(weight_kg * 10)::bigint % 10)::integer as digit
+        from measurements
+    )
+    where digit is not null
+    group by all
+),
+
 digit_counts as (
-    select unit_level, unit_key, period, 'height' as variable, height_digit as digit, count(*) as n
-    from with_digits where height_digit is not null group by all
-    union all
-    select unit_level, unit_key, period, 'weight' as variable, weight_digit as digit, count(*) as n
-    from with_digits where weight_digit is not null group by all
+    select unit_level, unit_key, period, variable, digit, sum(n)::bigint as n
+    from (
+        select
+            'posyandu' as unit_level,
+            village_code || ' | ' || coalesce(posyandu, '(tanpa posyandu)') as unit_key,
+            period, variable, digit, n
+        from grain_digits
+        union all
+        select
+            'puskesmas' as unit_level,
+            regency_code || ' | ' || coalesce(puskesmas, '(tanpa puskesmas)') as unit_key,
+            period, variable, digit, n
+        from grain_digits
+        union all
+        select 'village' as unit_level, village_code as unit_key, period, variable, digit, n
+        from grain_digits
+    )
+    group by all
 ),
 
 digit_totals as (
@@ -103,7 +132,7 @@ measures as (
             as pct_export_haz_disagrees,
         -- the stated age (Usia Saat Ukur) and the dates disagree by more than a month: a mistyped date or age
         count(*) filter (where abs(age_days - age_days_export) > 31) as n_export_age_disagrees
-    from with_digits
+    from with_position
     group by unit_level, unit_key, period
 ),
 
