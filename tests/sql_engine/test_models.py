@@ -285,6 +285,6 @@ def test_a_model_step_raises_the_memory_cap_and_gives_it_back_even_on_failure():
         other = con.cursor().execute("select current_setting('memory_limit')").fetchone()[0]
     assert during != before and other == during  # the database's cap: every cursor sees it
     assert cap() == before
-    with pytest.raises(ZeroDivisionError), memory_limit(con, "2GB", "1GB"):
-        1 / 0
+    with pytest.raises(RuntimeError), memory_limit(con, "2GB", "1GB"):
+        raise RuntimeError("the model failed")
     assert cap() == before
