@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 
 import numpy as np
 import pyarrow as pa
@@ -75,46 +76,49 @@ def read_xlsx(content: bytes, layout: Layout) -> RawTable:
     headers = [_xlsx_cell(c) for c in grid[header_idx][:MAX_COLS]]
     positions, names = map_headers(headers, layout, warnings)
     rows = grid[header_idx + 1:]
-    body = _grid(rows, max([len(headers)] + [min(len(r), MAX_COLS) for r in rows]))
-    row_numbers = np.arange(header_idx + 2, header_idx + 2 + len(body), dtype="int64")
-    text = [_as_text_column(body[:, p]) for p in range(body.shape[1])]
-    numeric = [column is None and _numbers_only(body[:, p]) for p, column in enumerate(text)]
-    kept = _filled(body, text, positions)
-    longest = _longest_text(body, text, numeric, kept)
+    body = _columns(rows, max([len(headers)] + [min(len(r), MAX_COLS) for r in rows]))
+    row_numbers = np.arange(header_idx + 2, header_idx + 2 + len(rows), dtype="int64")
+    kinds = [set(map(type, cells)) for cells in body]
+    text = [_as_text_column(cells, kind) for cells, kind in zip(body, kinds, strict=True)]
+    numeric = [column is None and _numbers_only(cells, kind) for cells, kind, column in zip(body, kinds, text,
+                                                                                          strict=True)]
+    kept = _filled(len(rows), body, text, numeric, positions)
+    longest = _longest_text(len(rows), body, text, numeric, kept)
     too_long = [(int(n), f"a cell of {int(k):,} characters (limit {MAX_CELL:,})", "value_too_long")
                 for n, k in zip(row_numbers[kept & (longest > MAX_CELL)], longest[kept & (longest > MAX_CELL)],
                                 strict=True)]
     kept &= longest <= MAX_CELL
-    columns = [_typed_column(body[kept, p], text[p], numeric[p], kept) for p in positions]
+    columns = [_typed_column(body[p], text[p], numeric[p], kept) for p in positions]
     return RawTable(names, columns, row_numbers[kept], "xlsx", warnings, too_long)
 
 
-def _grid(rows: list[list[object]], width: int) -> np.ndarray:
-    """The sheet's rows below the header as one object array of ``width`` columns (a short row's
-    missing cells read as empty)."""
-    grid = np.full((len(rows), width), None, dtype=object)
-    if rows and width:
-        if all(len(r) >= width for r in rows):
-            grid[:] = [r[:width] for r in rows]
-        else:
-            for i, r in enumerate(rows):
-                grid[i, :min(len(r), width)] = r[:width]
-    return grid
+def _columns(rows: list[list[object]], width: int) -> list[tuple[object, ...]]:
+    """The sheet's rows below the header as ``width`` columns of cells (a short row's missing cells
+    read as None), transposed at C speed by ``zip``."""
+    if not rows:
+        return [() for _ in range(width)]
+    if any(len(r) < width for r in rows):
+        rows = [r if len(r) >= width else [*r, *([None] * (width - len(r)))] for r in rows]
+    return list(itertools.islice(zip(*rows, strict=False), width))
 
 
-def _as_text_column(cells: np.ndarray) -> pa.Array | None:
+def _as_text_column(cells: tuple[object, ...], kinds: set[type]) -> pa.Array | None:
     """A column whose cells are all text (empty ones included) as Arrow text, ``""`` read as
-    null; None when some cell is a number, a date or a boolean (those keep their type)."""
-    try:
-        text = pa.array(cells, type=pa.large_string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    null; None when some cell is a number, a date or a boolean (those keep their type).
+    ``kinds``: the cells' types."""
+    if not kinds <= _TEXT_KINDS:
         return None
+    text = pa.array(cells, type=pa.large_string())
     return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.large_string()), text)
 
 
-def _filled(body: np.ndarray, text: list[pa.Array | None], positions: list[int]) -> np.ndarray:
+_TEXT_KINDS = {str, type(None)}
+
+
+def _filled(n: int, body: list[tuple[object, ...]], text: list[pa.Array | None], numeric: list[bool],
+            positions: list[int]) -> np.ndarray:
     """Rows where some cell of a recognised column holds something (not only white space)."""
-    filled = np.zeros(len(body), dtype=bool)
+    filled = np.zeros(n, dtype=bool)
     for p in positions:
         todo = np.flatnonzero(~filled)
         if not len(todo):
@@ -124,35 +128,49 @@ def _filled(body: np.ndarray, text: list[pa.Array | None], positions: list[int])
             blank = np.array([not v.strip() for v in encoded.dictionary.to_pylist()] + [True], dtype=bool)
             codes = encoded.indices.fill_null(len(blank) - 1).to_numpy(zero_copy_only=False)
             filled[todo] = ~blank[codes]
+        elif numeric[p]:  # numbers and "" only: a number is something
+            filled |= _objects(body[p]) != ""
         else:
-            filled[todo] = [c is not None and str(c).strip() != "" for c in body[todo, p]]
+            cells = _objects(body[p])
+            filled[todo] = [c is not None and str(c).strip() != "" for c in cells[todo]]
     return filled
 
 
-def _longest_text(body: np.ndarray, text: list[pa.Array | None], numeric: list[bool], kept: np.ndarray
-                  ) -> np.ndarray:
+def _objects(cells: tuple[object, ...]) -> np.ndarray:
+    out = np.empty(len(cells), dtype=object)
+    out[:] = cells
+    return out
+
+
+def _longest_text(n: int, body: list[tuple[object, ...]], text: list[pa.Array | None], numeric: list[bool],
+                  kept: np.ndarray) -> np.ndarray:
     """Per row, the length of its longest text cell in any column (0 for none), for ``kept`` rows."""
-    longest = np.zeros(len(body), dtype="int64")
+    longest = np.zeros(n, dtype="int64")
     for p, column in enumerate(text):
         if column is not None:
             lengths = pc.utf8_length(column).fill_null(0).to_numpy(zero_copy_only=False)
         elif numeric[p]:
             continue
         else:
-            lengths = np.fromiter((len(c) if isinstance(c, str) else 0 for c in body[:, p]), "int64", len(body))
+            lengths = np.fromiter((len(c) if isinstance(c, str) else 0 for c in body[p]), "int64", n)
         np.maximum(longest, np.where(kept, lengths, 0), out=longest)
     return longest
 
 
-def _numbers_only(cells: np.ndarray) -> bool:
+def _numbers_only(cells: tuple[object, ...], kinds: set[type]) -> bool:
     """Whether every cell is a float or empty (a numeric column: weights, z-scores, serial dates)."""
-    return set(map(type, cells)) <= {float, str} and not (cells[[type(c) is str for c in cells]] != "").any()
+    if not kinds <= _NUMBER_KINDS:
+        return False
+    return str not in kinds or cells.count("") == sum(map(isinstance, cells, itertools.repeat(str)))
+
+
+_NUMBER_KINDS = {float, str}
 
 
 def _as_openpyxl(cells: np.ndarray, numeric: bool) -> np.ndarray:
     """:func:`_xlsx_cell` of every cell, column-wise when the column holds numbers only."""
     if numeric:
-        filled = np.array([type(c) is float for c in cells], dtype=bool)
+        filled = cells != ""
         numbers = cells[filled].astype("float64")
         whole = (numbers == np.floor(numbers)) & (np.abs(numbers) < 2**53)
         values = numbers.astype(object)
@@ -163,12 +181,12 @@ def _as_openpyxl(cells: np.ndarray, numeric: bool) -> np.ndarray:
     return np.array([_xlsx_cell(c) for c in cells] + [None], dtype=object)[:-1]
 
 
-def _typed_column(cells: np.ndarray, text: pa.Array | None, numeric: bool, kept: np.ndarray
+def _typed_column(cells: tuple[object, ...], text: pa.Array | None, numeric: bool, kept: np.ndarray
                   ) -> np.ndarray | pa.Array:
     """A recognised column of the kept rows: Arrow text when every cell is text, else the cells as
     openpyxl gives them (:func:`_xlsx_cell`)."""
-    if not len(cells):
+    if not kept.any():
         return np.empty(0, dtype=object)
     if text is not None:
         return text.filter(pa.array(kept))
-    return text_columns_as_arrow([_as_openpyxl(cells, numeric)])[0]
+    return text_columns_as_arrow([_as_openpyxl(_objects(cells)[kept], numeric)])[0]
