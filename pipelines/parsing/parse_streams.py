@@ -13,7 +13,7 @@ import pandas as pd
 from pipelines.parsing import dates as D
 from pipelines.parsing import values as V
 from pipelines.parsing.parse_context import Context
-from pipelines.parsing.pseudonym import child_ids, clean_nik, normalise_identity, untrusted_nik
+from pipelines.parsing.pseudonym import child_ids, nik_facts
 from pipelines.parsing.regions import normalise_codes
 
 AKSI_STATUS = {
@@ -46,24 +46,25 @@ def token_with_scope(ctx: Context, kind: str, values: pd.Series, scope: pd.Serie
 
     Scoping keeps two different people with a common name in different villages apart.
     """
-    norm = normalise_identity(values)
-    key = norm + "|" + scope.astype("str").fillna("")
-    return ctx.pseudonymiser.token(kind, key.where(norm.notna()))
+    return ctx.pseudonymiser.scoped_token(kind, values, scope)
 
 
-def _warn_untrusted_nik(ctx: Context, fallback: str) -> None:
-    """``nik_untrusted``: per file, the NIKs that arrived as numbers (never used as an identity)."""
-    n = ctx.file_count(untrusted_nik(ctx.cell("nik")))
+def _nik_facts(ctx: Context, fallback: str) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """:func:`~pipelines.parsing.pseudonym.nik_facts` of the NIK column, with the warning
+    ``nik_untrusted``: per file, the NIKs that arrived as numbers (never used as an identity)."""
+    facts = nik_facts(ctx.cell("nik"))
+    n = ctx.file_count(facts[2])
     ctx.warn(n > 0, "nik_untrusted",
              lambda f: f"{n[f]} NIKs arrived as numbers (a spreadsheet number cell or text such as 3.6E+15: "
                        f"Excel keeps 15 significant digits): not used, {fallback}", n)
+    return facts
 
 
 def _head_id(ctx: Context, village_code: pd.Series) -> tuple[pd.Series, pd.Series]:
-    _warn_untrusted_nik(ctx, "head_id from the head's name and village")
-    digits, valid = clean_nik(ctx.cell("nik"))
+    digits, valid, _ = _nik_facts(ctx, "head_id from the head's name and village")
     by_nik = ctx.pseudonymiser.token("nik", digits.where(valid))
-    by_name = token_with_scope(ctx, "head", ctx.cell("head_name").where(~valid), village_code)
+    by_name = ctx.pseudonymiser.scoped_token("head", ctx.cell("head_name"), village_code,
+                                             where=~valid.to_numpy(dtype=bool))
     return by_nik.where(valid, by_name), valid
 
 
@@ -109,9 +110,9 @@ def _resolved_region(ctx: Context) -> tuple[dict[str, pd.Series], pd.Series]:
 def _child_tokens(ctx: Context, birth: pd.Series, village_code: pd.Series) -> dict[str, pd.Series]:
     """Pseudonyms of the child (a usable NIK, else name + birth date + village), the parent and the
     address. A row with neither a usable NIK nor a name cannot be identified: rejected whole."""
-    _warn_untrusted_nik(ctx, "child_id from name, birth date and village")
+    facts = _nik_facts(ctx, "child_id from name, birth date and village")
     child_id, nik_valid = child_ids(
-        ctx.pseudonymiser, ctx.cell("nik"), ctx.cell("child_name"), D.iso_text(birth), village_code
+        ctx.pseudonymiser, ctx.cell("nik"), ctx.cell("child_name"), D.iso_text(birth), village_code, facts
     )
     named = ctx.text("child_name").notna()
     ctx.reject(~nik_valid & ~named, "child_name", "missing_value",

@@ -27,9 +27,10 @@ import hmac
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.parsing import native
-from pipelines.parsing.values import as_text, is_number, squeeze_whitespace
+from pipelines.parsing.values import arrow_values, as_text, is_number, squeeze_whitespace
 
 TOKEN_HEX_CHARS = 32
 KEY_FINGERPRINT_LABEL = b"banten-konvergensi pseudonym key fingerprint v1"
@@ -125,7 +126,7 @@ class Pseudonymiser:
         return pa.array(hashed, type=pa.large_string())
 
     def token(self, kind: str, values: pd.Series) -> pd.Series:
-        """Pseudonyms for a column, hashing each distinct value once.
+        """Pseudonyms for a column: each value normalised (:func:`normalise_identity`) and hashed.
 
         Args:
             kind: namespace of the value (``"nik"``, ``"child"``, ``"parent"``, ``"address"`` ...).
@@ -134,6 +135,52 @@ class Pseudonymiser:
         Returns:
             A string Series aligned with ``values`` (same index), NA where the value was empty.
         """
+        return self._tokens(kind, values, None, True, None)
+
+    def scoped_token(self, kind: str, values: pd.Series, scope: pd.Series, *, empty_too: bool = False,
+                     where: pd.Series | np.ndarray | None = None) -> pd.Series:
+        """Pseudonyms of ``"<normalised value>|<scope>"`` (e.g. a name scoped by village code): the
+        token of ``normalise_identity(normalise_identity(values) + "|" + scope)``, a missing scope
+        counting as empty.
+
+        Args:
+            empty_too: an empty value still gives a token (of ``"|<scope>"``); else NA.
+            where: rows to give a token (the others NA); None: all.
+        """
+        return self._tokens(kind, values, scope, not empty_too, where)
+
+    def _tokens(self, kind: str, values: pd.Series, scope: pd.Series | None, empty_gives_null: bool,
+                where) -> pd.Series:
+        if values.dtype == object:  # XLSX/JSON cells: numbers as their digits first
+            values = values.map(_cell_text, na_action="ignore").astype("str")
+        selected = None if where is None else np.asarray(where, dtype=bool)
+        native_pass = native.normalise_hmac_hex_column(
+            self._block, f"{kind}:".encode(), arrow_values(values.astype("str")), TOKEN_HEX_CHARS,
+            suffix=None if scope is None else arrow_values(scope.astype("str")),
+            empty_gives_null=empty_gives_null, selected=selected)
+        if native_pass is None:
+            return self._tokens_python(kind, values, scope, empty_gives_null, selected)
+        tokens, fallback = native_pass
+        if fallback.any():  # text other than plain ASCII: normalised by pandas, as everywhere else
+            at = np.flatnonzero(fallback)
+            rest = self._tokens_python(kind, values.iloc[at], None if scope is None else scope.iloc[at],
+                                       empty_gives_null, None)
+            tokens = pc.replace_with_mask(tokens, pa.array(fallback), arrow_values(rest).cast(pa.large_string()))
+        return pd.Series(tokens, index=values.index, dtype="str")
+
+    def _tokens_python(self, kind: str, values: pd.Series, scope: pd.Series | None, empty_gives_null: bool,
+                       selected: np.ndarray | None) -> pd.Series:
+        if scope is not None:
+            norm = normalise_identity(values)
+            key = norm.fillna("") + "|" + scope.astype("str").fillna("")
+            values = key.where(norm.notna()) if empty_gives_null else key
+        if selected is not None:
+            values = values.where(selected)
+        return self.token_python(kind, values)
+
+    def token_python(self, kind: str, values: pd.Series) -> pd.Series:
+        """:meth:`token` by :func:`normalise_identity`, then :meth:`hash_column` once per distinct value
+        (the path for text other than plain ASCII, and without the native library)."""
         norm = normalise_identity(values)
         codes, uniques = pd.factorize(norm, use_na_sentinel=True)
         hashed = self.hash_column(kind, pa.array(uniques, type=pa.large_string()))
@@ -169,11 +216,7 @@ def _nik_text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return text, plain
 
 
-def normalise_nik(values: pd.Series) -> pd.Series:
-    """NIK cells as the digits they were meant to be: NFKC (full-width digits become digits),
-    then the text prefix ``'``, white space, dashes and dots removed; NA for an empty cell.
-    A number cell gives its integer digits (it is untrusted anyway: :func:`untrusted_nik`)."""
-    text, plain = _nik_text(values)
+def _digits(text: pd.Series, plain: pd.Series) -> pd.Series:
     noisy = text.notna() & ~plain
     if noisy.any():
         text = text.copy()
@@ -181,17 +224,49 @@ def normalise_nik(values: pd.Series) -> pd.Series:
     return text.where(text.ne(""))
 
 
-def untrusted_nik(values: pd.Series) -> pd.Series:
-    """Whether each NIK cell arrived as a number: an XLSX/JSON number cell, or text that is a
-    number's rendering (``3.60101E+15``, ``3601012345678901.0``). Such a NIK never identifies."""
+def normalise_nik(values: pd.Series) -> pd.Series:
+    """NIK cells as the digits they were meant to be: NFKC (full-width digits become digits),
+    then the text prefix ``'``, white space, dashes and dots removed; NA for an empty cell.
+    A number cell gives its integer digits (it is untrusted anyway: :func:`untrusted_nik`)."""
+    return _digits(*_nik_text(values))
+
+
+def _untrusted(values: pd.Series, text: pd.Series, plain: pd.Series) -> pd.Series:
     if values.dtype == object:
         out = values.map(is_number).astype(bool)
     else:
         out = pd.Series(False, index=values.index)
-    text, plain = _nik_text(values)
     rest = text[text.notna() & ~plain]
     out[rest.index] |= rest.str.fullmatch(_NUMBER_TEXT).fillna(False).astype(bool)
     return out
+
+
+def untrusted_nik(values: pd.Series) -> pd.Series:
+    """Whether each NIK cell arrived as a number: an XLSX/JSON number cell, or text that is a
+    number's rendering (``3.60101E+15``, ``3601012345678901.0``). Such a NIK never identifies."""
+    return _untrusted(values, *_nik_text(values))
+
+
+# The placeholders of DUMMY_NIK that are not "six digits then ten zeros" (16 digits each).
+_DUMMY_EXACT = pa.array([d * 16 for d in "0123456789"] + ["0123456789012345", "1234567890123456"],
+                        type=pa.large_string())
+
+
+def nik_facts(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """``(digits, is_valid, untrusted)`` of NIK cells (:func:`clean_nik`, :func:`untrusted_nik`),
+    reading the cells once."""
+    text, plain = _nik_text(values)
+    untrusted = _untrusted(values, text, plain)
+    digits = _digits(text, plain)
+    sixteen = plain.copy()
+    rest = digits[~plain & digits.notna()]
+    sixteen[rest.index] = rest.str.fullmatch(r"[0-9]{16}").fillna(False).astype(bool)
+    # On 16 digits, DUMMY_NIK is one of the exact placeholders or ends in ten zeros (no regex per row).
+    arrow = arrow_values(digits).cast(pa.large_string())
+    dummy = pc.or_(pc.is_in(arrow, value_set=_DUMMY_EXACT), pc.ends_with(arrow, "0" * 10)).fill_null(False)
+    dummy = dummy.to_numpy(zero_copy_only=False)
+    valid = sixteen.to_numpy(dtype=bool) & ~dummy & ~untrusted.to_numpy(dtype=bool)
+    return digits, pd.Series(valid, index=values.index), untrusted
 
 
 def clean_nik(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -201,10 +276,8 @@ def clean_nik(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     Returns:
         (digits, is_valid): digits is NA for an empty cell; is_valid is a bool Series.
     """
-    text = normalise_nik(values)
-    sixteen = text.str.fullmatch(r"[0-9]{16}").fillna(False).astype(bool)
-    dummy = text.str.fullmatch(DUMMY_NIK).fillna(False).astype(bool)
-    return text, sixteen & ~dummy & ~untrusted_nik(values)
+    digits, valid, _ = nik_facts(values)
+    return digits, valid
 
 
 def child_ids(
@@ -213,19 +286,20 @@ def child_ids(
     name: pd.Series,
     birth_iso: pd.Series,
     village_code: pd.Series,
+    facts: tuple[pd.Series, pd.Series, pd.Series] | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     """Child pseudonym: NIK token when the NIK is usable (:func:`clean_nik`), else
     name|birth date|village token.
 
+    Args:
+        facts: :func:`nik_facts` of ``nik`` when the caller has it already.
+
     Returns:
         (child_id, nik_valid)
     """
-    digits, valid = clean_nik(nik)
+    digits, valid, _ = facts if facts is not None else nik_facts(nik)
     by_nik = pseudonymiser.token("nik", digits.where(valid))
-    fallback_key = (
-        normalise_identity(name).fillna("")
-        + "|" + birth_iso.astype("str").fillna("")
-        + "|" + village_code.astype("str").fillna("")
-    )
-    by_name = pseudonymiser.token("child", fallback_key.where(~valid))
+    # token of NAME|birth date|village (an empty name too)
+    scope = birth_iso.astype("str").fillna("") + "|" + village_code.astype("str").fillna("")
+    by_name = pseudonymiser.scoped_token("child", name, scope, empty_too=True, where=~valid.to_numpy(dtype=bool))
     return by_nik.where(valid, by_name), valid

@@ -57,7 +57,7 @@ def test_nik_validity_and_child_id_fallback():
     assert valid.tolist() == [True, False]
 
 
-def test_distinct_values_hashed_once_on_a_large_column():
+def test_a_large_column_of_repeated_values():
     p = Pseudonymiser(KEY)
     s = pd.Series(["A", "B", "C"] * 100_000)
     out = p.token("x", s)
@@ -146,3 +146,73 @@ def test_column_wise_hashing_survives_a_fork_after_the_parent_hashed():
     child.join(timeout=60)
     assert child.exitcode == 0
     assert got == parent
+
+
+def _normalised_then_hashed(p: Pseudonymiser, kind: str, values: pd.Series) -> list:
+    """The definition of a token, spelled out: normalise_identity, then one HMAC per value."""
+    import hmac
+
+    from pipelines.parsing.pseudonym import normalise_identity
+
+    return [None if pd.isna(v) else hmac.digest(p._key, f"{kind}:{v}".encode(), "sha256").hex()[:32]
+            for v in normalise_identity(values)]
+
+
+TRICKY = ["siti  aminah", " budi\tsantoso ", "a\r\nb", "", "   ", None, "ÑoÑo", "ﬁsh", "Ａｂ", "x\u2003y",
+          "x\xa0", "\x0bv\x0c", "a\x1fb", "d\x7f", "ı", "ǅ", "ß", "3601012345678901", "|", "A|B  |c"]
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_one_pass_tokens_equal_normalising_then_hashing(dtype):
+    """The native pass normalises plain ASCII itself and hands any other text back to pandas: the
+    tokens are those of normalise_identity + HMAC, value by value, for white space, control
+    characters, Unicode case and trimming, empty cells and NA, and on a sliced column."""
+    import random
+
+    rng = random.Random(11)
+    alphabet = list("abXY09 .'|") + ["  ", "\t", "\n", "\x0b", "\x1c", "\xa0", "é", "Ａ", "\u2003", "ı"]
+    values = TRICKY + ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 9))) for _ in range(3000)]
+    column = pd.Series(values, dtype=dtype)
+    p = Pseudonymiser(KEY)
+    got = p.token("parent", column)
+    assert [None if pd.isna(t) else t for t in got] == _normalised_then_hashed(p, "parent", column)
+    part = column.iloc[5:900]
+    assert p.token("parent", part).fillna("NA").tolist() == p.token_python("parent", part).fillna("NA").tolist()
+    assert got.index.equals(column.index)
+
+
+def test_scoped_tokens_are_tokens_of_the_normalised_value_and_its_scope():
+    """scoped_token("parent", name, village) is token("parent", NAME + "|" + village), NA for an empty
+    name (or the token of "|village" with empty_too), and NA outside ``where``."""
+    from pipelines.parsing.pseudonym import normalise_identity
+
+    p = Pseudonymiser(KEY)
+    names = pd.Series(TRICKY, dtype="str")
+    scope = pd.Series(["36.01.01.2001", None, " x  y ", "2023-01-02|36.04.15.2001"] * 5, dtype="str")
+    norm = normalise_identity(names)
+    key = norm.fillna("") + "|" + scope.fillna("")
+    want = p.token("parent", key.where(norm.notna()))
+    assert p.scoped_token("parent", names, scope).fillna("NA").tolist() == want.fillna("NA").tolist()
+    assert p.scoped_token("parent", names, scope, empty_too=True).fillna("NA").tolist() == \
+        p.token("parent", key).fillna("NA").tolist()
+    where = pd.Series([i % 3 != 0 for i in range(len(names))])
+    assert p.scoped_token("parent", names, scope, where=where).fillna("NA").tolist() == \
+        want.where(where).fillna("NA").tolist()
+
+
+def test_placeholder_detection_without_a_regex_matches_the_pattern():
+    """nik_facts finds DUMMY_NIK's placeholders by set membership and a run of zeros; on every
+    16-digit NIK that is the pattern's full match."""
+    import random
+    import re
+
+    from pipelines.parsing.pseudonym import DUMMY_NIK, nik_facts
+
+    rng = random.Random(3)
+    niks = [d * 16 for d in "0123456789"] + ["0123456789012345", "1234567890123456", "3604010000000000",
+                                             "3604011000000000", "3604010000000001"]
+    niks += ["".join(rng.choice("0123456789") for _ in range(6)) + rng.choice(["0" * 10, "0" * 9 + "1"]) for _ in range(200)]
+    niks += ["".join(rng.choice("0123456789") for _ in range(16)) for _ in range(500)]
+    digits, valid, untrusted = nik_facts(pd.Series(niks, dtype="str"))
+    assert valid.tolist() == [re.fullmatch(DUMMY_NIK, n) is None for n in niks]
+    assert not untrusted.any() and digits.tolist() == niks

@@ -1,5 +1,6 @@
 """HMAC-SHA256 of a whole string column in one native call (``hmac_column.c``), with the pure
-Python loop as the fallback.
+Python loop as the fallback; and pseudonyms of raw text in one native pass (normalise, append a
+scope, hash: :func:`normalise_hmac_hex_column`), with pandas as the fallback.
 
 The C file needs only a C compiler: ``python -m pipelines.parsing.native`` builds it (``make
 install`` does), and it calls SHA-256 in the libcrypto that Python's ``hashlib`` already loaded
@@ -74,8 +75,15 @@ def _load() -> ctypes.CDLL | None:
         fn.restype = ctypes.c_int
         fn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p,
                        ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
+        fn = lib.normalise_hmac_hex_column  # a library built from an older source lacks it: rebuilt by make
+        fn.restype = ctypes.c_int64
+        fn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p,
+                       ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
+                       ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                       ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p,
+                       ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
         _loaded = lib
-    except OSError as exc:
+    except (OSError, AttributeError) as exc:
         _failure = str(exc)
         log.warning("native HMAC unavailable, hashing in Python: %s", _failure)
     return _loaded
@@ -84,6 +92,76 @@ def _load() -> ctypes.CDLL | None:
 def status() -> str:
     """``native`` or ``python (<why>)``: which HMAC path this process uses."""
     return "native" if _load() is not None else f"python ({_failure})"
+
+
+def _string_buffers(values: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray, int]:
+    """``(values as one large_string array, its offsets shifted to its first value, its data address)``."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.large_string())
+    values = values.cast(pa.large_string())
+    n = len(values)
+    _, offset_buf, data_buf = values.buffers()
+    offsets = np.frombuffer(offset_buf, dtype=np.int64, count=n + 1, offset=values.offset * 8) if n else \
+        np.zeros(1, np.int64)
+    data = data_buf.address if data_buf is not None and data_buf.size else ctypes.addressof(ctypes.c_char())
+    return values, offsets, data
+
+
+def _validity(values: pa.Array) -> int | None:
+    buffer = values.buffers()[0]
+    return buffer.address if buffer is not None and values.null_count else None
+
+
+def normalise_hmac_hex_column(key_block: bytes, prefix: bytes, values: pa.Array | pa.ChunkedArray, hex_chars: int, *,
+                              suffix: pa.Array | pa.ChunkedArray | None = None, sep: bytes = b"|",
+                              empty_gives_null: bool = True, selected: np.ndarray | None = None,
+                              ) -> tuple[pa.Array, np.ndarray] | None:
+    """Normalise (as ``pseudonym.normalise_identity``) and hash every value of a string array in one
+    native pass (see ``hmac_column.c``): ``(tokens, fallback)``, or None when the native library is
+    unavailable.
+
+    With ``suffix`` (a string array as long as ``values``), the hashed text is
+    ``normalise_identity(norm + sep + suffix)`` (a null suffix counts as empty). ``tokens`` is a
+    ``large_string`` array, null where ``selected`` (a bool array) is False, where the value is
+    null or normalises to empty (unless not ``empty_gives_null``: then it counts as empty text), and
+    where ``fallback`` (a bool array) is True: a row with a byte other than printable ASCII, tab, CR
+    or LF, whose Unicode trimming and upper-casing the caller does in Python.
+    """
+    lib = _load()
+    if lib is None:
+        return None
+    if len(key_block) != 64:
+        raise ValueError("key_block must be 64 bytes")
+    values, offsets, data = _string_buffers(values)
+    n = len(values)
+    longest = int(np.diff(offsets).max()) if n else 0
+    suffix_args: list = [None, None, None, 0]
+    if suffix is not None:
+        suffix, suffix_offsets, suffix_data = _string_buffers(suffix)
+        if len(suffix) != n:
+            raise ValueError("suffix must be as long as values")
+        longest += len(sep) + (int(np.diff(suffix_offsets).max()) if n else 0)
+        suffix_args = [suffix_offsets.ctypes.data, suffix_data, _validity(suffix), suffix.offset]
+    if selected is not None:
+        selected = np.ascontiguousarray(selected, dtype=bool)
+        if len(selected) != n:
+            raise ValueError("selected must be as long as values")
+    scratch = np.empty(max(longest, 1), dtype=np.uint8)
+    out = np.empty(n * hex_chars, dtype=np.uint8)
+    out_valid = np.empty(n, dtype=np.uint8)
+    fallback = np.empty(n, dtype=np.uint8)
+    rc = lib.normalise_hmac_hex_column(
+        key_block, prefix, len(prefix), offsets.ctypes.data, data, _validity(values), values.offset, n,
+        *suffix_args, sep, len(sep), int(empty_gives_null), None if selected is None else selected.ctypes.data,
+        out.ctypes.data, out_valid.ctypes.data, fallback.ctypes.data, scratch.ctypes.data, hex_chars)
+    if rc < 0:
+        raise ValueError("native HMAC refused its arguments")
+    present = out_valid.view(bool)
+    n_null = n - int(present.sum())
+    bitmap = pa.py_buffer(np.packbits(present, bitorder="little")) if n_null else None
+    starts = pa.py_buffer(np.arange(0, (n + 1) * hex_chars, hex_chars, dtype=np.int64))
+    tokens = pa.LargeStringArray.from_buffers(n, starts, pa.py_buffer(out), bitmap, n_null)
+    return tokens, fallback.view(bool)
 
 
 def hmac_hex_column(key_block: bytes, prefix: bytes, values: pa.Array | pa.ChunkedArray, hex_chars: int) -> pa.Array | None:
@@ -100,14 +178,8 @@ def hmac_hex_column(key_block: bytes, prefix: bytes, values: pa.Array | pa.Chunk
         raise ValueError("key_block must be 64 bytes")
     if values.null_count:
         raise ValueError("values must not be null")
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    values = values.cast(pa.large_string())
+    values, offsets, data = _string_buffers(values)
     n = len(values)
-    _, offset_buf, data_buf = values.buffers()
-    offsets = np.frombuffer(offset_buf, dtype=np.int64, count=n + 1, offset=values.offset * 8) if n else \
-        np.zeros(1, np.int64)
-    data = data_buf.address if data_buf is not None and data_buf.size else ctypes.addressof(ctypes.c_char())
     out = np.empty(n * hex_chars, dtype=np.uint8)
     rc = lib.hmac_sha256_hex_column(key_block, prefix, len(prefix), offsets.ctypes.data, data, n,
                                     out.ctypes.data, hex_chars)

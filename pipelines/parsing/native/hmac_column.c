@@ -55,3 +55,101 @@ int hmac_sha256_hex_column(const unsigned char *key_block, const unsigned char *
     }
     return 0;
 }
+
+/* Whether byte c is white space the fast path squeezes: space, tab, CR, LF. */
+static int squeezed_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/* Whether byte c makes a value one for Python to normalise (Unicode trimming and upper case). */
+static int not_plain(unsigned char c) { return c >= 0x80 || c == 0x7f || (c < 0x20 && !squeezed_space(c)); }
+
+static int is_valid(const unsigned char *validity, int64_t offset, int64_t v) {
+    if (!validity) return 1;
+    int64_t bit = offset + v;
+    return (validity[bit >> 3] >> (bit & 7)) & 1;
+}
+
+/* Appends bytes [from, to) to scratch at *len: runs of space/tab/CR/LF become one space (not at the
+ * start of the text, *len 0; a run at the end stays *pending for the next call, or is dropped), a-z
+ * become A-Z. Returns 0, or 1 at a byte that is not plain. */
+static int squeeze_upper(const unsigned char *from, const unsigned char *to, unsigned char *scratch, size_t *len,
+                         int *pending) {
+    for (; from < to; from++) {
+        unsigned char ch = *from;
+        if (not_plain(ch)) return 1;
+        if (squeezed_space(ch)) { *pending = 1; continue; }
+        if (*pending && *len) scratch[(*len)++] = ' ';
+        *pending = 0;
+        scratch[(*len)++] = (ch >= 'a' && ch <= 'z') ? (unsigned char)(ch - 32) : ch;
+    }
+    return 0;
+}
+
+/* Pseudonyms of raw text values in one pass (Pseudonymiser.token and .scoped_token): each value
+ * normalised as normalise_identity does (runs of space/tab/CR/LF become one space, trimmed, upper
+ * case), then, when a suffix column is given, sep and the row's suffix appended (null: empty) and
+ * the whole normalised once more (as normalise_identity(norm + sep + suffix)); then
+ * hex(HMAC-SHA256(key, prefix || text))[:hex_chars].
+ *
+ * A null value counts as empty. A row gets no token (out_valid[v] = 0) when selected is given and
+ * selected[v] is 0, or when its value normalises to empty and empty_gives_null is set. Only plain
+ * printable ASCII (plus tab, CR, LF) is handled here: a value or suffix with any other byte gets
+ * fallback[v] = 1, and is left to the caller. validity: Arrow's bitmap (from validity_offset), or
+ * NULL when every value is present. scratch: at least the longest value + sep + longest suffix.
+ * Returns the number of fallback rows, or -1 for a bad argument. */
+int64_t normalise_hmac_hex_column(const unsigned char *key_block, const unsigned char *prefix, size_t prefix_len,
+                                  const int64_t *offsets, const unsigned char *data,
+                                  const unsigned char *validity, int64_t validity_offset, int64_t n,
+                                  const int64_t *suffix_offsets, const unsigned char *suffix_data,
+                                  const unsigned char *suffix_validity, int64_t suffix_validity_offset,
+                                  const unsigned char *sep, size_t sep_len, int empty_gives_null,
+                                  const unsigned char *selected,
+                                  char *out, unsigned char *out_valid, unsigned char *fallback,
+                                  unsigned char *scratch, int hex_chars) {
+    unsigned char pad[64], inner_md[32], md[32];
+    SHA256_CTX inner, outer, c;
+    int64_t n_fallback = 0;
+    if (hex_chars < 1 || hex_chars > 64 || n < 0) return -1;
+    for (int i = 0; i < 64; i++) pad[i] = key_block[i] ^ 0x36;
+    SHA256_Init(&inner);
+    SHA256_Update(&inner, pad, 64);
+    SHA256_Update(&inner, prefix, prefix_len);
+    for (int i = 0; i < 64; i++) pad[i] = key_block[i] ^ 0x5c;
+    SHA256_Init(&outer);
+    SHA256_Update(&outer, pad, 64);
+    for (int64_t v = 0; v < n; v++) {
+        out_valid[v] = 0;
+        fallback[v] = 0;
+        if (selected && !selected[v]) continue;
+        size_t len = 0;
+        int pending = 0;
+        if (is_valid(validity, validity_offset, v)) {
+            if (offsets[v + 1] < offsets[v]) return -1;
+            if (squeeze_upper(data + offsets[v], data + offsets[v + 1], scratch, &len, &pending)) {
+                fallback[v] = 1; n_fallback++; continue;
+            }
+        }
+        if (!len && empty_gives_null) continue;
+        if (suffix_offsets) {
+            /* normalise(norm + sep + suffix): norm stays as it is (its trailing space was trimmed),
+             * sep and suffix are squeezed as one text and upper-cased, and the end is trimmed */
+            pending = 0;
+            int bad = squeeze_upper(sep, sep + sep_len, scratch, &len, &pending);
+            if (!bad && is_valid(suffix_validity, suffix_validity_offset, v)) {
+                if (suffix_offsets[v + 1] < suffix_offsets[v]) return -1;
+                bad = squeeze_upper(suffix_data + suffix_offsets[v], suffix_data + suffix_offsets[v + 1], scratch,
+                                    &len, &pending);
+            }
+            if (bad) { fallback[v] = 1; n_fallback++; continue; }
+        }
+        memcpy(&c, &inner, sizeof c);
+        SHA256_Update(&c, scratch, len);
+        SHA256_Final(inner_md, &c);
+        memcpy(&c, &outer, sizeof c);
+        SHA256_Update(&c, inner_md, 32);
+        SHA256_Final(md, &c);
+        char *o = out + v * hex_chars;
+        for (int i = 0; i < hex_chars; i++) o[i] = HEX[(md[i / 2] >> ((i % 2) ? 0 : 4)) & 0xf];
+        out_valid[v] = 1;
+    }
+    return n_fallback;
+}
