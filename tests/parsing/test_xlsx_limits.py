@@ -94,6 +94,23 @@ def test_the_fast_scan_agrees_with_the_exact_one(path: Path):
         assert xlsx_limits._extent_canonical(xml) == exact, name
 
 
+@pytest.mark.parametrize("xml", [
+    b'<c r="A1">', b'<row r="1048576"><c r="XFD1048576"/>', b'<x:c r="A1">', b'<c>', b'<c t="s" r="A1">',
+    b'<c r="A0000001"/><c r="B99"/>', b'<c r="AAAA1">', b'<c r="A12345678">', b'<c r="a1">', b'<c\tr="A1">',
+    b'<cols><col min="1"/></cols><c r="C3" t="s"><v>1</v></c>', b'<c r="A1', b'<c r="', b'a:c ', b'',
+    b'<c r="ZZZ9999999"/>', b'<c r="AB12"><is><t>x:c y</t></is></c>',
+])
+def test_the_native_fast_scan_agrees_with_numpy(xml: bytes):
+    """The one-pass native scan and the numpy one give the same extent, or both leave the chunk
+    to the exact path (None); a row written with leading zeros counts as its value."""
+    from pipelines.parsing import native
+
+    assert native.status() == "native", native.status()
+    assert xlsx_limits._extent_canonical(xml) == xlsx_limits._extent_canonical_numpy(xml)
+    if xml == b'<c r="A0000001"/><c r="B99"/>':
+        assert xlsx_limits._extent_canonical(xml) == (99, 2)
+
+
 def test_shared_strings_hidden_from_the_check_are_refused_by_the_child_process():
     # the counts sit past the 64 KB the check reads: the reader really aborts, in its child
     content = huge_shared_strings_xlsx(pad=70_000)

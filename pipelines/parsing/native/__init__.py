@@ -82,6 +82,9 @@ def _load() -> ctypes.CDLL | None:
                        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                        ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p,
                        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+        fn = lib.sheet_extent_canonical
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64)]
         _loaded = lib
     except (OSError, AttributeError) as exc:
         _failure = str(exc)
@@ -188,3 +191,19 @@ def hmac_hex_column(key_block: bytes, prefix: bytes, values: pa.Array | pa.Chunk
     starts = pa.py_buffer(np.arange(0, (n + 1) * hex_chars, hex_chars, dtype=np.int64))
     return pa.LargeStringArray.from_buffers(n, starts, pa.py_buffer(out))
 
+
+
+UNAVAILABLE = object()  # what sheet_extent_canonical returns without the native library
+
+
+def sheet_extent_canonical(xml: bytes):
+    """``(last row, last column)`` of the cells of a chunk of sheet XML written as Excel writes them,
+    None when some cell is written otherwise (``xlsx_limits._extent_canonical``, in one native pass);
+    :data:`UNAVAILABLE` without the native library."""
+    lib = _load()
+    if lib is None:
+        return UNAVAILABLE
+    rows, cols = ctypes.c_int64(), ctypes.c_int64()
+    if not lib.sheet_extent_canonical(xml, len(xml), ctypes.byref(rows), ctypes.byref(cols)):
+        return None
+    return rows.value, cols.value

@@ -153,3 +153,42 @@ int64_t normalise_hmac_hex_column(const unsigned char *key_block, const unsigned
     }
     return n_fallback;
 }
+
+/* xlsx_limits._extent_canonical in one pass over a chunk of sheet XML: the last row and column of
+ * the cells when every cell is written <c r="AB12" ...> (no namespace prefix, 1-3 letters, 1-7
+ * digits). Returns 1 with *rows and *cols set, or 0 when some cell is written otherwise (a cell
+ * without r, or with a prefix: the caller's exact reading decides). Empty cells count too. */
+static unsigned char at_or_0(const unsigned char *xml, int64_t n, int64_t i) { return i < n ? xml[i] : 0; }
+static int cell_end(unsigned char c) { return c == ' ' || c == '>' || c == '/' || (c >= 9 && c <= 13); }
+
+int sheet_extent_canonical(const unsigned char *xml, int64_t n, int64_t *rows, int64_t *cols) {
+    int64_t last_row = 0, last_col = 0;
+    for (int64_t i = 0; i < n; i++) {
+        unsigned char ch = xml[i];
+        if (ch == ':' && at_or_0(xml, n, i + 1) == 'c' && cell_end(at_or_0(xml, n, i + 2))) return 0;
+        if (ch != '<' || at_or_0(xml, n, i + 1) != 'c' || !cell_end(at_or_0(xml, n, i + 2))) continue;
+        if (at_or_0(xml, n, i + 2) != ' ' || at_or_0(xml, n, i + 3) != 'r' || at_or_0(xml, n, i + 4) != '='
+            || at_or_0(xml, n, i + 5) != '"') return 0;
+        int64_t p = i + 6, col = 0, row = 0;
+        int letters = 0, digits = 0;
+        while (letters < 4) {
+            unsigned char c = at_or_0(xml, n, p);
+            if (c < 'A' || c > 'Z') break;
+            col = col * 26 + (c - 'A' + 1);
+            letters++; p++;
+        }
+        if (letters < 1 || letters > 3) return 0;
+        while (digits < 8) {
+            unsigned char c = at_or_0(xml, n, p);
+            if (c < '0' || c > '9') break;
+            row = row * 10 + (c - '0');
+            digits++; p++;
+        }
+        if (digits < 1 || digits > 7 || at_or_0(xml, n, p) != '"') return 0;
+        if (row > last_row) last_row = row;
+        if (col > last_col) last_col = col;
+    }
+    *rows = last_row;
+    *cols = last_col;
+    return 1;
+}
