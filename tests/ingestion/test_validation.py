@@ -246,3 +246,17 @@ def test_plain_json_values_take_a_shortcut_with_gx_s_own_results(runner, batches
     for value in ["a", 1, True, None, 2.5, float("nan"), {"a": [1, (2, None)], 3: {"b": 1.0}}, np.int64(3),
                   {"x": np.float64("nan"), "y": {1, 2}}]:
         assert repr(convert(value)) == repr(convert.__wrapped__(value))
+
+
+def test_text_reaches_gx_as_the_same_categorical_without_the_second_check():
+    """The suites read Arrow text as categoricals built from Arrow's dictionary encoding without
+    pandas checking the categories again: the same values, categories and dtype as the checked way."""
+    import pandas as pd
+
+    from pipelines.ingestion.validation.runner import _categorical_text
+
+    series = pd.Series(["b", None, "a", "b", "c", None, "a"], dtype="str")
+    got = _categorical_text(series)
+    want = pd.Series(pd.Categorical(["b", None, "a", "b", "c", None, "a"], categories=["b", "a", "c"]))
+    assert got.dtype == want.dtype
+    pd.testing.assert_series_equal(got, want)
