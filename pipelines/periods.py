@@ -22,6 +22,7 @@ tell (docs/ingestion.md). The helpers here are pure (no Dagster); :mod:`pipeline
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable
 
@@ -120,7 +121,13 @@ def wants(period: str | None, months: set[str] | None, now: dt.datetime | None =
     """Whether a run over ``months`` (None = every month) lands a submission of ``period``."""
     if months is None:
         return True
-    home = partition_for_period(period, now)
+    return _wants(period, frozenset(months), current_month(now))
+
+
+@functools.lru_cache(maxsize=4096)
+def _wants(period: str | None, months: frozenset[str], this_month: str) -> bool:
+    # once per period, run and month: the writer asks for every file of a national month (250k)
+    home = partition_for_period(period, dt.datetime.strptime(this_month + "-15", "%Y-%m-%d"))
     if home is None:
         return True
     return bool(set(period_months(period)) & months)
