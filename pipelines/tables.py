@@ -273,7 +273,7 @@ _SPECS = [
               }),
     TableSpec("staging.stg_child_zscores", """
     period varchar,
-    child_id varchar,
+    child_id varchar using compression zstd,
     measured_on date,
     age_days integer,
     haz double,

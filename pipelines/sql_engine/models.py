@@ -77,6 +77,7 @@ class SqlModel:
     tests: list[ModelTest] = field(default_factory=list)
     partition_by: str | None = None
     unit_tests: list[dict] = field(default_factory=list)
+    compression: dict[str, str] = field(default_factory=dict)  # column -> DuckDB compression (config)
 
     @property
     def table(self) -> str:
@@ -195,12 +196,31 @@ def _apply_entry(model: SqlModel, yml: Path, entry: dict) -> None:
         raise SqlModelError(f"{yml}: model entry {name!r} does not match its file {model.name}.sql")
     table = model.table
     model.description = entry.get("description", model.description).strip()
-    model.partition_by = (entry.get("config") or {}).get("partition_by")
+    config = entry.get("config") or {}
+    model.partition_by = config.get("partition_by")
+    model.compression = _compression(yml, config.get("compression"))
     model.tests.extend(_parse_tests(table, None, entry.get("tests")))
     for col in entry.get("columns", []):
         if col.get("description"):
             model.columns[col["name"]] = col["description"].strip()
         model.tests.extend(_parse_tests(table, col["name"], col.get("tests")))
+
+
+_COMPRESSIONS = {"zstd", "uncompressed", "rle", "bitpacking", "alp", "alprd", "chimp", "patas", "roaring"}
+
+
+def _compression(yml: Path, raw) -> dict[str, str]:
+    """``config: {compression: {column: zstd}}``: the DuckDB compression of some columns (e.g. the
+    random 32-character pseudonyms, which DuckDB's automatic dictionary + FSST spends time on for
+    nothing); the others keep DuckDB's choice."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        raise SqlModelError(f"{yml}: config compression maps column names to a compression, e.g. {{child_id: zstd}}")
+    bad = {v for v in raw.values() if v.lower() not in _COMPRESSIONS}
+    if bad:
+        raise SqlModelError(f"{yml}: unknown compression {sorted(bad)} (one of {sorted(_COMPRESSIONS)})")
+    return {k: v.lower() for k, v in raw.items()}
 
 
 def _apply_unit_tests(model: SqlModel, yml: Path, raw_tests) -> None:
@@ -295,6 +315,10 @@ def discover_models(sql_dir: Path) -> list[SqlModel]:
     return [models[k] for k in sorted(models)]
 
 
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _q(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
@@ -309,9 +333,15 @@ def partition_filter(model: SqlModel, months) -> str:
     return period_filter_sql(model.partition_by, months)
 
 
-def build_statements(model: SqlModel, months=None) -> list[str]:
+def build_statements(model: SqlModel, months=None, columns: list[tuple[str, str]] | None = None) -> list[str]:
     """Statements that rebuild one model (run inside one transaction): the whole table, or for a
-    partitioned model given ``months``, only those months' rows."""
+    partitioned model given ``months``, only those months' rows.
+
+    A whole model with a ``compression`` config is created from ``columns`` (its output's names and
+    types, :func:`output_columns`) with those columns' compression, then filled; without
+    ``columns`` it is created from its query as every other model is (DuckDB chooses every column's
+    compression).
+    """
     body = _body(model)
     if model.partition_by and months is not None:
         where = partition_filter(model, months)
@@ -319,7 +349,16 @@ def build_statements(model: SqlModel, months=None) -> list[str]:
             f"delete from {model.table} where {where}",
             f"insert into {model.table} by name\nselect * from (\n{body}\n) as _model where {where}",
         ]
-    stmts = [f"create or replace table {model.table} as\n{body}"]
+    if model.compression and columns is not None:
+        missing = sorted(set(model.compression) - {c for c, _ in columns})
+        if missing:
+            raise SqlModelError(f"{model.table}: config compression names columns the model does not return: {missing}")
+        defs = ",\n".join(f"    {_ident(c)} {t}" + (f" using compression {model.compression[c]}" if c in model.compression
+                                                   else "") for c, t in columns)
+        stmts = [f"create or replace table {model.table} (\n{defs}\n)",
+                 f"insert into {model.table}\nselect * from (\n{body}\n) as _model"]
+    else:
+        stmts = [f"create or replace table {model.table} as\n{body}"]
     if model.description:
         stmts.append(f"comment on table {model.table} is {_q(model.description)}")
     for column, text in model.columns.items():
@@ -339,7 +378,12 @@ def needs_full_build(con, model: SqlModel) -> bool:
     ).fetchall()[0][0]
     if not exists:
         return True
-    return _columns(con, model.table) != _columns(con, f"select * from (\n{_body(model)}\n) limit 0")
+    return _columns(con, model.table) != output_columns(con, model)
+
+
+def output_columns(con, model: SqlModel) -> list[tuple[str, str]]:
+    """``(name, type)`` of what the model's query returns (bound, not run)."""
+    return _columns(con, f"select * from (\n{_body(model)}\n) limit 0")
 
 
 def run_model(con, model: SqlModel, months=None, before_commit=None) -> int:
@@ -351,7 +395,8 @@ def run_model(con, model: SqlModel, months=None, before_commit=None) -> int:
         months = None
     con.execute("begin transaction")
     try:
-        for stmt in build_statements(model, months):
+        columns = output_columns(con, model) if months is None and model.compression else None
+        for stmt in build_statements(model, months, columns):
             con.execute(stmt)
         if before_commit is not None:
             before_commit(con, whole)

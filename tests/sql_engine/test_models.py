@@ -288,3 +288,38 @@ def test_a_model_step_raises_the_memory_cap_and_gives_it_back_even_on_failure():
     with pytest.raises(RuntimeError), memory_limit(con, "2GB", "1GB"):
         raise RuntimeError("the model failed")
     assert cap() == before
+
+
+def test_a_configured_compression_is_used_and_changes_nothing_else(tmp_path):
+    """``config: {compression: {column: zstd}}`` builds the table with that column's compression
+    (the random pseudonyms of the large staging tables) and the same names, types and rows; the
+    other columns keep DuckDB's choice. A column the model does not return, or an unknown
+    compression, is an error naming it."""
+    import dataclasses
+
+    con = duckdb.connect(str(tmp_path / "x.duckdb"))
+    con.execute("create schema raw; create schema staging")
+    con.execute("create table raw.orders as select (i % 7) as customer_id, i * 1.5 as amount, md5(i::varchar) as note "
+                "from range(300000) t(i)")
+    con.execute("create table raw.customers as select i as customer_id from range(7) t(i)")
+    model = {m.table: m for m in discover_models(FIXTURES)}["staging.stg_orders"]
+    plain = run_model(con, model)
+    want = con.execute("select * from staging.stg_orders order by all").fetchall()
+    types = con.execute("describe staging.stg_orders").fetchall()
+    column = "note"  # md5 text: random, as the pseudonyms are
+    zstd = dataclasses.replace(model, compression={column: "zstd"})
+    assert run_model(con, zstd) == plain
+    con.execute("checkpoint")
+    assert con.execute("describe staging.stg_orders").fetchall() == types
+    assert con.execute("select * from staging.stg_orders order by all").fetchall() == want
+    used = {c for (c,) in con.execute(
+        "select distinct compression from pragma_storage_info('staging.stg_orders') where column_name = ? "
+        "and segment_type not in ('VALIDITY')", [column]).fetchall()}
+    assert used == {"ZSTD"}, used
+    with pytest.raises(SqlModelError, match="no_such"):
+        run_model(con, dataclasses.replace(model, compression={"no_such": "zstd"}))
+    yml = tmp_path / "m.yml"
+    from pipelines.sql_engine.models import _compression
+
+    with pytest.raises(SqlModelError, match="unknown compression"):
+        _compression(yml, {column: "lzma"})
