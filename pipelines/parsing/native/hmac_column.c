@@ -25,33 +25,46 @@ int SHA256_Final(unsigned char *md, SHA256_CTX *c);
 
 static const char HEX[] = "0123456789abcdef";
 
+/* inner/outer: SHA-256 states after the padded key blocks (and the prefix, inner), hashed once per column. */
+static void hmac_start(const unsigned char *key_block, const unsigned char *prefix, size_t prefix_len,
+                       SHA256_CTX *inner, SHA256_CTX *outer) {
+    unsigned char pad[64];
+    for (int i = 0; i < 64; i++) pad[i] = key_block[i] ^ 0x36;
+    SHA256_Init(inner);
+    SHA256_Update(inner, pad, 64);
+    SHA256_Update(inner, prefix, prefix_len);
+    for (int i = 0; i < 64; i++) pad[i] = key_block[i] ^ 0x5c;
+    SHA256_Init(outer);
+    SHA256_Update(outer, pad, 64);
+}
+
+/* hex(HMAC(prefix || message))[:hex_chars] into o, from the states of hmac_start. */
+static void hmac_hex(const SHA256_CTX *inner, const SHA256_CTX *outer, const unsigned char *message, size_t len,
+                     char *o, int hex_chars) {
+    unsigned char inner_md[32], md[32];
+    SHA256_CTX c;
+    memcpy(&c, inner, sizeof c);
+    SHA256_Update(&c, message, len);
+    SHA256_Final(inner_md, &c);
+    memcpy(&c, outer, sizeof c);
+    SHA256_Update(&c, inner_md, 32);
+    SHA256_Final(md, &c);
+    for (int i = 0; i < hex_chars; i++) o[i] = HEX[(md[i / 2] >> ((i % 2) ? 0 : 4)) & 0xf];
+}
+
 /* key_block: the key as HMAC pads it (64 bytes: the key, or its SHA-256 if longer, then zeros).
  * offsets/data: an Arrow large_string array's buffers (offsets[0..n], already shifted by the
  * array's offset). out: n * hex_chars bytes. Returns 0, or -1 for a bad argument. */
 int hmac_sha256_hex_column(const unsigned char *key_block, const unsigned char *prefix, size_t prefix_len,
                            const int64_t *offsets, const unsigned char *data, int64_t n,
                            char *out, int hex_chars) {
-    unsigned char pad[64], inner_md[32], md[32];
-    SHA256_CTX inner, outer, c;
+    SHA256_CTX inner, outer;
     if (hex_chars < 1 || hex_chars > 64 || n < 0) return -1;
-    for (int i = 0; i < 64; i++) pad[i] = key_block[i] ^ 0x36;
-    SHA256_Init(&inner);
-    SHA256_Update(&inner, pad, 64);
-    SHA256_Update(&inner, prefix, prefix_len);
-    for (int i = 0; i < 64; i++) pad[i] = key_block[i] ^ 0x5c;
-    SHA256_Init(&outer);
-    SHA256_Update(&outer, pad, 64);
+    hmac_start(key_block, prefix, prefix_len, &inner, &outer);
     for (int64_t v = 0; v < n; v++) {
         int64_t start = offsets[v], end = offsets[v + 1];
         if (end < start) return -1;
-        memcpy(&c, &inner, sizeof c);
-        SHA256_Update(&c, data + start, (size_t)(end - start));
-        SHA256_Final(inner_md, &c);
-        memcpy(&c, &outer, sizeof c);
-        SHA256_Update(&c, inner_md, 32);
-        SHA256_Final(md, &c);
-        char *o = out + v * hex_chars;
-        for (int i = 0; i < hex_chars; i++) o[i] = HEX[(md[i / 2] >> ((i % 2) ? 0 : 4)) & 0xf];
+        hmac_hex(&inner, &outer, data + start, (size_t)(end - start), out + v * hex_chars, hex_chars);
     }
     return 0;
 }
@@ -105,17 +118,10 @@ int64_t normalise_hmac_hex_column(const unsigned char *key_block, const unsigned
                                   const unsigned char *selected,
                                   char *out, unsigned char *out_valid, unsigned char *fallback,
                                   unsigned char *scratch, int hex_chars) {
-    unsigned char pad[64], inner_md[32], md[32];
-    SHA256_CTX inner, outer, c;
+    SHA256_CTX inner, outer;
     int64_t n_fallback = 0;
     if (hex_chars < 1 || hex_chars > 64 || n < 0) return -1;
-    for (int i = 0; i < 64; i++) pad[i] = key_block[i] ^ 0x36;
-    SHA256_Init(&inner);
-    SHA256_Update(&inner, pad, 64);
-    SHA256_Update(&inner, prefix, prefix_len);
-    for (int i = 0; i < 64; i++) pad[i] = key_block[i] ^ 0x5c;
-    SHA256_Init(&outer);
-    SHA256_Update(&outer, pad, 64);
+    hmac_start(key_block, prefix, prefix_len, &inner, &outer);
     for (int64_t v = 0; v < n; v++) {
         out_valid[v] = 0;
         fallback[v] = 0;
@@ -141,14 +147,7 @@ int64_t normalise_hmac_hex_column(const unsigned char *key_block, const unsigned
             }
             if (bad) { fallback[v] = 1; n_fallback++; continue; }
         }
-        memcpy(&c, &inner, sizeof c);
-        SHA256_Update(&c, scratch, len);
-        SHA256_Final(inner_md, &c);
-        memcpy(&c, &outer, sizeof c);
-        SHA256_Update(&c, inner_md, 32);
-        SHA256_Final(md, &c);
-        char *o = out + v * hex_chars;
-        for (int i = 0; i < hex_chars; i++) o[i] = HEX[(md[i / 2] >> ((i % 2) ? 0 : 4)) & 0xf];
+        hmac_hex(&inner, &outer, scratch, len, out + v * hex_chars, hex_chars);
         out_valid[v] = 1;
     }
     return n_fallback;
