@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from pipelines import settings  # noqa: E402
 from pipelines.sql_engine import build_state  # noqa: E402
+from pipelines.sql_engine.build import run_model  # noqa: E402
 from pipelines.sql_engine.model_tests import run_model_tests  # noqa: E402
-from pipelines.sql_engine.models import discover_models, run_model  # noqa: E402
+from pipelines.sql_engine.models import discover_models  # noqa: E402
 
 
 def _in_order(models):

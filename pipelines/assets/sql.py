@@ -22,8 +22,9 @@ from pipelines.partitions import MONTHLY, SINGLE_RUN, context_months
 from pipelines.resources import WarehouseResource
 from pipelines.settings import WAREHOUSE_POOL
 from pipelines.sql_engine import build_state
+from pipelines.sql_engine.build import build_model, memory_limit
 from pipelines.sql_engine.model_tests import run_model_tests
-from pipelines.sql_engine.models import SqlModel, SqlModelError, build_model, memory_limit
+from pipelines.sql_engine.models import SqlModel, SqlModelError
 
 
 def _model_asset(model: SqlModel, deps: list[AssetKey]):

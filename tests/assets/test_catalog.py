@@ -9,7 +9,7 @@ from pipelines import tables
 from pipelines.assets.catalog import CODE_REFERENCES, COLUMN_SCHEMA, FILE_ASSETS
 from pipelines.definitions import MODELS, defs
 from pipelines.publishing.contents import PUBLISHED_SCHEMAS
-from pipelines.sql_engine.models import build_statements
+from pipelines.sql_engine.build import build_statements
 from pipelines.tables import TABLES, key
 
 

@@ -104,7 +104,8 @@ def test_measured_after_the_file_was_received(tmp_path, parse):
 
 def test_a_regency_wide_export_and_its_corrected_re_export_under_another_name(tmp_path, parse):
     """The re-export is version 2 of the same submission; staging holds each child once."""
-    from pipelines.sql_engine.models import discover_models, run_model
+    from pipelines.sql_engine.build import run_model
+    from pipelines.sql_engine.models import discover_models
 
     _drop(tmp_path, "child_measurements", REGENCY)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))

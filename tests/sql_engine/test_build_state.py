@@ -9,8 +9,9 @@ import duckdb
 import pytest
 
 from pipelines.sql_engine import build_state
+from pipelines.sql_engine.build import build_model
 from pipelines.sql_engine.model_tests import check_signature, check_sql
-from pipelines.sql_engine.models import ModelTest, SqlModel, build_model
+from pipelines.sql_engine.models import ModelTest, SqlModel
 
 
 @pytest.fixture

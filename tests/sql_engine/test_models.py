@@ -7,12 +7,12 @@ from dagster import AssetCheckKey, AssetKey, AssetSelection, Definitions, asset,
 
 from pipelines.assets.sql import build_sql_assets
 from pipelines.resources import WarehouseResource
+from pipelines.sql_engine.build import run_model
 from pipelines.sql_engine.model_tests import check_sql
 from pipelines.sql_engine.models import (
     SqlModelError,
     discover_models,
     discover_sources,
-    run_model,
     table_refs,
 )
 from tests.paths import FIXTURES
@@ -272,7 +272,7 @@ def test_a_model_step_raises_the_memory_cap_and_gives_it_back_even_on_failure():
     import duckdb
     import pytest
 
-    from pipelines.sql_engine.models import memory_limit
+    from pipelines.sql_engine.build import memory_limit
 
     con = duckdb.connect(config={"memory_limit": "1GB"})
 
