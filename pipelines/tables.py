@@ -271,9 +271,9 @@ _SPECS = [
                   "m": "Median M.",
                   "s": "Coefficient of variation S.",
               }),
-    TableSpec("staging.stg_child_zscores", """
+    TableSpec("staging.stg_child_zscores", f"""
     period varchar,
-    child_id varchar using compression zstd,
+    child_id {_TOKEN},
     measured_on date,
     age_days integer,
     haz double,

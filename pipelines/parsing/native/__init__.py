@@ -88,7 +88,8 @@ def _load() -> ctypes.CDLL | None:
         _loaded = lib
     except (OSError, AttributeError) as exc:
         _failure = str(exc)
-        log.warning("native HMAC unavailable, hashing in Python: %s", _failure)
+        log.warning("native library unavailable (pseudonyms hashed in Python, workbook extents scanned with numpy): %s",
+                    _failure)
     return _loaded
 
 
@@ -190,7 +191,6 @@ def hmac_hex_column(key_block: bytes, prefix: bytes, values: pa.Array | pa.Chunk
         raise ValueError("native HMAC refused its arguments")
     starts = pa.py_buffer(np.arange(0, (n + 1) * hex_chars, hex_chars, dtype=np.int64))
     return pa.LargeStringArray.from_buffers(n, starts, pa.py_buffer(out))
-
 
 
 UNAVAILABLE = object()  # what sheet_extent_canonical returns without the native library
