@@ -81,3 +81,22 @@ def test_wiping_the_instance_closes_and_deletes_the_run_files(tmp_path, monkeypa
         second = job.execute_in_process(instance=instance).run_id
         assert instance.get_run_stats(second).steps_succeeded == 1
         assert instance.get_latest_materialization_event(dg.AssetKey("numbers")).run_id == second
+
+
+def test_the_index_tables_dagster_asks_about_are_looked_up_once_they_exist(tmp_path):
+    # Dagster asks whether the index has its check table before storing every check event; the
+    # answer is remembered once yes (a new engine and a schema reflection each time cost a Banten
+    # run ~1.4 s), asked again while no, and forgotten when the instance is wiped.
+    storage = PooledSqliteEventLogStorage(str(tmp_path))
+    assert storage.supports_asset_checks
+    assert not storage.has_table("not_yet_there")
+    with storage.index_connection() as conn:
+        conn.exec_driver_sql("create table not_yet_there (x integer)")
+    assert storage.has_table("not_yet_there")
+    with storage.index_connection() as conn:
+        conn.exec_driver_sql("drop table not_yet_there")
+    assert storage.has_table("not_yet_there")  # remembered: Dagster never drops its tables
+    storage.wipe()
+    assert not storage.has_table("not_yet_there")
+    assert storage.supports_asset_checks
+    storage.dispose()
