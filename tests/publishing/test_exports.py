@@ -24,3 +24,5 @@ def test_marts_exported_with_formulas_escaped(tmp_path):
     assert names[:4] == ["'=HYPERLINK(\"http://x\",\"y\")", "'=cmd|' /C calc'!A0", "'+1+2", "'@SUM(A1)"]
     assert names[4:7] == ["-", "-3.5", "Sukamaju"]
     assert names[7] == "'- catatan"
+    # ZSTD at a light level: nearly the default level's size at about half its CPU
+    assert pq.ParquetFile(tmp_path / "parquet" / "dim_x.parquet").metadata.row_group(0).column(0).compression == "ZSTD"
