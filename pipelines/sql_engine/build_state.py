@@ -48,10 +48,16 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:32]
 
 
+# The tables of the connection's own database, from DuckDB's catalog function: half the time of
+# information_schema.tables (0.7 against 1.3 ms; a run asks a few hundred times), and no table of
+# another attached database answers for one of ours.
+_OWN_TABLES = "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+
+
 def table_exists(con, table: str) -> bool:
     schema, name = table.split(".", 1)
     return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+        f"select count(*) from ({_OWN_TABLES}) where schema_name = ? and table_name = ?", [schema, name]
     ).fetchall()[0][0])
 
 
@@ -112,9 +118,7 @@ def signature(con, code: Iterable[object], inputs: Iterable[str], versions: dict
 def table_versions(con, tables: Iterable[str]) -> dict[str, str]:
     """:func:`table_version` of each of ``tables``, with two queries for all of them instead of
     three or four each (a model's tests read the same few tables over and over)."""
-    existing = {f"{s}.{t}" for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables"
-    ).fetchall()}
+    existing = {f"{s}.{t}" for s, t in con.execute(_OWN_TABLES).fetchall()}
     recorded = dict(con.execute(
         "select table_name, version from raw.table_versions"
     ).fetchall()) if "raw.table_versions" in existing else {}
