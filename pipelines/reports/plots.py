@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import io
 import math
+from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 80
 EXPECTED_COLOR = "#c0392b"
 BAR_COLOR = "#2e86c1"
 
 
+def _figure(**kwargs) -> Figure:
+    """A new figure. Matplotlib is imported here, when a report is drawn, not when the definitions
+    load (it was a fifth of their import time, in every process that loads them: UI, daemon, CLI)."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
 def _png(fig: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
@@ -57,7 +68,7 @@ def haz_small_multiples(
     """
     ncols = 4
     nrows = max(1, math.ceil(len(stats) / ncols))
-    fig = Figure(figsize=(10, 2.5 * nrows + 0.5))
+    fig = _figure(figsize=(10, 2.5 * nrows + 0.5))
     axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
     curve_x = [x / 10 for x in range(-50, 51)]
     curve_y = [_normal_pdf(x) for x in curve_x]
@@ -100,7 +111,7 @@ def haz_small_multiples(
 
 def terminal_digit_bars(counts: dict[str, list[int]], period: str) -> bytes:
     """Share of each terminal (first decimal) digit of height and weight, with the 10 % expected line."""
-    fig = Figure(figsize=(10, 4))
+    fig = _figure(figsize=(10, 4))
     axes = fig.subplots(1, 2, sharey=True)
     labels = {"height": "Height (Tinggi badan), cm", "weight": "Weight (Berat badan), kg"}
     for ax, variable in zip(axes, ("height", "weight"), strict=True):
@@ -128,7 +139,7 @@ def prevalence_ci_bars(rows: list[dict], names: dict[str, str], period: str) -> 
     """Routine stunting prevalence per regency with 95 % Wilson CI, the province as a vertical line."""
     regencies = [r for r in rows if r["region_level"] == "regency"]
     province = next((r for r in rows if r["region_level"] == "province"), None)
-    fig = Figure(figsize=(10, 1.2 + 0.4 * len(regencies)))
+    fig = _figure(figsize=(10, 1.2 + 0.4 * len(regencies)))
     ax = fig.subplots()
     ys = list(range(len(regencies)))[::-1]
     values = [r["pct_prevalence"] for r in regencies]
