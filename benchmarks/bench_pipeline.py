@@ -255,7 +255,8 @@ def _baseline(data: Path, sample: int, max_files: int | None, total_rows: int) -
     frames = []
     for f in files:
         if f.suffix == ".xlsx":
-            frames.append(pd.read_excel(f, dtype=str))
+            # openpyxl, pandas' default engine today, named so pandas 3 does not warn on every workbook
+            frames.append(pd.read_excel(f, dtype=str, engine="openpyxl"))
         else:
             frames.append(pd.read_csv(f, sep=None, engine="python", dtype=str, encoding_errors="replace"))
     df = pd.concat(frames, ignore_index=True)
