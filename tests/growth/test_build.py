@@ -80,3 +80,29 @@ def test_a_table_from_before_the_unrounded_columns_is_rebuilt_whole(con):
     assert c1[1] == -2.0 and c1[2] < -2  # July too: no row keeps the old unrounded HAZ
     assert c2[1:4] == (6.0, pytest.approx(6.0045, abs=1e-4), False)
     assert not build_zscores(con, ["2024-08"]).rebuilt  # then current: months rebuild as usual
+
+
+def test_a_batch_keeps_its_keys_as_read_beside_the_scores_of_its_values():
+    # The keys stay Arrow; only the scores' inputs go through NumPy. Missing sex, age, measure and
+    # weight give what compute_zscores gives for them on the pandas columns.
+    import pandas as pd
+    import pyarrow as pa
+
+    from pipelines.growth.build import _scored
+    from pipelines.growth.zscores import compute_zscores
+
+    batch = pa.RecordBatch.from_pydict({
+        "period": ["2024-08"] * 5, "child_id": ["a" * 64, "b" * 64, "c" * 64, "d" * 64, "e" * 64],
+        "measured_on": pa.array([19950, 19951, 19952, 19953, 19954], pa.date32()),
+        "age_days": pa.array([400, None, 1000, 30, 700], pa.int32()),
+        "sex": pa.array([1, 2, None, 2, 1], pa.int64()),
+        "weight_kg": [9.5, 12.0, 14.2, None, 10.1], "lenhei_cm": [75.0, 88.0, 95.5, 52.0, 80.2],
+        "measure": ["l", "h", None, "l", "h"],
+    })
+    got = _scored(batch)
+    keys = ["period", "child_id", "measured_on", "age_days"]
+    assert got.select(keys).to_pydict() == batch.select(keys).to_pydict()
+    df = batch.to_pandas()
+    expected = compute_zscores(df["sex"], df["age_days"], df["weight_kg"], df["lenhei_cm"], df["measure"])
+    assert got.column_names == [*keys, *expected.columns]
+    pd.testing.assert_frame_equal(got.drop_columns(keys).to_pandas(), expected)
