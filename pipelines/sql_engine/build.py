@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from pipelines.sql_engine import build_state
 from pipelines.sql_engine.models import SqlModel, SqlModelError, _body, _q, partition_filter
 
 
@@ -60,11 +61,7 @@ def _columns(con, relation: str) -> list[tuple[str, str]]:
 
 def needs_full_build(con, model: SqlModel) -> bool:
     """A partitioned model is built whole when its table is missing or its columns changed."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [model.layer, model.name],
-    ).fetchall()[0][0]
-    if not exists:
+    if not build_state.table_exists(con, model.table):
         return True
     return _columns(con, model.table) != output_columns(con, model)
 
@@ -74,11 +71,14 @@ def output_columns(con, model: SqlModel) -> list[tuple[str, str]]:
     return _columns(con, f"select * from (\n{_body(model)}\n) limit 0")
 
 
-def run_model(con, model: SqlModel, months=None, before_commit=None) -> int:
+def run_model(con, model: SqlModel, months=None, before_commit=None, full: bool | None = None) -> int:
     """Rebuild one model (or the given months of a partitioned one) in a single transaction and
     return the number of rows it now holds for what was rebuilt. ``before_commit(con, whole)``
-    runs inside that transaction (``whole``: the table was rebuilt entirely)."""
-    whole = not model.partition_by or months is None or needs_full_build(con, model)
+    runs inside that transaction (``whole``: the table was rebuilt entirely). ``full``: whether a
+    partitioned model needs a whole build, when the caller already asked :func:`needs_full_build`."""
+    if full is None and model.partition_by and months is not None:
+        full = needs_full_build(con, model)
+    whole = not model.partition_by or months is None or bool(full)
     if whole:
         months = None
     con.execute("begin transaction")
@@ -111,15 +111,14 @@ def build_model(con, model: SqlModel, months=None) -> tuple[int, bool]:
     """Rebuild ``model`` (its ``months`` when partitioned) unless its inputs and SQL are those it
     was last built with (:func:`pipelines.sql_engine.build_state.rebuild_unless_current`). Returns (rows it
     holds for what was asked, whether it was rebuilt)."""
-    from pipelines.sql_engine import build_state
-
     partitioned = bool(model.partition_by) and months is not None
     where = partition_filter(model, months) if partitioned else "true"
+    full = bool(model.partition_by) and needs_full_build(con, model)  # asked once: it binds the model's query
     built: list[int] = []
     rebuilt = build_state.rebuild_unless_current(
         con, model.table, [model.sql, sorted(months) if partitioned else None], model.upstream_tables - {model.table},
-        months, where, lambda record: built.append(run_model(con, model, months, before_commit=record)),
-        force=bool(model.partition_by) and needs_full_build(con, model),
+        months, where, lambda record: built.append(run_model(con, model, months, before_commit=record, full=full)),
+        force=full,
     )
     if rebuilt:
         return built[0], True
