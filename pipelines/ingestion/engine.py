@@ -32,16 +32,17 @@ from concurrent.futures import CancelledError
 from dataclasses import dataclass
 
 from pipelines.ingestion.batches import Item, Prepared, prepare_batch
-from pipelines.ingestion.embedded import (
+from pipelines.ingestion.embedded import (  # noqa: F401 - warm_up: callers import it from here too
     QUIET_WORKER_CONFIG,
-    export_worker_environ,
+    SCHEDULER_ENV,
     kill_workers,
+    scheduler_address,
     use_fork_server,
+    warm_up,
 )
 
 log = logging.getLogger(__name__)
 
-SCHEDULER_ENV = "KONVERGENSI_DASK_SCHEDULER"
 SPOOL_ENV = "KONVERGENSI_SPOOL_DIR"
 ATTEMPTS = 3  # submissions of one batch to the cluster before it is prepared here
 CONNECT_TIMEOUT_S = 30
@@ -69,10 +70,6 @@ class ClusterGone(RuntimeError):
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"the Dask cluster has had no worker for {seconds:.0f} s")
-
-
-def scheduler_address() -> str:
-    return os.environ.get(SCHEDULER_ENV, "").strip()
 
 
 def no_worker_timeout_s(remote: bool) -> float:
@@ -160,28 +157,6 @@ def _distributed_failures() -> tuple[type[BaseException], ...]:
     from distributed.scheduler import KilledWorker
 
     return (KilledWorker, CancelledError, CommClosedError, OSError, TimeoutError)
-
-
-def warm_up() -> None:
-    """Start the embedded cluster's fork server now, without waiting for it: it imports the parser
-    and Great Expectations (about 2 s of one core) while this process does something else (loads
-    the definitions, lists the landing folder). The cluster itself still starts with the first
-    batch, so a run with nothing new starts no worker; a run on a remote cluster
-    (``KONVERGENSI_DASK_SCHEDULER``) or on one core (no workers) starts nothing here. Measured on a
-    Banten month: the first batch waited 3.4 s for the workers without this."""
-    from pipelines.settings import ingest_workers
-
-    if scheduler_address() or ingest_workers() <= 0:
-        return
-    from multiprocessing import forkserver
-
-    try:
-        export_worker_environ()
-        use_fork_server()
-        forkserver.ensure_running()
-    except Exception as exc:  # noqa: BLE001 - only a head start: the cluster's own start reports a real failure
-        log.warning("starting the ingestion workers' fork server early failed (%s: %s); it starts with the "
-                    "first batch", type(exc).__name__, str(exc)[:200])
 
 
 class DaskPool:

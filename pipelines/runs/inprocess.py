@@ -33,7 +33,7 @@ def run_pipeline(start: str | None = None, end: str | None = None, quiet: bool =
     ensure_dagster_home()
     settings.apply_env_defaults()
     if not as_of_only:
-        from pipelines.ingestion.engine import warm_up
+        from pipelines.ingestion.embedded import warm_up
 
         warm_up()  # the ingestion workers' fork server imports GX while the definitions load
     from pipelines.runs.startup import long_lived

@@ -322,3 +322,37 @@ def test_an_embedded_cluster_that_cannot_start_costs_speed_not_the_run(monkeypat
         committed, pools = _run(2, batches)
     assert _flat(committed) == _flat(expected) and not any(pools)
     assert any("the embedded Dask cluster did not start" in r.getMessage() for r in caplog.records)
+
+
+def test_the_early_fork_server_start_costs_the_command_no_heavy_import_and_exports_what_the_nanny_would():
+    """``warm_up`` runs first in ``konvergensi run`` (before the night check): it imports neither
+    Dask's ``distributed`` nor pandas in the command's process (0.5-0.7 s each on its critical
+    path), and the worker environment it exports from ``distributed``'s defaults read without
+    importing it is the one Dask's own config gives once ``distributed`` is imported."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, os, sys; from multiprocessing import forkserver\n"
+        "from pipelines.ingestion.embedded import warm_up, QUIET_WORKER_CONFIG\n"
+        "keys = ('MALLOC_TRIM_THRESHOLD_', 'MALLOC_MMAP_THRESHOLD_', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', "
+        "'OPENBLAS_NUM_THREADS')\n"
+        "warm_up()\n"
+        "early = {'distributed': 'distributed' in sys.modules, 'pandas': 'pandas' in sys.modules,\n"
+        "         'server': forkserver._forkserver._forkserver_pid is not None,\n"
+        "         'environ': {k: os.environ.get(k) for k in keys}}\n"
+        "import dask, distributed\n"
+        "with dask.config.set(QUIET_WORKER_CONFIG):\n"
+        "    nanny = {k: str(v) for k, v in dask.config.get('distributed.nanny.pre-spawn-environ').items()}\n"
+        "print(json.dumps([early, nanny]))\n")
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "KONVERGENSI_DASK_SCHEDULER", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    env["KONVERGENSI_INGEST_WORKERS"] = "1"
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    early, nanny = json.loads(done.stdout.strip().splitlines()[-1])
+    assert early["server"] and not early["distributed"] and not early["pandas"]
+    assert early["environ"] == {k: nanny.get(k) for k in early["environ"]}
+    assert early["environ"]["MALLOC_TRIM_THRESHOLD_"] == str(128 << 20)
