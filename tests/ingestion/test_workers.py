@@ -188,7 +188,10 @@ def test_embedded_workers_run_without_the_dashboard_profiler():
 
 
 def _allocator_environ():
-    return {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "OMP_NUM_THREADS")}
+    import pyarrow as pa
+
+    return {**{k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "OMP_NUM_THREADS")},
+            "arrow_pool": pa.default_memory_pool().backend_name}
 
 
 def test_embedded_workers_keep_glibc_s_dynamic_mmap_threshold_bounded():
@@ -207,7 +210,7 @@ def test_embedded_workers_keep_glibc_s_dynamic_mmap_threshold_bounded():
     finally:
         pool.close()
     assert seen == [{"MALLOC_TRIM_THRESHOLD_": str(128 << 20), "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-                     "OMP_NUM_THREADS": "1"}]
+                     "OMP_NUM_THREADS": "1", "arrow_pool": "system"}]
 
 
 def _rows_batch(stream: str, n: int, rows: int) -> list[Pending]:
@@ -337,7 +340,7 @@ def test_the_early_fork_server_start_costs_the_command_no_heavy_import_and_expor
         "import json, os, sys; from multiprocessing import forkserver\n"
         "from pipelines.ingestion.embedded import warm_up, QUIET_WORKER_CONFIG\n"
         "keys = ('MALLOC_TRIM_THRESHOLD_', 'MALLOC_MMAP_THRESHOLD_', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS', "
-        "'OPENBLAS_NUM_THREADS')\n"
+        "'OPENBLAS_NUM_THREADS', 'ARROW_DEFAULT_MEMORY_POOL')\n"
         "warm_up()\n"
         "early = {'distributed': 'distributed' in sys.modules, 'pandas': 'pandas' in sys.modules,\n"
         "         'server': forkserver._forkserver._forkserver_pid is not None,\n"
@@ -348,7 +351,7 @@ def test_the_early_fork_server_start_costs_the_command_no_heavy_import_and_expor
         "print(json.dumps([early, nanny]))\n")
     env = {k: v for k, v in os.environ.items() if k not in (
         "KONVERGENSI_DASK_SCHEDULER", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "OMP_NUM_THREADS",
-        "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+        "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ARROW_DEFAULT_MEMORY_POOL")}
     env["KONVERGENSI_INGEST_WORKERS"] = "1"
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
