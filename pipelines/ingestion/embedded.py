@@ -44,8 +44,8 @@ QUIET_WORKER_CONFIG = {
     # Measured on a Banten month (2026-12-03, alternated, two runs each): the workers' CPU 32.0/33.1
     # -> 29.2/26.4 s, ingest 22.3/23.5 -> 20.5/19.4 s; each worker's peak RSS 0.73-0.79 -> 0.78-0.82 GB
     # (the tree's summed peak 3.0-3.2 -> 3.6 GB: the workbook readers forked from a worker count its
-    # retained heap again). The command's own process (the writer) inherits it when it starts the
-    # fork server early (warm_up), before its first Arrow allocation.
+    # retained heap again). `konvergensi run`'s own process (the writer) gets it too: warm_up exports
+    # it before that process's first Arrow allocation.
     "distributed.nanny.pre-spawn-environ.ARROW_DEFAULT_MEMORY_POOL": "system",
 }
 
@@ -105,7 +105,7 @@ def export_worker_environ() -> None:
     """Export the variables Dask's nanny exports before it starts a worker
     (``distributed.nanny.pre-spawn-environ``, with :data:`QUIET_WORKER_CONFIG`'s), as the nanny
     would: a forked worker inherits the fork server's environment, fixed when the server starts.
-    Only a fork server started early (:func:`~pipelines.ingestion.engine.warm_up`) needs it: when the cluster starts the server
+    Only a fork server started early (:func:`warm_up`) needs it: when the cluster starts the server
     itself, its first nanny has exported them just before."""
     import dask
 
@@ -147,7 +147,7 @@ def warm_up() -> None:  # here, not in engine.py: importing this module costs no
     first batch, so a run with nothing new starts no worker (the command ends the fork server); a
     run on a remote cluster (``KONVERGENSI_DASK_SCHEDULER``) or on one core (no workers) starts
     nothing here. Measured on a Banten month: the first batch waited 3.4 s for the workers without
-    this; 2.1 s when this came after the night check (2026-12-03), 0.16 s once the server is ready."""
+    this; 2.07 s when this came after the night check, 0.26 s since it comes first (2026-12-03)."""
     from pipelines.settings import ingest_workers
 
     if scheduler_address() or ingest_workers() <= 0:
