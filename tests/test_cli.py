@@ -195,7 +195,7 @@ def test_the_command_leaves_no_fork_server_behind(tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("sex,age_days,weight_kg,lenhei_cm,measure\n1,400,9.5,75.0,L\n")
     script = ("import sys; from multiprocessing import forkserver; from pipelines import cli; "
-              "from pipelines.ingestion.engine import warm_up; warm_up(); forkserver.ensure_running(); "
+              "from pipelines.ingestion.embedded import warm_up; warm_up(); forkserver.ensure_running(); "
               "print(forkserver._forkserver._forkserver_pid, flush=True); "
               "sys.argv = ['konvergensi', *sys.argv[1:]]; cli.entry()")
     env = {**os.environ, "KONVERGENSI_INGEST_WORKERS": "1"}

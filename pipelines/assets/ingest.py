@@ -35,7 +35,7 @@ def ingest_submissions(
 ):
     """Pull new submissions from the portal and the landing folder and land them in raw: those
     whose reporting period covers the run's months (see pipelines/periods.py)."""
-    from pipelines.ingestion.engine import warm_up
+    from pipelines.ingestion.embedded import warm_up
     from pipelines.ingestion.keys import PseudonymKeyError
     from pipelines.ingestion.pull import pull_submissions
     from pipelines.settings import ingest_workers, landing_archive

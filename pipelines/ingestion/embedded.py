@@ -3,6 +3,7 @@ workers run with, the fork server they come from, and killing what a failed clos
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -85,6 +86,7 @@ def start_fork_server() -> None:
     forkserver.ensure_running()
 
 
+@functools.cache  # once per process: warm_up runs from the command, the run and the ingestion step
 def _distributed_defaults() -> None:
     """Dask's ``distributed`` defaults in Dask's config, as importing ``distributed`` puts them there
     (its ``config.py``: the package's ``distributed.yaml`` through ``update_defaults``), without

@@ -32,13 +32,12 @@ from concurrent.futures import CancelledError
 from dataclasses import dataclass
 
 from pipelines.ingestion.batches import Item, Prepared, prepare_batch
-from pipelines.ingestion.embedded import (  # noqa: F401 - warm_up: callers import it from here too
+from pipelines.ingestion.embedded import (
     QUIET_WORKER_CONFIG,
     SCHEDULER_ENV,
     kill_workers,
     scheduler_address,
     use_fork_server,
-    warm_up,
 )
 
 log = logging.getLogger(__name__)

@@ -200,7 +200,8 @@ def test_embedded_workers_keep_glibc_s_dynamic_mmap_threshold_bounded():
     warm-up (the fork server the workers come from keeps the environment it started with)."""
     from multiprocessing import forkserver
 
-    from pipelines.ingestion.engine import DaskPool, warm_up
+    from pipelines.ingestion.embedded import warm_up
+    from pipelines.ingestion.engine import DaskPool
 
     warm_up()
     assert forkserver._forkserver._forkserver_pid is not None  # running before any cluster exists
