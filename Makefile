@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml requirements.lock
 # The native HMAC (pipelines/parsing/native): pseudonyms ~5x faster. Needs only a C compiler; without
 # one the build says so and the same tokens are hashed in Python.
 NATIVE := pipelines/parsing/native/_hmac_column.so
-$(NATIVE): pipelines/parsing/native/hmac_column.c | $(STAMP)
+$(NATIVE): pipelines/parsing/native/hmac_column.c pipelines/parsing/native/xlsx_grid.c | $(STAMP)
 	@$(BIN)/python -m pipelines.parsing.native
 
 install: $(STAMP) $(NATIVE)

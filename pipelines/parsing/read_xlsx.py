@@ -28,6 +28,7 @@ from pipelines.parsing.cells import (
     text_columns_as_arrow,
 )
 from pipelines.parsing.layouts import Layout, normalise_header
+from pipelines.parsing.xlsx_native import native_grid
 
 
 def _xlsx_cell(value: object) -> object:
@@ -46,20 +47,11 @@ def read_xlsx(content: bytes, layout: Layout) -> RawTable:
     """The first sheet's cells. Unguarded: call it through
     :func:`~pipelines.parsing.readers.read_tables`, which checks the workbook first and runs this
     in a child process (calamine aborts the process on a workbook it cannot allocate)."""
-    # calamine (Rust) reads a sheet about 9x faster than openpyxl; values are normalised to what
-    # openpyxl returns (see _xlsx_cell).
-    from python_calamine import CalamineWorkbook
-
-    try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(content))
-        names = wb.sheet_names
-        if not names:
-            raise FileError("not_xlsx", "workbook has no sheets")
-        grid = wb.get_sheet_by_index(0).to_python(skip_empty_area=False)
-    except FileError:
-        raise
-    except Exception as exc:  # calamine raises its own error types for broken workbooks
-        raise FileError("not_xlsx", f"workbook cannot be opened ({type(exc).__name__})") from exc
+    # A workbook written the plain way is read natively into the grid calamine would give
+    # (xlsx_native, ~5x faster); any other by calamine (Rust, about 9x faster than openpyxl). Values
+    # are normalised to what openpyxl returns (see _xlsx_cell).
+    found = native_grid(content)
+    names, grid = found if found is not None else _calamine_grid(content)
     warnings: list[ParseWarning] = []
     if len(names) > 1:
         warnings.append(ParseWarning("sheet_ignored", f"only the first sheet {names[0]!r} was read"))
@@ -90,6 +82,21 @@ def read_xlsx(content: bytes, layout: Layout) -> RawTable:
     kept &= longest <= MAX_CELL
     columns = [_typed_column(body[p], text[p], numeric[p], kept) for p in positions]
     return RawTable(names, columns, row_numbers[kept], "xlsx", warnings, too_long)
+
+
+def _calamine_grid(content: bytes) -> tuple[list[str], list[list[object]]]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(content))
+        names = wb.sheet_names
+        if not names:
+            raise FileError("not_xlsx", "workbook has no sheets")
+        return names, wb.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except FileError:
+        raise
+    except Exception as exc:  # calamine raises its own error types for broken workbooks
+        raise FileError("not_xlsx", f"workbook cannot be opened ({type(exc).__name__})") from exc
 
 
 def _columns(rows: list[list[object]], width: int) -> list[tuple[object, ...]]:

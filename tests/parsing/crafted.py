@@ -14,10 +14,13 @@ _CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 
 
 def workbook(sheet_data: str, shared_strings: str | None = None, dimension: str | None = None,
-             sheet_head: str = "") -> bytes:
-    """A minimal valid .xlsx whose first sheet's ``<sheetData>`` is ``sheet_data``."""
+             sheet_head: str = "", styles: str | None = None, workbook_pr: str = "") -> bytes:
+    """A minimal valid .xlsx whose first sheet's ``<sheetData>`` is ``sheet_data`` (``styles``: the
+    whole ``xl/styles.xml``; ``workbook_pr``: elements before ``<sheets>``, e.g. ``<workbookPr/>``)."""
     sst_type = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_CT}.sharedStrings+xml"/>'
     sst_rel = f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
+    styles_type = f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/>'
+    styles_rel = f'<Relationship Id="rId3" Type="{_REL}/styles" Target="styles.xml"/>'
     parts = {
         "[Content_Types].xml": (
             '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
@@ -25,14 +28,15 @@ def workbook(sheet_data: str, shared_strings: str | None = None, dimension: str 
             'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
             f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
             f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}.worksheet+xml"/>'
-            f'{sst_type if shared_strings else ""}</Types>'),
+            f'{sst_type if shared_strings else ""}{styles_type if styles else ""}</Types>'),
         "_rels/.rels": (f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG}"><Relationship '
                         f'Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
         "xl/workbook.xml": (f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
-                            '<sheets><sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+                            f'{workbook_pr}<sheets><sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>'),
         "xl/_rels/workbook.xml.rels": (
             f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG}"><Relationship Id="rId1" '
             f'Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>{sst_rel if shared_strings else ""}'
+            f'{styles_rel if styles else ""}'
             '</Relationships>'),
         "xl/worksheets/sheet1.xml": (
             f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_MAIN}">{sheet_head}'
@@ -41,6 +45,8 @@ def workbook(sheet_data: str, shared_strings: str | None = None, dimension: str 
     }
     if shared_strings:
         parts["xl/sharedStrings.xml"] = shared_strings
+    if styles:
+        parts["xl/styles.xml"] = styles
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in parts.items():

@@ -16,6 +16,7 @@ import ctypes.util
 import logging
 import os
 import subprocess
+import sysconfig
 from pathlib import Path
 
 import numpy as np
@@ -30,18 +31,62 @@ _failure: str | None = None
 
 
 def build(force: bool = False) -> Path:
-    """Compile :data:`SOURCE` into :data:`LIBRARY` (``$CC``, else ``cc``) unless it is newer.
+    """Compile :data:`SOURCE` into :data:`LIBRARY` (``$CC``, else ``cc``) unless it is newer, and the
+    workbook grid reader (:data:`GRID_SOURCE`, a CPython extension for this interpreter,
+    :func:`grid_module_path`) likewise. Without Python's headers only the grid reader is left out
+    (workbooks are then read by calamine alone).
 
     Raises:
         OSError / subprocess.CalledProcessError: no compiler, or it failed.
     """
-    if not force and LIBRARY.exists() and LIBRARY.stat().st_mtime >= SOURCE.stat().st_mtime:
-        return LIBRARY
-    partial = LIBRARY.with_suffix(f".{os.getpid()}.tmp")
-    compiler = os.environ.get("CC", "cc")
-    subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", str(partial), str(SOURCE)], check=True)
-    partial.replace(LIBRARY)  # atomic: a process loading it never sees half a file
+    _compile([SOURCE], LIBRARY, force)
+    include = sysconfig.get_paths().get("include")
+    if include and Path(include, "Python.h").exists():
+        _compile([GRID_SOURCE], grid_module_path(), force, [f"-I{include}"])
+    else:
+        log.warning("no Python.h for this interpreter: the native workbook reader is not built")
     return LIBRARY
+
+
+def _compile(sources: list[Path], target: Path, force: bool, flags: list[str] | None = None) -> None:
+    if not force and target.exists() and all(target.stat().st_mtime >= s.stat().st_mtime for s in sources):
+        return
+    partial = target.with_suffix(f".{os.getpid()}.tmp")
+    compiler = os.environ.get("CC", "cc")
+    subprocess.run([compiler, "-O2", "-shared", "-fPIC", *(flags or []), "-o", str(partial), *map(str, sources)],
+                   check=True)
+    partial.replace(target)  # atomic: a process loading it never sees half a file
+
+
+GRID_SOURCE = Path(__file__).with_name("xlsx_grid.c")
+
+
+def grid_module_path() -> Path:
+    """Where this interpreter's build of the workbook grid reader goes (one per Python version)."""
+    return Path(__file__).with_name("_xlsx_grid" + sysconfig.get_config_var("EXT_SUFFIX"))
+
+
+_grid_module: list = []
+
+
+def grid_module():
+    """The workbook grid reader (``xlsx_grid.c``: ``shared_strings``, ``sheet_grid``), or None when it
+    is not built for this interpreter (then calamine reads every workbook, only slower)."""
+    if not _grid_module:
+        module = None
+        path = grid_module_path()
+        if path.exists() and path.stat().st_mtime >= GRID_SOURCE.stat().st_mtime:
+            import importlib.util  # noqa: PLC0415
+
+            try:
+                spec = importlib.util.spec_from_file_location("_xlsx_grid", path)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+            except (ImportError, OSError) as exc:
+                log.warning("native workbook reader unavailable (calamine reads every workbook): %s", exc)
+                module = None
+        _grid_module.append(module)
+    return _grid_module[0]
 
 
 def _libcrypto() -> str | None:
