@@ -108,6 +108,13 @@ def check_header(first_line: str, delimiter: str) -> None:
 
 
 def read_csv(content: bytes, layout: Layout) -> RawTable:
+    if len(content) >= ARROW_MIN_BYTES and content.isascii() and \
+            len(content.translate(None, _CONTROL_BYTES)) == len(content):
+        # Plain ASCII without control bytes (most exports): it is its own UTF-8 text, so the file is
+        # not decoded into a str only to find its first line (a tenth of reading a village file).
+        found = _read_ascii(content, layout)
+        if found is not None:
+            return found
     text, encoding = decode_text(content)
     if not text.strip():
         raise FileError("empty", "file holds no text")
@@ -139,6 +146,25 @@ def read_csv(content: bytes, layout: Layout) -> RawTable:
         raise FileError("undecodable", f"not readable as delimited text ({type(exc).__name__})") from exc
     positions, names = map_headers(header, layout, warnings)
     return RawTable(names, columns_of(body, positions), row_numbers, "csv", warnings, bad_rows)
+
+
+def _read_ascii(content: bytes, layout: Layout) -> RawTable | None:
+    """:func:`read_csv` of plain ASCII content without control bytes, working on the bytes; None when
+    pyarrow cannot read it (the text path then reads it again and decides)."""
+    if not content.strip():
+        raise FileError("empty", "file holds no text")
+    start = len(content) - len(content.lstrip(b"\r\n"))
+    end = content.find(b"\n", start)
+    first_line = (content[start:] if end < 0 else content[start:end]).rstrip(b"\r").decode("ascii")
+    delimiter = sniff_delimiter(first_line)
+    check_header(first_line, delimiter)
+    arrow = _read_csv_arrow(content, delimiter)
+    if arrow is None:
+        return None
+    headers, columns, row_numbers, too_long = arrow
+    warnings: list[ParseWarning] = []
+    positions, names = map_headers(headers, layout, warnings)
+    return RawTable(names, [columns[p] for p in positions], row_numbers, "csv", warnings, too_long)
 
 
 _ARROW_READ = pcsv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=1 << 30)

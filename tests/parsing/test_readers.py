@@ -200,3 +200,50 @@ def test_decoding_skips_the_binary_check_only_where_it_could_not_refuse():
         else:
             checked += 1
     assert skipped > 50 and checked > 50  # both paths taken (96 and 2,904 with this seed)
+
+
+def test_plain_ascii_files_read_from_their_bytes_as_the_text_path_reads_them(monkeypatch):
+    """Large plain-ASCII CSVs skip decoding into a str (read_delimited._read_ascii); every fixture
+    CSV, repeated past the pyarrow threshold, reads the same through both paths."""
+    from pipelines.parsing import read_delimited as rd
+
+    def read(content: bytes, layout):
+        try:
+            t = rd.read_csv(content, layout)
+        except FileError as exc:
+            return str(exc)
+        return (t.names, [c.to_pylist() if hasattr(c, "to_pylist") else list(c) for c in t.cells],
+                t.row_numbers.tolist(), t.warnings, t.bad_rows)
+
+    fast = rd._read_ascii
+    compared = 0
+    for path in sorted(FIX.rglob("*.csv")):
+        if path.parent.name not in ("child_measurements", "households"):
+            continue
+        layout = CHILD_MEASUREMENTS if path.parent.name == "child_measurements" else HOUSEHOLDS
+        head, _, body = path.read_bytes().partition(b"\n")
+        content = head + b"\n" + body * max(1, rd.ARROW_MIN_BYTES // max(len(body), 1) + 1)
+        if not (content.isascii() and len(content) >= rd.ARROW_MIN_BYTES):
+            continue
+        monkeypatch.setattr(rd, "_read_ascii", lambda c, layout: None)
+        want = read(content, layout)
+        monkeypatch.setattr(rd, "_read_ascii", fast)
+        assert read(content, layout) == want, path.name
+        compared += 1
+    assert compared >= 2
+    header = b"No;NIK;Nama;JK;Tgl Lahir;Kab/Kota;Kec;Desa/Kel;Tanggal Pengukuran;Berat;Tinggi;Cara Ukur"
+    row = b'1;3601012210238830;"ANAK; KOMA";L;2022-01-05;KAB. PANDEGLANG;CIKEUSIK;CIKEUSIK;2024-08-05;10,5;80;Berdiri'
+    crafted = {
+        "CRLF and blank lines first": b"\r\n\r\n" + header + b"\r\n" + (row + b"\r\n") * 200,
+        "a quoted newline": header + b"\n" + (row.replace(b"ANAK; KOMA", b"ANAK\nKOMA") + b"\n") * 200,
+        "a ragged row (pyarrow refuses, the csv module reads)": header + b"\n" + (row + b"\n") * 200 + b"1;2\n",
+        "a control byte (not the fast path)": header + b"\n" + (row + b"\n") * 200 + row.replace(b"ANAK", b"AN\x01AK"),
+        "no data rows": header + b"\n" + b" " * rd.ARROW_MIN_BYTES,
+        "white space only": b" \r\n\t" * rd.ARROW_MIN_BYTES,
+    }
+    for name, content in crafted.items():
+        assert len(content) >= rd.ARROW_MIN_BYTES, name
+        monkeypatch.setattr(rd, "_read_ascii", lambda c, layout: None)
+        want = read(content, CHILD_MEASUREMENTS)
+        monkeypatch.setattr(rd, "_read_ascii", fast)
+        assert read(content, CHILD_MEASUREMENTS) == want, name

@@ -41,10 +41,14 @@ def build(force: bool = False) -> Path:
     """
     _compile([SOURCE], LIBRARY, force)
     include = sysconfig.get_paths().get("include")
-    if include and Path(include, "Python.h").exists():
+    if not (include and Path(include, "Python.h").exists()):
+        log.warning("no Python.h for this interpreter (python3-dev): the native workbook reader is not built; "
+                    "calamine reads every workbook")
+        return LIBRARY
+    try:
         _compile([GRID_SOURCE], grid_module_path(), force, [f"-I{include}"])
-    else:
-        log.warning("no Python.h for this interpreter: the native workbook reader is not built")
+    except (OSError, subprocess.CalledProcessError) as exc:
+        log.warning("the native workbook reader was not built (%s); calamine reads every workbook", exc)
     return LIBRARY
 
 

@@ -5,7 +5,8 @@
  * guessing whenever they meet something they do not handle exactly as calamine does:
  *
  *   shared_strings(xml: bytes) -> list[str] | None
- *       Every <si> of sharedStrings.xml holding one <t> of text (entities decoded).
+ *       Every <si> of sharedStrings.xml holding one <t> of text (entities decoded), when the table
+ *       holds exactly the uniqueCount it declares.
  *   sheet_grid(xml: bytes, strings: list[str], plain_styles: bytes) -> list[list] | None
  *       The grid from A1 to the last cell holding a value: floats for numbers, str for text, bool
  *       for booleans, date/datetime for numbers in a date style, "" for empty cells.
@@ -192,6 +193,7 @@ static int attrs_ok(const char *p, const char *e) {
 }
 
 static const char *skip_space(const char *p, const char *end);
+static int all_digits(const char *v, const char *ve, long long *out);
 
 #define MAX_DEPTH 64
 
@@ -323,12 +325,18 @@ static PyObject *shared_strings(PyObject *self, PyObject *args) {
         if (end - q > 1 && q[1] != '?' && q[1] != '!') goto back;  /* another element first */
     }
     Stack st = {.depth = 0};
+    long long declared = -1;
     if (!sst || !xml_ok(in.buf, sst, &st) || st.depth) goto back;
     {
         const char *n, *ne, *ae;
         int closing, self_closing;
         p = read_tag(sst, end, &n, &ne, &ae, &closing, &self_closing);
         if (!p || self_closing || !attrs_ok(ne, ae)) goto back;
+        /* calamine reserves room for the declared uniqueCount before it reads a string (a crafted
+         * count aborts it, in its child process): a table that does not hold exactly what it
+         * declares is left to calamine */
+        const char *v, *ve;
+        if (attr(ne, ae, "uniqueCount", &v, &ve) == 1 && !all_digits(v, ve, &declared)) goto back;
     }
     for (;;) {
         const char *n, *ne, *ae;
@@ -339,6 +347,7 @@ static PyObject *shared_strings(PyObject *self, PyObject *args) {
         if (!after) goto back;
         if (closing && name_is(n, ne, "sst")) {
             if (skip_space(after, end) != end) goto back;  /* nothing after the table but white space */
+            if (declared >= 0 && declared != PyList_GET_SIZE(out)) goto back;
             break;
         }
         if (closing || self_closing || !name_is(n, ne, "si") || !attrs_ok(ne, ae)) goto back;
