@@ -159,6 +159,7 @@ def test_dates_in_date_styles(fmt, custom):
     ("an error cell", '<c r="A1" t="e"><v>#N/A</v></c>', {}),
     ("an ISO date cell", '<c r="A1" t="d"><v>2024-08-09</v></c>', {}),
     ("a cell without r", '<c><v>1</v></c>', {}),
+    ("an attribute written twice", '<c r="A1" cm="1" cm="1"><v>1</v></c>', {}),
     ("a prefixed cell", '<x:c xmlns:x="urn:x" r="A1"><x:v>1</x:v></x:c>', {}),
     ("a number with spaces", '<c r="A1"><v> 1</v></c>', {}),
     ("text in a number cell", '<c r="A1"><v>abc</v></c>', {}),

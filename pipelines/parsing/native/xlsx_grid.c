@@ -161,35 +161,54 @@ static int name_is(const char *n, const char *ne, const char *want) {
     return (size_t)(ne - n) == len && !memcmp(n, want, len);
 }
 
-/* Attribute `want` of [p, e): its value [*v, *ve). 1 found, 0 not, -1 malformed. */
-static int attr(const char *p, const char *e, const char *want, const char **v, const char **ve) {
-    size_t wl = strlen(want);
-    while (p < e) {
-        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-        if (p >= e) break;
-        const char *n = p;
-        while (p < e && *p != '=' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
-        const char *ne = p;
-        if (ne == n || !name_chars(n, ne)) return -1;
-        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-        if (p >= e || *p != '=') return -1;
-        p++;
-        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-        if (p >= e || (*p != '"' && *p != '\'')) return -1;
-        char quote = *p++;
-        const char *vs = p;
-        while (p < e && *p != quote) p++;
-        if (p >= e) return -1;
-        if ((size_t)(ne - n) == wl && !memcmp(n, want, wl)) { *v = vs; *ve = p; return 1; }
-        p++;
-    }
-    return 0;
+/* The next attribute of [*p, e): its name [*n, *ne) and value [*v, *ve), *p moved past it.
+ * 1: an attribute; 0: none left; -1: malformed (not name="value" or name='value'). */
+static int next_attr(const char **p_, const char *e, const char **n, const char **ne, const char **v,
+                     const char **ve) {
+    const char *p = *p_;
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    if (p >= e) { *p_ = p; return 0; }
+    *n = p;
+    while (p < e && *p != '=' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
+    *ne = p;
+    if (*ne == *n || !name_chars(*n, *ne)) return -1;
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    if (p >= e || *p != '=') return -1;
+    p++;
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    if (p >= e || (*p != '"' && *p != '\'')) return -1;
+    char quote = *p++;
+    *v = p;
+    p = memchr(p, quote, (size_t)(e - p));
+    if (!p) return -1;
+    *ve = p;
+    *p_ = p + 1;
+    return 1;
 }
 
-/* Whether the attributes [p, e) are well formed (name="value" or name='value', nothing else). */
+#define MAX_ATTRS 32
+
+/* Attribute `want` of [p, e): its value [*v, *ve). 1 found, 0 not, -1 malformed or an attribute
+ * written twice (XML forbids it; calamine's reader refuses it). */
+static int attr(const char *p, const char *e, const char *want, const char **v, const char **ve) {
+    const char *n, *ne, *vs, *vse, *names[MAX_ATTRS], *ends[MAX_ATTRS];
+    size_t wl = strlen(want);
+    int rc, count = 0, found = 0;
+    while ((rc = next_attr(&p, e, &n, &ne, &vs, &vse)) == 1) {
+        if (count == MAX_ATTRS) return -1;
+        for (int i = 0; i < count; i++)
+            if (ends[i] - names[i] == ne - n && !memcmp(names[i], n, (size_t)(ne - n))) return -1;
+        names[count] = n;
+        ends[count++] = ne;
+        if ((size_t)(ne - n) == wl && !memcmp(n, want, wl)) { *v = vs; *ve = vse; found = 1; }
+    }
+    return rc < 0 ? -1 : found;
+}
+
+/* Whether the attributes [p, e) are well formed (name="value" or name='value', each once). */
 static int attrs_ok(const char *p, const char *e) {
     const char *v, *ve;
-    return attr(p, e, "\x01", &v, &ve) == 0;
+    return attr(p, e, "\x01", &v, &ve) >= 0;
 }
 
 static const char *skip_space(const char *p, const char *end);
@@ -413,36 +432,27 @@ static void cells_free(Cells *c) {
 }
 
 /* The attributes r, s, t and vm of a <c> in one pass: each value's range, or NULL when absent.
- * 0 when malformed or an attribute is repeated. */
+ * 0 when malformed or an attribute is written twice. */
 static int cell_attrs(const char *p, const char *e, const char *v[4], const char *ve[4]) {
+    const char *n, *ne, *vs, *vse, *names[MAX_ATTRS], *ends[MAX_ATTRS];
+    int rc, count = 0;
     for (int i = 0; i < 4; i++) v[i] = ve[i] = NULL;
-    while (p < e) {
-        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-        if (p >= e) break;
-        const char *n = p;
-        while (p < e && *p != '=' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
-        const char *ne = p;
-        if (ne == n || !name_chars(n, ne)) return 0;
-        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-        if (p >= e || *p != '=') return 0;
-        p++;
-        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-        if (p >= e || (*p != '"' && *p != '\'')) return 0;
-        char quote = *p++;
-        const char *vs = p;
-        p = memchr(p, quote, (size_t)(e - p));
-        if (!p) return 0;
+    while ((rc = next_attr(&p, e, &n, &ne, &vs, &vse)) == 1) {
+        if (count == MAX_ATTRS) return 0;
+        for (int i = 0; i < count; i++)
+            if (ends[i] - names[i] == ne - n && !memcmp(names[i], n, (size_t)(ne - n))) return 0;
+        names[count] = n;
+        ends[count++] = ne;
         int which = -1;
         if (ne - n == 1) which = *n == 'r' ? 0 : *n == 's' ? 1 : *n == 't' ? 2 : -1;
         else if (ne - n == 2 && n[0] == 'v' && n[1] == 'm') which = 3;
         if (which >= 0) {
             if (v[which]) return 0;
             v[which] = vs;
-            ve[which] = p;
+            ve[which] = vse;
         }
-        p++;
     }
-    return 1;
+    return rc == 0;
 }
 
 /* "B7" -> row 6, col 1 (0-based). 0 when not written as [A-Z]{1,3}[1-9][0-9]{0,6}. */
