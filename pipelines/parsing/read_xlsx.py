@@ -48,7 +48,7 @@ def read_xlsx(content: bytes, layout: Layout) -> RawTable:
     :func:`~pipelines.parsing.readers.read_tables`, which checks the workbook first and runs this
     in a child process (calamine aborts the process on a workbook it cannot allocate)."""
     # A workbook written the plain way is read natively into the grid calamine would give
-    # (xlsx_native, ~5x faster); any other by calamine (Rust, about 9x faster than openpyxl). Values
+    # (xlsx_native, about 4x faster); any other by calamine (Rust, about 9x faster than openpyxl). Values
     # are normalised to what openpyxl returns (see _xlsx_cell).
     found = native_grid(content)
     names, grid = found if found is not None else _calamine_grid(content)
@@ -85,6 +85,11 @@ def read_xlsx(content: bytes, layout: Layout) -> RawTable:
 
 
 def _calamine_grid(content: bytes) -> tuple[list[str], list[list[object]]]:
+    """``(sheet names, grid of the first sheet)`` as python-calamine reads them.
+
+    Raises:
+        FileError: ``not_xlsx`` when calamine cannot open the workbook.
+    """
     from python_calamine import CalamineWorkbook
 
     try:

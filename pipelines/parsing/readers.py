@@ -16,6 +16,7 @@ import io
 import zipfile
 from collections.abc import Sequence
 
+from pipelines.parsing import native
 from pipelines.parsing.cells import FileError, RawTable
 from pipelines.parsing.isolated import read_isolated
 from pipelines.parsing.layouts import Layout
@@ -76,6 +77,8 @@ def read_tables(files: Sequence[tuple[str, bytes]], layout: Layout) -> list[RawT
             out[i] = exc
     if workbooks:
         import python_calamine  # noqa: F401 - imported once here, not in every child
+
+        native.grid_module()  # likewise the native workbook reader (xlsx_native), loaded once here
 
         read = functools.partial(read_xlsx, layout=layout)
         for i, result in zip(workbooks, read_isolated(read, [files[i][1] for i in workbooks]), strict=True):

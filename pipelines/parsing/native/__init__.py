@@ -1,6 +1,8 @@
 """HMAC-SHA256 of a whole string column in one native call (``hmac_column.c``), with the pure
-Python loop as the fallback; and pseudonyms of raw text in one native pass (normalise, append a
-scope, hash: :func:`normalise_hmac_hex_column`), with pandas as the fallback.
+Python loop as the fallback; pseudonyms of raw text in one native pass (normalise, append a
+scope, hash: :func:`normalise_hmac_hex_column`), with pandas as the fallback; and the workbook grid
+reader (``xlsx_grid.c``, :func:`grid_module`, used by :mod:`pipelines.parsing.xlsx_native`), with
+python-calamine as the fallback.
 
 The C file needs only a C compiler: ``python -m pipelines.parsing.native`` builds it (``make
 install`` does), and it calls SHA-256 in the libcrypto that Python's ``hashlib`` already loaded
