@@ -14,9 +14,11 @@ _CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 
 
 def workbook(sheet_data: str, shared_strings: str | None = None, dimension: str | None = None,
-             sheet_head: str = "", styles: str | None = None, workbook_pr: str = "") -> bytes:
+             sheet_head: str = "", styles: str | None = None, workbook_pr: str = "",
+             sheet_xml: str | None = None) -> bytes:
     """A minimal valid .xlsx whose first sheet's ``<sheetData>`` is ``sheet_data`` (``styles``: the
-    whole ``xl/styles.xml``; ``workbook_pr``: elements before ``<sheets>``, e.g. ``<workbookPr/>``)."""
+    whole ``xl/styles.xml``; ``workbook_pr``: elements before ``<sheets>``, e.g. ``<workbookPr/>``;
+    ``sheet_xml``: the whole sheet part instead, as given)."""
     sst_type = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_CT}.sharedStrings+xml"/>'
     sst_rel = f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
     styles_type = f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/>'
@@ -43,6 +45,8 @@ def workbook(sheet_data: str, shared_strings: str | None = None, dimension: str 
             f'{f"<dimension ref={chr(34)}{dimension}{chr(34)}/>" if dimension else ""}'
             f'<sheetData>{sheet_data}</sheetData></worksheet>'),
     }
+    if sheet_xml is not None:
+        parts["xl/worksheets/sheet1.xml"] = sheet_xml
     if shared_strings:
         parts["xl/sharedStrings.xml"] = shared_strings
     if styles:
