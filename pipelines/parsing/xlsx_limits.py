@@ -94,7 +94,7 @@ def check_workbook(content: bytes) -> None:
             for info in infos:
                 if info.filename.rsplit("/", 1)[-1].lower() == "sharedstrings.xml":
                     _check_shared_strings(zf, info, inflated)
-            for info in _first_sheet(zf):
+            for info in first_sheet(zf):
                 _check_sheet(zf, info)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
             OSError) as exc:
@@ -123,7 +123,7 @@ def _check_shared_strings(zf: zipfile.ZipFile, info: zipfile.ZipInfo, inflated: 
                                          f"of {inflated:,} inflated bytes holds at most {cap:,}")
 
 
-def _first_sheet(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+def first_sheet(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     """The part the reader reads as sheet 1 (the first ``<sheet>`` of workbook.xml through its
     relationship); every worksheet part when that cannot be told."""
     names = {i.filename: i for i in zf.infolist()}

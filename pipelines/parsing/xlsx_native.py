@@ -19,7 +19,7 @@ import re
 import zipfile
 
 from pipelines.parsing import native
-from pipelines.parsing.xlsx_limits import _first_sheet
+from pipelines.parsing.xlsx_limits import first_sheet
 
 _SHEET_TAG = re.compile(rb"<([A-Za-z_][\w.-]*:)?sheet\s([^>]*)>")
 _NAME = re.compile(rb"""\bname\s*=\s*(?:"([^"]*)"|'([^']*)')""")
@@ -67,7 +67,7 @@ def native_grid(content: bytes) -> tuple[list[str], list[list[object]]] | None:
             sheet_names = _sheet_names(workbook)
             if sheet_names is None or _DATE1904.search(workbook):
                 return None  # several sheets, or the 1904 date system (dates left to calamine)
-            sheets = _first_sheet(zf)
+            sheets = first_sheet(zf)
             if len(sheets) != 1 or not sheets[0].filename.startswith("xl/worksheets/"):
                 return None
             plain = _plain_styles(zf.read("xl/styles.xml")) if "xl/styles.xml" in names else b""

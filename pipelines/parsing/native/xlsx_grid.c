@@ -311,8 +311,7 @@ static const char *skip_space(const char *p, const char *end) {
 }
 
 /* "<t ...>text</t>" at p (after white space); the text's range, and the byte after </t>. */
-static const char *read_t(const char *p, const char *end, const char **ts, const char **te, int *empty,
-                          int *preserve) {
+static const char *read_t(const char *p, const char *end, const char **ts, const char **te, int *preserve) {
     const char *n, *ne, *ae, *v, *ve;
     int closing, self;
     p = skip_space(p, end);
@@ -322,14 +321,13 @@ static const char *read_t(const char *p, const char *end, const char **ts, const
     int found = attr(ne, ae, "xml:space", &v, &ve);
     if (found < 0) return NULL;
     *preserve = found && name_is(v, ve, "preserve");
-    if (self) { *ts = *te = after; *empty = 1; return after; }
+    if (self) { *ts = *te = after; return after; }
     const char *lt = memchr(after, '<', (size_t)(end - after));
     if (!lt || end - lt < 4 || memcmp(lt, "</t>", 4)) return NULL;
-    *ts = after; *te = lt; *empty = 0;
+    *ts = after; *te = lt;
     return lt + 4;
 }
 
-static PyObject *send_back(void) { Py_RETURN_NONE; }
 
 static PyObject *shared_strings(PyObject *self, PyObject *args) {
     Py_buffer in;
@@ -359,7 +357,7 @@ static PyObject *shared_strings(PyObject *self, PyObject *args) {
     }
     for (;;) {
         const char *n, *ne, *ae;
-        int closing, self_closing, empty;
+        int closing, self_closing;
         p = skip_space(p, end);
         if (p >= end || *p != '<') goto back;
         const char *after = read_tag(p, end, &n, &ne, &ae, &closing, &self_closing);
@@ -372,7 +370,7 @@ static PyObject *shared_strings(PyObject *self, PyObject *args) {
         if (closing || self_closing || !name_is(n, ne, "si") || !attrs_ok(ne, ae)) goto back;
         const char *ts, *te;
         int preserve;
-        p = read_t(after, end, &ts, &te, &empty, &preserve);
+        p = read_t(after, end, &ts, &te, &preserve);
         if (!p) goto back;
         p = skip_space(p, end);
         if (end - p < 5 || memcmp(p, "</si>", 5)) goto back;
@@ -393,7 +391,7 @@ back:
     Py_XDECREF(out);
     PyMem_Free(b.data);
     PyBuffer_Release(&in);
-    return send_back();
+    Py_RETURN_NONE;
 fail:
     Py_XDECREF(out);
     PyMem_Free(b.data);
@@ -669,21 +667,17 @@ static PyObject *sheet_grid(PyObject *self, PyObject *args) {
                 }
                 if (cself) { p = cafter; continue; }  /* <v/>, <f .../>: no Start event, value kept */
                 if (name_is(cn, cne, "f")) {
-                    const char *close = cafter;
-                    for (;;) {  /* formula text holds no '<' (it would be escaped) */
-                        close = memchr(close, '<', (size_t)(end - close));
-                        if (!close || end - close < 4) { sent_back = 1; goto cell_out; }
-                        if (!memcmp(close, "</f>", 4)) break;
-                        sent_back = 1; goto cell_out;
-                    }
+                    /* formula text holds no '<' (it would be escaped): the next one closes it */
+                    const char *close = memchr(cafter, '<', (size_t)(end - cafter));
+                    if (!close || end - close < 4 || memcmp(close, "</f>", 4)) { sent_back = 1; goto cell_out; }
                     Py_CLEAR(value);
                     p = close + 4;
                     continue;
                 }
                 if (name_is(cn, cne, "is")) {
                     const char *ts, *te;
-                    int is_empty, preserve;
-                    const char *q = read_t(cafter, end, &ts, &te, &is_empty, &preserve);
+                    int preserve;
+                    const char *q = read_t(cafter, end, &ts, &te, &preserve);
                     if (!q) { sent_back = 1; goto cell_out; }
                     q = skip_space(q, end);
                     if (end - q < 5 || memcmp(q, "</is>", 5)) { sent_back = 1; goto cell_out; }
@@ -781,7 +775,7 @@ done:
     }
     if (sent_back) {
         Py_XDECREF(grid);
-        return send_back();
+        Py_RETURN_NONE;
     }
     return grid;
 }
