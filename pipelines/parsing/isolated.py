@@ -22,27 +22,48 @@ kernel's OOM killer choosing the child) is retried, since a refusal lasts as lon
 
 Cost: one fork per batch (a few ms) plus pickling each table back (about 3 ms for a village file
 of 700 rows).
+
+**Where the children come from.** A child forked straight from a large process costs that process
+more than the fork: every page of its heap is write-protected by the fork, and each page it writes
+afterwards faults once, child alive or not. An ingestion worker holds a heap of ~0.8 GB and forks
+once per batch, so it faulted about a million pages per Banten e-PPGBM pass (10-15 % of its CPU,
+measured below). A process that reads many batches therefore starts a **spawner** while it is still
+small (:func:`start_spawner`; the ingestion workers do when they start): a forked process that
+only waits for requests on a socket and forks each reading child itself. The worker sends it the
+reader, the jobs and the two ends the child writes to (its result pipe and stderr file, passed as
+file descriptors); it gets back the child's pid, then its exit status. Everything else is as
+above: the worker reads the results, enforces the timeout (killing the child by pid) and judges the
+death. A reader that does not pickle (a closure), or a spawner that is gone, falls back to forking
+here, for that call or for good. The spawner keeps none of its parent's files but its socket and
+ends (``os._exit``) when the socket closes, so it never outlives its parent by more than the child
+it is waiting for.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import resource
 import select
 import signal
+import socket
 import struct
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from pipelines.parsing.cells import FileError, withheld
 
+log = logging.getLogger(__name__)
+
 READ_MEMORY_BYTES = 2 * 1024**3
 READ_TIMEOUT_S = 120.0
 ATTEMPTS = 2  # deaths before a file is refused
 _HEADER = struct.Struct(">Q")
+_REPLY = struct.Struct(">q")
 _OUT_FD = 3  # the pipe's end in the child, once every other inherited file is closed
 _ERR_TAIL = 65_536
 
@@ -84,9 +105,13 @@ def _one_child(read: Callable, jobs: Sequence, memory: int, timeout: float) -> t
     """What one child read before it finished or died, and the error of the file it died on."""
     r, w = os.pipe()
     err = tempfile.TemporaryFile()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child; coverage does not follow it
-        _child(read, jobs, w, err.fileno(), memory)
+    spawner = _SPAWNER[0]
+    pid = spawner.spawn(read, jobs, w, err.fileno(), memory) if spawner is not None else None
+    if pid is None:
+        spawner = None
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child; coverage does not follow it
+            _child(read, jobs, w, err.fileno(), memory)
     os.close(w)
     got: list = []
     status = None
@@ -96,7 +121,7 @@ def _one_child(read: Callable, jobs: Sequence, memory: int, timeout: float) -> t
         os.close(r)
         if status is None:  # timed out, or this process was interrupted: the child goes too
             os.kill(pid, signal.SIGKILL)
-        waited = os.waitpid(pid, 0)[1]
+        waited = spawner.reaped(pid) if spawner is not None else os.waitpid(pid, 0)[1]
         err.seek(0, os.SEEK_END)
         err.seek(max(0, err.tell() - _ERR_TAIL))
         stderr = err.read()
@@ -106,6 +131,152 @@ def _one_child(read: Callable, jobs: Sequence, memory: int, timeout: float) -> t
     if len(got) == len(jobs) and os.WIFEXITED(waited) and os.WEXITSTATUS(waited) == 0:
         return got, None
     return got, _death(waited, stderr, memory)
+
+
+class Spawner:
+    """A small forked process that forks the reading children (see the module docstring)."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the spawner; coverage does not follow it
+            ours.close()
+            _spawner_main(theirs)
+        theirs.close()
+        self.pid, self._sock = pid, ours
+        self._lock = threading.Lock()
+        self._busy: int | None = None  # the child whose exit status the spawner will send next
+
+    def spawn(self, read: Callable, jobs: Sequence, w: int, err: int, memory: int) -> int | None:
+        """Start a child reading ``jobs`` into ``w`` (its stderr to ``err``); its pid, or None when
+        this reader cannot go through the spawner (the caller then forks it)."""
+        try:
+            payload = pickle.dumps((read, list(jobs), memory), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - a closure or a lambda: fork here
+            return None
+        self._lock.acquire()
+        try:
+            socket.send_fds(self._sock, [_HEADER.pack(len(payload))], [w, err])
+            self._sock.sendall(payload)
+            pid = _REPLY.unpack(_recv_exactly(self._sock, _REPLY.size))[0]
+        except OSError:
+            self._lock.release()
+            self._gone("it stopped answering")
+            return None
+        if pid < 0:  # the spawner could not load the reader (say a module it has not imported)
+            self._lock.release()
+            return None
+        self._busy = pid
+        return pid
+
+    def reaped(self, pid: int) -> int:
+        """The wait status of the child ``pid`` (reaped by the spawner)."""
+        try:
+            assert self._busy == pid
+            return _REPLY.unpack(_recv_exactly(self._sock, _REPLY.size))[0]
+        except OSError:  # the spawner is gone: so is its child's status; treat the child as killed
+            with _ignored(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            self._gone("it died while a child read")
+            return signal.SIGKILL  # a wait status meaning "killed by SIGKILL"
+        finally:
+            self._busy = None
+            self._lock.release()
+
+    def _gone(self, why: str) -> None:
+        log.warning("workbook reader spawner (pid %s): %s; forking readers from this process", self.pid, why)
+        if _SPAWNER[0] is self:
+            _SPAWNER[0] = None
+        self.close()
+
+    def close(self) -> None:
+        """Close the socket (the spawner then exits) and reap it."""
+        with _ignored(OSError):
+            self._sock.close()
+        with _ignored(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+class _ignored:
+    def __init__(self, *kinds: type[BaseException]) -> None:
+        self._kinds = kinds
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        return kind is not None and issubclass(kind, self._kinds)
+
+
+_SPAWNER: list[Spawner | None] = [None]
+
+
+def start_spawner() -> Spawner:
+    """Fork this process's spawner now, while it is small (once; the readers of
+    :func:`read_isolated` then come from it)."""
+    if _SPAWNER[0] is None:
+        _SPAWNER[0] = Spawner()
+    return _SPAWNER[0]
+
+
+def stop_spawner() -> None:
+    spawner, _SPAWNER[0] = _SPAWNER[0], None
+    if spawner is not None:
+        spawner.close()
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionResetError("closed")
+        buf += chunk
+    return bytes(buf)
+
+
+def _spawner_main(sock: socket.socket) -> None:  # pragma: no cover - runs in the spawner
+    """Fork one reading child per request, send back its pid, then its wait status; exit when the
+    socket closes (the parent closed it or died)."""
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        keep = sock.fileno()
+        os.closerange(3, keep)
+        os.closerange(keep + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        while True:
+            try:
+                head, fds, _, _ = socket.recv_fds(sock, _HEADER.size, 2)
+            except OSError:
+                break
+            if not head:
+                break
+            if len(head) < _HEADER.size:
+                head += _recv_exactly(sock, _HEADER.size - len(head))
+            payload = _recv_exactly(sock, _HEADER.unpack(head)[0])
+            w, err = fds
+            try:
+                read, jobs, memory = pickle.loads(payload)
+            except Exception:  # noqa: BLE001 - the parent forks this one itself
+                os.close(w)
+                os.close(err)
+                sock.sendall(_REPLY.pack(-1))
+                continue
+            del payload
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                _child(read, jobs, w, err, memory)
+            os.close(w)
+            os.close(err)
+            del read, jobs
+            sock.sendall(_REPLY.pack(pid))
+            sock.sendall(_REPLY.pack(os.waitpid(pid, 0)[1]))
+    except BaseException:  # noqa: BLE001 - nothing of the parent's may run here
+        code = 70
+    finally:
+        os._exit(code)
 
 
 def _receive(r: int, got: list, timeout: float) -> bool | None:

@@ -123,3 +123,96 @@ def test_a_process_with_many_files_open_still_reads():
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# The spawner (isolated.start_spawner): readers forked by a small process started early, so that a
+# large process that reads batch after batch is not itself forked for each. Readers defined at module
+# level pickle by reference and go through it; a closure is forked here.
+
+@pytest.fixture
+def spawner():
+    from pipelines.parsing import isolated
+
+    isolated.stop_spawner()
+    started = isolated.start_spawner()
+    try:
+        yield started
+    finally:
+        isolated.stop_spawner()
+
+
+def _with_parent(job):
+    return job * 2, os.getppid()
+
+
+def _dies_hangs_or_allocates(job):
+    if job == "segv":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if job == "hang":
+        time.sleep(60)
+    if isinstance(job, int):
+        return len(bytearray(job))
+    return job.upper()
+
+
+def test_readers_come_from_the_spawner_and_read_the_same(spawner):
+    results = read_isolated(_with_parent, [1, 2, 3])
+    assert [r[0] for r in results] == [2, 4, 6]
+    assert {r[1] for r in results} == {spawner.pid} != {os.getpid()}
+
+
+def test_through_the_spawner_deaths_hangs_and_memory_are_judged_as_before(spawner):
+    results = read_isolated(_dies_hangs_or_allocates, ["a", "segv", "hang", 1 << 30, 10, "b"],
+                            memory_bytes=256 * 1024**2, timeout_s=0.5)
+    assert results[0] == "A" and results[4] == 10 and results[5] == "B"
+    assert str(results[1]).startswith("parser_crashed: the reader died (SIGSEGV)")
+    assert str(results[2]) == "parser_crashed: reading took over 0.5 s and was stopped"
+    assert str(results[3]).startswith("too_large: reading needed more memory than the 256 MB allowed")
+    assert read_isolated(_with_parent, [5])[0][1] == spawner.pid  # still in service
+
+
+def test_a_closure_is_forked_here_while_the_spawner_runs(spawner):
+    assert read_isolated(lambda j: (j, os.getppid()), [7]) == [(7, os.getpid())]
+
+
+def test_when_the_spawner_dies_readers_are_forked_here(spawner):
+    from pipelines.parsing import isolated
+
+    os.kill(spawner.pid, signal.SIGKILL)
+    os.waitpid(spawner.pid, 0)
+    assert read_isolated(_with_parent, [1, 2]) == [(2, os.getpid()), (4, os.getpid())]
+    assert isolated._SPAWNER[0] is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux /proc only")
+def test_the_spawner_ends_when_stopped_and_leaves_no_child(spawner):
+    from pipelines.parsing import isolated
+
+    before = _children()
+    assert str(spawner.pid) in before
+    read_isolated(_dies_hangs_or_allocates, ["x", "segv"])
+    isolated.stop_spawner()
+    assert not Path(f"/proc/{spawner.pid}").exists()
+    assert _children() == before - {str(spawner.pid)}
+
+
+def test_workbooks_read_through_the_spawner_are_read_as_here(spawner):
+    from pipelines.parsing import isolated
+
+    books = sorted((FIXTURES / "sources").rglob("*.xlsx"))
+    assert books
+    files = [(b.name, b.read_bytes()) for b in books]
+    through = readers.read_tables(files, CHILD_MEASUREMENTS)
+    isolated.stop_spawner()
+    here = readers.read_tables(files, CHILD_MEASUREMENTS)
+    assert [_plain(t) for t in through] == [_plain(t) for t in here]
+    assert sum(isinstance(t, FileError) for t in here) < len(here)
+
+
+def _plain(table):
+    """A RawTable (or FileError) as plain values, to compare two reads."""
+    if isinstance(table, FileError):
+        return str(table)
+    cells = [c.to_pylist() if hasattr(c, "to_pylist") else list(c) for c in table.cells]
+    return (table.names, cells, list(table.row_numbers), table.file_format, [repr(w) for w in table.warnings],
+            table.bad_rows)
