@@ -79,3 +79,26 @@ def test_spread_takes_each_kind_of_result_by_code():
 def test_month_labels_format_each_month_key():
     keys = np.array([2024 * 12 + 7, -1, 2023 * 12 + 11, 2024 * 12 + 7])
     assert month_labels(keys).tolist()[::2] == ["2024-08", "2023-12"] and pd.isna(month_labels(keys)[1])
+
+
+def test_rejected_row_payloads_are_the_json_of_their_cells_column_type_by_type():
+    """payload_json reads Arrow columns through Arrow: the same text as boxing every cell (what
+    ``to_dict(orient="records")`` does), for every kind of column a payload holds, NA as null."""
+    import datetime as dt
+    import json
+
+    from pipelines.parsing.parse_context import _json_default, payload_json
+
+    frame = pd.DataFrame({
+        "text": pd.Series(["a", None, "Désa", ""], dtype="str"),
+        "flag": [True, False, True, False],
+        "count": pd.Series([1, None, 3, 0], dtype="Int64"),
+        "decimal": [1.5, float("nan"), 2.0, -0.0],
+        "day": pd.Series([dt.date(2024, 1, 2), None, dt.date(2024, 3, 4), None], dtype="date32[pyarrow]"),
+        "cell": [1, "x", None, dt.datetime(2024, 5, 6, 7, 8)],
+    })
+    boxed = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    assert payload_json(frame) == [json.dumps(r, ensure_ascii=False, default=_json_default) for r in boxed]
+    assert json.loads(payload_json(frame)[1]) == {"text": None, "flag": False, "count": None, "decimal": None,
+                                                  "day": None, "cell": "x"}
+    assert payload_json(frame.iloc[:0]) == []
