@@ -34,13 +34,15 @@ reader, the jobs and the two ends the child writes to (its result pipe and stder
 file descriptors); it gets back the child's pid, then its exit status. Everything else is as
 above: the worker reads the results, enforces the timeout (killing the child by pid) and judges the
 death. A reader that does not pickle (a closure), or a spawner that is gone, falls back to forking
-here, for that call or for good. The spawner keeps none of its parent's files but its socket and
-ends (``os._exit``) when the socket closes, so it never outlives its parent by more than the child
-it is waiting for.
+here, for that call or for good. The spawner keeps none of its parent's sockets or files but its own
+socket (inherited pipes stay open: a library's fork handlers may close theirs in each child), never
+collects what it inherited, and ends (``os._exit``) when its socket closes, so it never outlives its
+parent by more than the child it is waiting for.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -48,6 +50,7 @@ import resource
 import select
 import signal
 import socket
+import stat
 import struct
 import tempfile
 import threading
@@ -240,11 +243,12 @@ def _spawner_main(sock: socket.socket) -> None:  # pragma: no cover - runs in th
     socket closes (the parent closed it or died)."""
     code = 0
     try:
+        # What this process inherited is never collected here: an inherited file object's finalizer
+        # would close a descriptor number that a received pipe or file may now hold.
+        gc.freeze()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        keep = sock.fileno()
-        os.closerange(3, keep)
-        os.closerange(keep + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        _close_inherited(sock.fileno())
         while True:
             try:
                 head, fds, _, _ = socket.recv_fds(sock, _HEADER.size, 2)
@@ -277,6 +281,26 @@ def _spawner_main(sock: socket.socket) -> None:  # pragma: no cover - runs in th
         code = 70
     finally:
         os._exit(code)
+
+
+def _close_inherited(keep: int) -> None:  # pragma: no cover - runs in the spawner
+    """Close the descriptors the spawner inherited (sockets, files: a run lock, a database, a Dask
+    connection must not outlive their owner here), but its socket and pipes: a library's fork
+    handlers may close their own pipe in every child this process forks (Arrow's signal self-pipe
+    aborts the child when it finds it closed)."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 65_536)))
+    for fd in fds:
+        if fd < 3 or fd == keep:
+            continue
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                continue
+            os.close(fd)
+        except OSError:
+            continue
 
 
 def _receive(r: int, got: list, timeout: float) -> bool | None:
@@ -318,6 +342,7 @@ def _death(status: int, stderr: bytes, memory: int) -> FileError:
 def _child(read: Callable, jobs: Sequence, w: int, err: int, memory: int) -> None:  # pragma: no cover
     code = 0
     try:
+        gc.freeze()  # as in the spawner: no inherited file object closes a descriptor of ours
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.dup2(err, 2)

@@ -216,3 +216,22 @@ def _plain(table):
     cells = [c.to_pylist() if hasattr(c, "to_pylist") else list(c) for c in table.cells]
     return (table.names, cells, list(table.row_numbers), table.file_format, [repr(w) for w in table.warnings],
             table.bad_rows)
+
+
+
+def test_a_spawner_started_after_arrow_read_a_csv_forks_sound_readers():
+    """pyarrow's CSV reader leaves a signal self-pipe whose fork handler closes it in every child:
+    the spawner keeps inherited pipes (it closes sockets and files), or each reader aborts."""
+    import io
+
+    import pyarrow.csv as pcsv
+
+    from pipelines.parsing import isolated
+
+    pcsv.read_csv(io.BytesIO(b"a,b\n1,2\n"))
+    isolated.stop_spawner()
+    started = isolated.start_spawner()
+    try:
+        assert read_isolated(_with_parent, [1, 2]) == [(2, started.pid), (4, started.pid)]
+    finally:
+        isolated.stop_spawner()
