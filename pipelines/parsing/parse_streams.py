@@ -121,8 +121,7 @@ def _child_tokens(ctx: Context, birth: pd.Series, village_code: pd.Series) -> di
     ctx.warn(n_fallback > 0, "nik_fallback",
              lambda f: f"{n_fallback[f]} rows without a usable 16-digit NIK: child_id from name, birth date, village",
              n_fallback)
-    address_key = (ctx.text("address").fillna("") + "|RT " + ctx.text("rt").fillna("")
-                   + "|RW " + ctx.text("rw").fillna(""))
+    address_key = V.joined_text(ctx.text("address"), "|RT ", ctx.text("rt"), "|RW ", ctx.text("rw"))
     has_address = ctx.text("address").notna() | ctx.text("rt").notna() | ctx.text("rw").notna()
     return {
         "child_id": child_id,

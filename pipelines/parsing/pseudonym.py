@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.parsing import native
-from pipelines.parsing.values import arrow_values, as_text, is_number, squeeze_whitespace
+from pipelines.parsing.values import arrow_values, as_text, is_number, joined_text, squeeze_whitespace
 
 TOKEN_HEX_CHARS = 32
 KEY_FINGERPRINT_LABEL = b"banten-konvergensi pseudonym key fingerprint v1"
@@ -300,6 +300,6 @@ def child_ids(
     digits, valid, _ = facts if facts is not None else nik_facts(nik)
     by_nik = pseudonymiser.token("nik", digits.where(valid))
     # token of NAME|birth date|village (an empty name too)
-    scope = birth_iso.astype("str").fillna("") + "|" + village_code.astype("str").fillna("")
+    scope = joined_text(birth_iso, "|", village_code)
     by_name = pseudonymiser.scoped_token("child", name, scope, empty_too=True, where=~valid.to_numpy(dtype=bool))
     return by_nik.where(valid, by_name), valid
