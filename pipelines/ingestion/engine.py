@@ -143,7 +143,10 @@ def _parser_plugin(parse_many, validate):
             # worker itself once per batch, they cost it ~1 M page faults a Banten e-PPGBM pass.
             from pipelines.parsing.isolated import start_spawner
 
-            start_spawner()
+            try:
+                start_spawner()
+            except OSError as exc:  # no fork now (memory, process limit): the worker forks its readers
+                log.warning("no workbook reader spawner on this worker: %s", exc)
 
         def teardown(self, worker) -> None:
             from pipelines.parsing.isolated import stop_spawner

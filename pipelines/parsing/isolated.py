@@ -42,6 +42,7 @@ parent by more than the child it is waiting for.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -178,7 +179,7 @@ class Spawner:
             assert self._busy == pid
             return _REPLY.unpack(_recv_exactly(self._sock, _REPLY.size))[0]
         except OSError:  # the spawner is gone: so is its child's status; treat the child as killed
-            with _ignored(ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             self._gone("it died while a child read")
             return signal.SIGKILL  # a wait status meaning "killed by SIGKILL"
@@ -194,21 +195,10 @@ class Spawner:
 
     def close(self) -> None:
         """Close the socket (the spawner then exits) and reap it."""
-        with _ignored(OSError):
+        with contextlib.suppress(OSError):
             self._sock.close()
-        with _ignored(ChildProcessError):
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
-
-
-class _ignored:
-    def __init__(self, *kinds: type[BaseException]) -> None:
-        self._kinds = kinds
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, tb) -> bool:
-        return kind is not None and issubclass(kind, self._kinds)
 
 
 _SPAWNER: list[Spawner | None] = [None]
