@@ -148,8 +148,7 @@ class Spawner:
             _spawner_main(theirs)
         theirs.close()
         self.pid, self._sock = pid, ours
-        self._lock = threading.Lock()
-        self._busy: int | None = None  # the child whose exit status the spawner will send next
+        self._lock = threading.Lock()  # held from a child's spawn until its status is read
 
     def spawn(self, read: Callable, jobs: Sequence, w: int, err: int, memory: int) -> int | None:
         """Start a child reading ``jobs`` into ``w`` (its stderr to ``err``); its pid, or None when
@@ -170,13 +169,11 @@ class Spawner:
         if pid < 0:  # the spawner could not load the reader (say a module it has not imported)
             self._lock.release()
             return None
-        self._busy = pid
         return pid
 
     def reaped(self, pid: int) -> int:
         """The wait status of the child ``pid`` (reaped by the spawner)."""
         try:
-            assert self._busy == pid
             return _REPLY.unpack(_recv_exactly(self._sock, _REPLY.size))[0]
         except OSError:  # the spawner is gone: so is its child's status; treat the child as killed
             with contextlib.suppress(ProcessLookupError):
@@ -184,7 +181,6 @@ class Spawner:
             self._gone("it died while a child read")
             return signal.SIGKILL  # a wait status meaning "killed by SIGKILL"
         finally:
-            self._busy = None
             self._lock.release()
 
     def _gone(self, why: str) -> None:

@@ -326,7 +326,7 @@ _PAYLOAD_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default)
 def _python_values(series: pd.Series) -> list:
     """The column's cells as Python values, None for NA."""
     if hasattr(series.array, "__arrow_array__"):  # Arrow-backed: Arrow's nulls are the NAs
-        return pa.array(series.array).to_pylist()
+        return V.arrow_values(series).to_pylist()
     return series.astype(object).where(series.notna(), None).tolist()
 
 

@@ -218,7 +218,6 @@ def _plain(table):
             table.bad_rows)
 
 
-
 def test_a_spawner_started_after_arrow_read_a_csv_forks_sound_readers():
     """pyarrow's CSV reader leaves a signal self-pipe whose fork handler closes it in every child:
     the spawner keeps inherited pipes (it closes sockets and files), or each reader aborts."""
