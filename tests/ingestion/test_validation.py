@@ -248,6 +248,38 @@ def test_plain_json_values_take_a_shortcut_with_gx_s_own_results(runner, batches
         assert repr(convert(value)) == repr(convert.__wrapped__(value))
 
 
+def test_column_domains_narrowed_to_the_column_and_the_index_give_gx_s_own_results(runner, batches, monkeypatch):
+    """While one of our validations runs, a single-column domain is that column plus the index
+    columns. GX's whole result (every expectation's, failing rows' indices included) and the
+    outcomes are the same as with GX's whole-frame domains, and outside a validation GX's engine
+    hands out the whole frame (the flag is down)."""
+    from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
+
+    assert getattr(PandasExecutionEngine.get_domain_records, "_column_and_index_only", False)  # installed
+    class Recording(dict):  # the domains narrowed in each validation, noted before they go
+        seen: list = []
+
+        def clear(self):
+            self.seen.append(sorted(column for _, column in self))
+            super().clear()
+
+    monkeypatch.setattr(runner, "_NARROWED", Recording())
+    frame, *_ = _bad_child_batch(batches)
+    cases = [("child_measurements", frame)] + [(stream, batches[stream]) for stream in STREAMS]
+    narrowed = [(runner.run_suite(stream, rows), runner.validate_submissions(stream, rows)) for stream, rows in cases]
+    assert runner._NARROWED == {} and runner._NARROWING == [False]
+    assert "village_code" in Recording.seen[0]  # the e-PPGBM suite's column domains were narrowed
+    monkeypatch.setattr(runner, "NARROW_COLUMN_DOMAINS", False)
+    whole = [(runner.run_suite(stream, rows), runner.validate_submissions(stream, rows)) for stream, rows in cases]
+    for (stream, _), (result_a, outcome_a), (result_b, outcome_b) in zip(cases, narrowed, whole, strict=True):
+        for item in (result_a, result_b):  # when it ran: not the result
+            item.pop("meta", None)
+        assert result_a == result_b, stream
+        pd.testing.assert_frame_equal(outcome_a, outcome_b, obj=stream)
+    assert not narrowed[0][1]["success"].all()  # failing rows covered
+    assert any(r["result"].get("unexpected_index_list") for r in narrowed[0][0]["results"])
+
+
 def test_text_reaches_gx_as_the_same_categorical_without_the_second_check():
     """The suites read Arrow text as categoricals built from Arrow's dictionary encoding without
     pandas checking the categories again: the same values, categories and dtype as the checked way."""

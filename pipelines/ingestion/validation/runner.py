@@ -136,15 +136,60 @@ def _fast_json_conversion() -> None:
             module.convert_to_json_serializable = convert_to_json_serializable
 
 
+# GX's pandas engine hands every single-column metric the WHOLE batch frame as its domain, and the
+# map metrics then filter it by rows (``df[df[column].notnull()]``, ``df[unexpected]``) two or
+# three times per expectation: each filter copies every column of the frame, ~20 of them for
+# e-PPGBM, to read one column and the two index columns. While one of our validations runs (and
+# only then), a column domain is that column plus :data:`INDEX_COLUMNS`, the only columns a
+# column-domain metric reads with :data:`RESULT_FORMAT` (no unexpected rows are returned). Row
+# conditions are applied first, by GX, on the whole frame; column-pair and multi-column domains
+# are left whole. Measured (2026-12-04, a 125,291-row e-PPGBM batch, 8 alternated pairs, results
+# identical): a validation's CPU 0.439 -> 0.394 s (best), 0.501 -> 0.457 s (median). Off
+# (``NARROW_COLUMN_DOMAINS = False``): GX's own domains (the tests compare both).
+NARROW_COLUMN_DOMAINS = True
+_NARROWED: dict[tuple[int, str], tuple[Any, Any]] = {}  # (id(frame), column) -> (frame, narrowed)
+_NARROWING = [False]
+
+
+def _narrow_column_domains() -> None:
+    from great_expectations.execution_engine.pandas_execution_engine import (  # noqa: PLC0415 - slow import
+        PandasExecutionEngine,
+    )
+
+    original = PandasExecutionEngine.get_domain_records
+    if getattr(original, "_column_and_index_only", False):
+        return
+
+    def get_domain_records(self, domain_kwargs: dict):
+        data = original(self, domain_kwargs)
+        column = domain_kwargs.get("column")
+        if (not _NARROWING[0] or column is None or "column_A" in domain_kwargs or "column_list" in domain_kwargs
+                or column not in data.columns or any(c not in data.columns for c in INDEX_COLUMNS)):
+            return data
+        hit = _NARROWED.get((id(data), column))
+        if hit is None or hit[0] is not data:  # the frame is kept, so its id is not reused meanwhile
+            keep = [column, *(c for c in INDEX_COLUMNS if c != column)]
+            hit = _NARROWED[(id(data), column)] = (data, data[keep])
+        return hit[1]
+
+    get_domain_records._column_and_index_only = True  # type: ignore[attr-defined]
+    get_domain_records.__wrapped__ = original  # type: ignore[attr-defined]
+    PandasExecutionEngine.get_domain_records = get_domain_records
+
+
 @contextlib.contextmanager
 def _one_validation():
-    """Expectation configurations built once while the validation inside runs (see above)."""
+    """Expectation configurations built once, and column domains narrowed, while the validation
+    inside runs (see above)."""
     _CACHING[0] = CACHE_CONFIGURATIONS
+    _NARROWING[0] = NARROW_COLUMN_DOMAINS
     try:
         yield
     finally:
         _CACHING[0] = False
+        _NARROWING[0] = False
         _CONFIGURATIONS.clear()
+        _NARROWED.clear()
 
 
 @dataclass
@@ -188,6 +233,7 @@ def _build_runtime() -> _Runtime:
         suites[stream] = context.suites.add(build_suite(stream))
     _cache_configurations()
     _fast_json_conversion()
+    _narrow_column_domains()
     return _Runtime(gx.__version__, batch_definitions, suites)
 
 
