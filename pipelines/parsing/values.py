@@ -118,8 +118,12 @@ def _native_text(cells: np.ndarray, types: list[tuple[type, np.ndarray]]) -> np.
 
 
 def _trimmed(text: pd.Series) -> pd.Series:
-    text = text.astype("str").str.strip()
-    return text.where(text.ne("") & text.notna())
+    """``text.astype("str").str.strip()``, empty cells NA: one Arrow pass for the trim, one for the
+    empties (pandas' ``where`` on Arrow text took twice as long as both; 130k cells 8-12 -> 4 ms)."""
+    text = text.astype("str")
+    trimmed = pc.utf8_trim_whitespace(arrow_values(text))
+    trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
+    return pd.Series(trimmed, index=text.index, name=text.name, dtype="str")
 
 
 def arrow_values(series: pd.Series) -> pa.Array:
