@@ -10,6 +10,7 @@ submitter or period) its identity and submission id, from what the parser read i
 from __future__ import annotations
 
 import logging
+import pickle
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -44,6 +45,20 @@ class Item(NamedTuple):
     name_error: str | None  # a name refused outright: not parsed
     sha: str
     hints: FileHints
+
+    def __reduce_ex__(self, protocol):
+        """Pickled with the file's bytes as an out-of-band buffer (protocol 5): Dask then sends them
+        as a frame of their own instead of copying them into the pickle and scanning that for
+        ``__main__`` (a 32 MB batch: ~50 ms of the single writer's CPU, 0.8 s a Banten month). The
+        receiving side gets ``bytes`` back (:func:`_item`)."""
+        content = pickle.PickleBuffer(self.content) if protocol >= 5 else self.content
+        return _item, (self.sid, self.file_name, content, self.name_error, self.sha, self.hints)
+
+
+def _item(sid, file_name, content, name_error, sha, hints) -> Item:
+    """An :class:`Item` unpickled: its content as ``bytes`` whatever buffer carried it (no copy
+    when it is ``bytes`` already)."""
+    return Item(sid, file_name, content if type(content) is bytes else bytes(content), name_error, sha, hints)
 
 
 @dataclass
