@@ -199,3 +199,20 @@ def test_token_matches_the_one_value_hmac():
     assert tokens.iloc[0] == PSEUDO.token_one("nik", "3604015001230001") == tokens.iloc[3]
     assert tokens.iloc[1] == PSEUDO.token_one("nik", "ANAK CONTOH") and pd.isna(tokens.iloc[2])
     assert str(tokens.dtype) == "str"
+
+
+def test_a_file_s_period_is_the_label_most_of_its_rows_carry_ties_to_the_later():
+    """Per file, the most frequent period label of its rows; NA labels are not counted, a tie goes
+    to the later period, a file without a label gets None; the labels' dtype does not matter."""
+    import numpy as np
+    import pandas as pd
+
+    from pipelines.parsing.file_identity import most_common_period
+
+    files = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 4, 4, 4], dtype="int64")
+    labels = ["2024-08", "2024-07", "2024-08", "2024-07", None, "2024-09", None, None, None, "2023-12",
+              "2024-01", "2024-01"]
+    for dtype in ("str", "string", object):
+        got = most_common_period(files, pd.Series(labels, dtype=dtype), 5)
+        assert got == ["2024-08", "2024-09", None, None, "2024-01"], dtype
+    assert most_common_period(np.zeros(0, dtype="int64"), pd.Series([], dtype="str"), 2) == [None, None]
