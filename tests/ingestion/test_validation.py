@@ -222,6 +222,19 @@ def test_configurations_built_once_per_validation_change_no_outcome(runner, batc
     assert expectation.configuration is not expectation.configuration  # outside a validation: GX's own
 
 
+def _results_and_outcomes(runner, cases):
+    """GX's whole result and the outcomes of every (stream, rows) case."""
+    return [(runner.run_suite(stream, rows), runner.validate_submissions(stream, rows)) for stream, rows in cases]
+
+
+def _assert_same_results(cases, a, b) -> None:
+    for (stream, _), (result_a, outcome_a), (result_b, outcome_b) in zip(cases, a, b, strict=True):
+        for item in (result_a, result_b):  # when it ran: not the result
+            item.pop("meta", None)
+        assert result_a == result_b, stream
+        pd.testing.assert_frame_equal(outcome_a, outcome_b, obj=stream)
+
+
 def test_plain_json_values_take_a_shortcut_with_gx_s_own_results(runner, batches, monkeypatch):
     """GX converts metric arguments and results to JSON value by value; plain values of the exact
     builtin types take a shortcut. GX's whole result (every expectation's, failing rows' indices
@@ -233,14 +246,9 @@ def test_plain_json_values_take_a_shortcut_with_gx_s_own_results(runner, batches
     assert id_dict.convert_to_json_serializable is util.convert_to_json_serializable  # where GX names metrics
     frame, *_ = _bad_child_batch(batches)
     cases = [("child_measurements", frame)] + [(stream, batches[stream]) for stream in STREAMS]
-    fast = [(runner.run_suite(stream, rows), runner.validate_submissions(stream, rows)) for stream, rows in cases]
+    fast = _results_and_outcomes(runner, cases)
     monkeypatch.setattr(runner, "FAST_JSON", False)
-    slow = [(runner.run_suite(stream, rows), runner.validate_submissions(stream, rows)) for stream, rows in cases]
-    for (stream, _), (result_a, outcome_a), (result_b, outcome_b) in zip(cases, fast, slow, strict=True):
-        for item in (result_a, result_b):  # when it ran: not the result
-            item.pop("meta", None)
-        assert result_a == result_b, stream
-        pd.testing.assert_frame_equal(outcome_a, outcome_b, obj=stream)
+    _assert_same_results(cases, fast, _results_and_outcomes(runner, cases))
     assert not fast[0][1]["success"].all()  # failing rows covered
     convert = util.convert_to_json_serializable
     for value in ["a", 1, True, None, 2.5, float("nan"), {"a": [1, (2, None)], 3: {"b": 1.0}}, np.int64(3),
@@ -266,16 +274,11 @@ def test_column_domains_narrowed_to_the_column_and_the_index_give_gx_s_own_resul
     monkeypatch.setattr(runner, "_NARROWED", Recording())
     frame, *_ = _bad_child_batch(batches)
     cases = [("child_measurements", frame)] + [(stream, batches[stream]) for stream in STREAMS]
-    narrowed = [(runner.run_suite(stream, rows), runner.validate_submissions(stream, rows)) for stream, rows in cases]
+    narrowed = _results_and_outcomes(runner, cases)
     assert runner._NARROWED == {} and runner._NARROWING == [False]
     assert "village_code" in Recording.seen[0]  # the e-PPGBM suite's column domains were narrowed
     monkeypatch.setattr(runner, "NARROW_COLUMN_DOMAINS", False)
-    whole = [(runner.run_suite(stream, rows), runner.validate_submissions(stream, rows)) for stream, rows in cases]
-    for (stream, _), (result_a, outcome_a), (result_b, outcome_b) in zip(cases, narrowed, whole, strict=True):
-        for item in (result_a, result_b):  # when it ran: not the result
-            item.pop("meta", None)
-        assert result_a == result_b, stream
-        pd.testing.assert_frame_equal(outcome_a, outcome_b, obj=stream)
+    _assert_same_results(cases, narrowed, _results_and_outcomes(runner, cases))
     assert not narrowed[0][1]["success"].all()  # failing rows covered
     assert any(r["result"].get("unexpected_index_list") for r in narrowed[0][0]["results"])
 
