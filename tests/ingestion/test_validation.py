@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from pipelines.ingestion.identity import sha256_hex
+from pipelines.ingestion.validation import gx_speed as speed
 from pipelines.ingestion.validation.suites import DERIVED_COLUMNS, build_suite, suite_columns
 from pipelines.parsing.layouts import STREAMS
 
@@ -212,8 +213,8 @@ def test_configurations_built_once_per_validation_change_no_outcome(runner, batc
     frame, *_ = _bad_child_batch(batches)
     cases = [("child_measurements", frame)] + [(stream, batches[stream]) for stream in STREAMS]
     cached = [runner.validate_submissions(stream, rows) for stream, rows in cases]
-    assert runner._CONFIGURATIONS == {} and runner._CACHING == [False]
-    monkeypatch.setattr(runner, "CACHE_CONFIGURATIONS", False)
+    assert speed._CONFIGURATIONS == {} and speed._CACHING == [False]
+    monkeypatch.setattr(speed, "CACHE_CONFIGURATIONS", False)
     as_gx_does = [runner.validate_submissions(stream, rows) for stream, rows in cases]
     for (stream, _), a, b in zip(cases, cached, as_gx_does, strict=True):
         pd.testing.assert_frame_equal(a, b, obj=stream)
@@ -247,7 +248,7 @@ def test_plain_json_values_take_a_shortcut_with_gx_s_own_results(runner, batches
     frame, *_ = _bad_child_batch(batches)
     cases = [("child_measurements", frame)] + [(stream, batches[stream]) for stream in STREAMS]
     fast = _results_and_outcomes(runner, cases)
-    monkeypatch.setattr(runner, "FAST_JSON", False)
+    monkeypatch.setattr(speed, "FAST_JSON", False)
     _assert_same_results(cases, fast, _results_and_outcomes(runner, cases))
     assert not fast[0][1]["success"].all()  # failing rows covered
     convert = util.convert_to_json_serializable
@@ -271,13 +272,13 @@ def test_column_domains_narrowed_to_the_column_and_the_index_give_gx_s_own_resul
             self.seen.append(sorted(column for _, column in self))
             super().clear()
 
-    monkeypatch.setattr(runner, "_NARROWED", Recording())
+    monkeypatch.setattr(speed, "_NARROWED", Recording())
     frame, *_ = _bad_child_batch(batches)
     cases = [("child_measurements", frame)] + [(stream, batches[stream]) for stream in STREAMS]
     narrowed = _results_and_outcomes(runner, cases)
-    assert runner._NARROWED == {} and runner._NARROWING == [False]
+    assert speed._NARROWED == {} and speed._NARROWING == [False]
     assert "village_code" in Recording.seen[0]  # the e-PPGBM suite's column domains were narrowed
-    monkeypatch.setattr(runner, "NARROW_COLUMN_DOMAINS", False)
+    monkeypatch.setattr(speed, "NARROW_COLUMN_DOMAINS", False)
     _assert_same_results(cases, narrowed, _results_and_outcomes(runner, cases))
     assert not narrowed[0][1]["success"].all()  # failing rows covered
     assert any(r["result"].get("unexpected_index_list") for r in narrowed[0][0]["results"])
