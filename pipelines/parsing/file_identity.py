@@ -130,7 +130,7 @@ def period_refusal(stream: str, code: str | None, ext: str) -> str:
 def most_common_period(files: np.ndarray, labels: pd.Series, n: int) -> list[str | None]:
     """Per file, the period label most of its rows carry (NA labels ignored; a tie goes to the
     later label, labels sorting as periods do). Counted by Arrow (no Python string per row: an
-    e-PPGBM batch's 130k labels, 35 -> 5 ms)."""
+    e-PPGBM batch's 130k labels, 22-32 -> 8 ms)."""
     out: list[str | None] = [None] * n
     table = pa.table({"f": pa.array(np.asarray(files, dtype="int64")), "p": arrow_values(labels.astype("str"))})
     table = table.filter(pc.is_valid(table["p"]))

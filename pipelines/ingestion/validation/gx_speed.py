@@ -1,8 +1,10 @@
 """Speed-ups of GX 1.x's pandas engine for our validations (pipelines/ingestion/validation/runner.py).
 
-Each is measured below, leaves GX's results unchanged (tests/ingestion/test_validation.py compares
-every one both ways), and acts only while :func:`one_validation` is entered: any other GX use in the
-process sees GX as it is. :func:`install_speedups` installs them once, after GX is imported.
+Each is measured below and leaves GX's results unchanged (tests/ingestion/test_validation.py compares
+every one both ways). The configuration cache and the narrowed column domains act only while
+:func:`one_validation` is entered, so any other GX use in the process sees GX's own; the JSON
+shortcut acts throughout, with GX's own output. :func:`install_speedups` installs them once, after GX
+is imported.
 """
 
 from __future__ import annotations
