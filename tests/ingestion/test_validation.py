@@ -297,3 +297,37 @@ def test_text_reaches_gx_as_the_same_categorical_without_the_second_check():
     want = pd.Series(pd.Categorical.from_codes([0, -1, 1, 0, 2, -1, 1], categories=categories))
     assert got.dtype == want.dtype
     pd.testing.assert_series_equal(got, want)
+
+
+def test_regexes_matched_once_per_category_give_gx_s_own_results(runner, batches, monkeypatch):
+    """While one of our validations runs, a regex is matched once per category of a categorical
+    column and each row takes its category's answer. GX's whole result (failing rows' indices
+    included) and the outcomes are the same as with GX's row-by-row matching, and outside a
+    validation GX's own condition runs (the flag is down)."""
+    from great_expectations.expectations.registry import _registered_metrics
+
+    _, provider = _registered_metrics["column_values.match_regex.condition"]["providers"]["PandasExecutionEngine"]
+    inner = speed._closure_cell(provider, "metric_fn").cell_contents
+    matcher = speed._closure_cell(inner, "metric_fn").cell_contents
+    assert getattr(matcher, "_once_per_category", False)  # installed
+    calls = []
+    matched = speed._matched_per_category
+
+    def counted(original, cls, column, codes, regex, kwargs):
+        calls.append((column.name, len(column), len(column.cat.categories)))
+        return matched(original, cls, column, codes, regex, kwargs)
+
+    monkeypatch.setattr(speed, "_matched_per_category", counted)
+    frame, *_ = _bad_child_batch(batches)
+    frame.loc[frame.index[:3], "child_id"] = BAD_TOKEN  # a pseudonym that is not one: the regex fails
+    cases = [("child_measurements", frame)] + [(stream, batches[stream]) for stream in STREAMS]
+    per_category = _results_and_outcomes(runner, cases)
+    assert speed._PER_CATEGORY == [False]
+    assert ("child_id", len(frame), frame["child_id"].nunique()) in calls  # matched once per category
+    assert {name for name, *_ in calls} >= {"village_code", "household_id", "regency_code"}
+    calls.clear()
+    monkeypatch.setattr(speed, "REGEX_ONCE_PER_CATEGORY", False)
+    _assert_same_results(cases, per_category, _results_and_outcomes(runner, cases))
+    assert calls == []  # GX's own, row by row
+    failed = {f["check"] for f in _failed(per_category[0][1], frame["submission_id"].iloc[0])}
+    assert "child_id_is_token" in failed  # failing rows covered

@@ -1,10 +1,10 @@
 """Speed-ups of GX 1.x's pandas engine for our validations (pipelines/ingestion/validation/runner.py).
 
 Each is measured below and leaves GX's results unchanged (tests/ingestion/test_validation.py compares
-every one both ways). The configuration cache and the narrowed column domains act only while
-:func:`one_validation` is entered, so any other GX use in the process sees GX's own; the JSON
-shortcut acts throughout, with GX's own output. :func:`install_speedups` installs them once, after GX
-is imported.
+every one both ways). The configuration cache, the narrowed column domains and the regex matched per
+category act only while :func:`one_validation` is entered, so any other GX use in the process sees
+GX's own; the JSON shortcut acts throughout, with GX's own output. :func:`install_speedups` installs
+them once, after GX is imported.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from typing import Any
 
 
 def install_speedups(index_columns: list[str]) -> None:
-    """Install the three speed-ups (idempotent); ``index_columns`` are the columns by which failing
+    """Install the four speed-ups (idempotent); ``index_columns`` are the columns by which failing
     rows are reported (``unexpected_index_column_names``)."""
     _cache_configurations()
     _fast_json_conversion()
     _narrow_column_domains(list(index_columns))
+    _regex_once_per_category()
 
 
 # GX 1.x rebuilds an expectation's configuration (a pydantic ``dict()``, then a new
@@ -137,16 +138,73 @@ def _narrow_column_domains(index_columns: list[str]) -> None:
     PandasExecutionEngine.get_domain_records = get_domain_records
 
 
+# GX's pandas regex condition is ``column.astype(str).str.contains(regex)``. Our text reaches GX as
+# categoricals (runner._categorical_text), and pandas 3 turns a categorical into text by building
+# every row's string again before matching. While one of our validations runs (and only then), a
+# categorical column without nulls (GX has dropped them) is matched once per category by that very
+# expression, and each row takes its category's answer: the same values, dtype and index. Measured
+# (2026-12-04, a 125,291-row e-PPGBM batch, four regex expectations, three on pseudonyms; 8
+# alternated pairs, results identical): a validation's CPU 0.498 -> 0.430 s (best), 0.588 -> 0.460 s
+# (median). Skipped when GX's regex condition is not laid out as in the GX the lock pins; off
+# (``REGEX_ONCE_PER_CATEGORY = False``): GX's own (the tests compare both).
+REGEX_ONCE_PER_CATEGORY = True
+_PER_CATEGORY = [False]
+
+
+def _regex_once_per_category() -> None:
+    import pandas as pd  # noqa: PLC0415
+    from great_expectations.expectations.registry import _registered_metrics  # noqa: PLC0415 - slow import
+
+    try:  # GX's registered provider -> column_condition_partial's inner function -> our metric_fn
+        _, provider = _registered_metrics["column_values.match_regex.condition"]["providers"]["PandasExecutionEngine"]
+        inner = _closure_cell(provider, "metric_fn").cell_contents
+        cell = _closure_cell(inner, "metric_fn")
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return
+    original = cell.cell_contents
+    if getattr(original, "_once_per_category", False):
+        return
+
+    def match_regex(cls, column, regex, **kwargs):
+        if _PER_CATEGORY[0] and isinstance(column.dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy()
+            if not len(codes) or codes.min() >= 0:  # with a null, GX's own way
+                return _matched_per_category(original, cls, column, codes, regex, kwargs)
+        return original(cls, column, regex, **kwargs)
+
+    match_regex._once_per_category = True  # type: ignore[attr-defined]
+    match_regex.__wrapped__ = original  # type: ignore[attr-defined]
+    cell.cell_contents = match_regex
+
+
+def _matched_per_category(original, cls, column, codes, regex, kwargs):
+    """GX's ``original`` condition on the categories of ``column``, taken back to its rows."""
+    import pandas as pd  # noqa: PLC0415
+
+    categories = column.cat.categories
+    matched = original(cls, pd.Series(categories, dtype=categories.dtype), regex, **kwargs).iloc[codes]
+    matched.index = column.index
+    matched.name = column.name
+    return matched
+
+
+def _closure_cell(function, name: str):
+    """The cell of ``function``'s free variable ``name`` (ValueError when it has none)."""
+    return function.__closure__[function.__code__.co_freevars.index(name)]
+
+
 @contextlib.contextmanager
 def one_validation():
-    """Expectation configurations built once, and column domains narrowed, while the validation
-    inside runs (see above)."""
+    """Expectation configurations built once, column domains narrowed, and regexes matched once per
+    category while the validation inside runs (see above)."""
     _CACHING[0] = CACHE_CONFIGURATIONS
     _NARROWING[0] = NARROW_COLUMN_DOMAINS
+    _PER_CATEGORY[0] = REGEX_ONCE_PER_CATEGORY
     try:
         yield
     finally:
         _CACHING[0] = False
         _NARROWING[0] = False
+        _PER_CATEGORY[0] = False
         _CONFIGURATIONS.clear()
         _NARROWED.clear()
