@@ -155,7 +155,7 @@ def _regex_once_per_category() -> None:
     import pandas as pd  # noqa: PLC0415
     from great_expectations.expectations.registry import _registered_metrics  # noqa: PLC0415 - slow import
 
-    try:  # GX's registered provider -> column_condition_partial's inner function -> our metric_fn
+    try:  # GX's registered provider -> column_condition_partial's inner function -> GX's _pandas
         _, provider = _registered_metrics["column_values.match_regex.condition"]["providers"]["PandasExecutionEngine"]
         inner = _closure_cell(provider, "metric_fn").cell_contents
         cell = _closure_cell(inner, "metric_fn")
