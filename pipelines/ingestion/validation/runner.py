@@ -124,14 +124,20 @@ def _categorical_text(series: pd.Series) -> pd.Series:
     categoricals: GX copies the frame's rows for every expectation, and copying integer codes is
     far cheaper than copying Python strings (a fifth of a validation's time on e-PPGBM rows);
     every expectation reads the same values. Arrow text is dictionary-encoded by Arrow (no
-    Python string per row; the categories are the distinct values in order of appearance)."""
+    Python string per row; the categories are the distinct values in order of appearance), and
+    the categories stay Arrow text (``str`` dtype): no Python string per distinct value either
+    (125k of them on an e-PPGBM batch's pseudonyms), and GX's regex condition, which turns its
+    values into ``str``, then matches the Arrow array as it is. Measured (2026-12-04, alternated,
+    6 pairs, GX's whole results and the outcomes identical): a validation's CPU 0.342 -> 0.323 s
+    on 125,291 e-PPGBM rows, 0.229 -> 0.196 s on 100,470 P3KE rows (medians), against categories
+    of Python strings."""
     dtype = series.dtype
     arrow = (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or (
         isinstance(dtype, pd.ArrowDtype) and (pa.types.is_string(dtype.pyarrow_dtype)
                                                or pa.types.is_large_string(dtype.pyarrow_dtype)))
     if arrow:
         codes, distinct = dictionary_codes(series)
-        categories = pd.Index(distinct.to_numpy(zero_copy_only=False), dtype=object)
+        categories = pd.Index(pd.array(distinct, dtype="str"))
         return pd.Series(_categorical(codes, categories), index=series.index)
     series = numpy_backed(series)
     return series.astype("category") if series.dtype == object else series
