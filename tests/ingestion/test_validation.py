@@ -299,6 +299,41 @@ def test_text_reaches_gx_as_the_same_categorical_without_the_second_check():
     pd.testing.assert_series_equal(got, want)
 
 
+class _CountingDict(dict):
+    hits = 0
+
+    def get(self, key, default=None):
+        found = super().get(key, default)
+        if found is not default:
+            type(self).hits += 1
+        return found
+
+
+def test_metric_graphs_kept_per_suite_give_gx_s_own_results(runner, batches, monkeypatch):
+    """While one of our validations runs, the metric dependency graphs GX built for a suite are
+    given again to the next validation of that suite. GX's whole result (failing rows' indices and
+    a metric that fails to resolve included) and the outcomes are the same as with graphs built
+    each time, whatever the batch's size, and the flag is down outside a validation."""
+    kept = _CountingDict()
+    monkeypatch.setattr(speed, "_GRAPHS", kept)
+    frame, *_ = _bad_child_batch(batches)
+    cases = [("child_measurements", frame), ("child_measurements", frame.iloc[:3]),
+             ("child_measurements", frame.drop(columns=["weight_kg"]))]  # a metric that cannot resolve
+    cases += [(stream, batches[stream]) for stream in STREAMS]
+    first = _results_and_outcomes(runner, cases)
+    assert len(kept) >= len(STREAMS) and _CountingDict.hits > 0  # kept, and given again within the first pass
+    hits = _CountingDict.hits
+    again = _results_and_outcomes(runner, cases)
+    assert _CountingDict.hits > hits
+    assert speed._KEEPING_GRAPHS == [False]
+    monkeypatch.setattr(speed, "CACHE_METRIC_GRAPHS", False)
+    built = _results_and_outcomes(runner, cases)
+    _assert_same_results(cases, first, built)
+    _assert_same_results(cases, again, built)
+    assert not built[0][1]["success"].all()  # failures covered
+    assert any(runner._raised(r) for r in built[2][0]["results"])  # the unresolvable metric
+
+
 def test_regexes_matched_once_per_category_give_gx_s_own_results(runner, batches, monkeypatch):
     """While one of our validations runs, a regex is matched once per category of a categorical
     column and each row takes its category's answer. GX's whole result (failing rows' indices
