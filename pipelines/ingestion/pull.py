@@ -111,25 +111,26 @@ def _one_duckdb_thread_beside_workers(con):
     national month (3.86M rows), ingestion 45.8/45.2 -> 44.2/44.4 s there."""
     from pipelines.ingestion.embedded import scheduler_address
 
-    if scheduler_address():
+    with contextlib.nullcontext() if scheduler_address() else _setting(con, "threads", 1):
         yield
-        return
-    (threads,) = con.execute("select current_setting('threads')").fetchone()
-    con.execute("set threads = 1")
+
+
+@contextlib.contextmanager
+def _setting(con, name: str, value) -> Iterator[None]:
+    """DuckDB's setting ``name`` at ``value`` for the block, then back to what it was (a
+    database-wide setting: every cursor of it sees the change)."""
+    (before,) = con.execute(f"select current_setting('{name}')").fetchone()
+    con.execute(f"set {name} = ?", [value])
     try:
         yield
     finally:
-        con.execute(f"set threads = {int(threads)}")
+        con.execute(f"set {name} = ?", [before])
 
 
 @contextlib.contextmanager
 def _checkpoint_once(con):
-    (before,) = con.execute("select current_setting('checkpoint_threshold')").fetchone()
-    con.execute(f"set checkpoint_threshold = '{LANDING_CHECKPOINT_THRESHOLD}'")
-    try:
+    with _setting(con, "checkpoint_threshold", LANDING_CHECKPOINT_THRESHOLD):
         yield
-    finally:
-        con.execute(f"set checkpoint_threshold = '{before}'")
     # No vacuum (settings.duckdb_config): landing only appends, one partly filled row group per batch.
     con.execute("checkpoint")
 

@@ -53,7 +53,7 @@ def test_landing_restores_the_threshold_and_leaves_no_wal(tmp_path):
 
 @pytest.mark.parametrize("remote", [False, True])
 def test_duckdb_lands_on_one_thread_beside_local_workers(tmp_path, monkeypatch, remote):
-    path, con = _warehouse(tmp_path)
+    _, con = _warehouse(tmp_path)
     con.execute("set threads = 2")
     if remote:  # only read by the landing's thread setting here: no batch is sent (land_all is wrapped)
         monkeypatch.setenv(SCHEDULER_ENV, "tcp://127.0.0.1:1")
@@ -73,4 +73,3 @@ def test_duckdb_lands_on_one_thread_beside_local_workers(tmp_path, monkeypatch, 
     assert seen == [2 if remote else 1]
     assert con.execute("select current_setting('threads')").fetchone()[0] == 2
     con.close()
-

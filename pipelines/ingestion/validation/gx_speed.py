@@ -2,9 +2,9 @@
 
 Each is measured below and leaves GX's results unchanged (tests/ingestion/test_validation.py compares
 every one both ways). The configuration cache, the narrowed column domains, the regex matched per
-category and the metric graphs kept per suite act only while :func:`one_validation` is entered, so any other GX use in the process sees
-GX's own; the JSON shortcut acts throughout, with GX's own output. :func:`install_speedups` installs
-them once, after GX is imported.
+category and the metric graphs kept per suite act only while :func:`one_validation` is entered, so
+any other GX use in the process sees GX's own; the JSON shortcut acts throughout, with GX's own
+output. :func:`install_speedups` installs them once, after GX is imported.
 """
 
 from __future__ import annotations
