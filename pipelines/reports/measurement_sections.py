@@ -13,8 +13,8 @@ MAX_HAZ_PANELS = 24
 MAX_PREVALENCE_BARS = 40
 
 
-def plots_section(con, tables: set[str], figures: dict[str, bytes]) -> str:
-    """Section 4: HAZ by regency, terminal digits and prevalence; PNGs are also added to ``figures``."""
+def plots_section(con, tables: set[str], figures: dict[str, str]) -> str:
+    """Section 4: HAZ by regency, terminal digits and prevalence; SVG figures are also added to ``figures``."""
     out = ""
     names = queries.regency_names(con, tables)
     period = queries.latest_measurement_period(con) if "marts.fct_child_measurement" in tables else None
@@ -41,7 +41,7 @@ def plots_section(con, tables: set[str], figures: dict[str, bytes]) -> str:
             out += (
                 "<h3>Height-for-age by regency (Sebaran TB/U per kabupaten/kota)</h3>"
                 + shown_note
-                + r.image(figures["haz_by_regency"], "HAZ distribution per regency against N(0,1)")
+                + r.figure(figures["haz_by_regency"], "HAZ distribution per regency against N(0,1)")
                 + '<p class="note">WHO-flagged values excluded. Routine data usually shows a narrower spread '
                 "than surveys (SD 1.35–1.95); a curve shifted left of the WHO curve means more stunting.</p>"
             )
@@ -50,7 +50,7 @@ def plots_section(con, tables: set[str], figures: dict[str, bytes]) -> str:
             figures["terminal_digits"] = plots.terminal_digit_bars(digits, period)
             out += (
                 "<h3>Terminal digits (Preferensi angka akhir)</h3>"
-                + r.image(figures["terminal_digits"], "terminal digit shares of height and weight")
+                + r.figure(figures["terminal_digits"], "terminal digit shares of height and weight")
                 + '<p class="note">Without rounding each digit holds about 10 %; tall bars at 0 and 5 mean '
                 "measurements were rounded to whole or half units.</p>"
             )
@@ -69,7 +69,7 @@ def plots_section(con, tables: set[str], figures: dict[str, bytes]) -> str:
             out += (
                 "<h3>Stunting prevalence by regency (Prevalensi stunting per kabupaten/kota)</h3>"
                 + shown_note
-                + r.image(figures["stunting_by_regency"], "stunting prevalence by regency with 95% CI")
+                + r.figure(figures["stunting_by_regency"], "stunting prevalence by regency with 95% CI")
                 + '<p class="note">Routine e-PPGBM figures run far below survey (SSGI/SKI) figures; do not '
                 "compare the two directly.</p>"
             )

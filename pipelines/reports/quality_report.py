@@ -43,7 +43,7 @@ class ReportResult:
 
     html_path: Path
     markdown: str
-    figures: dict[str, bytes] = field(default_factory=dict)
+    figures: dict[str, str] = field(default_factory=dict)
 
 
 def build_quality_report(
@@ -76,7 +76,7 @@ def build_quality_report(
     private_mkdir(out_dir)
     tables = queries.existing_tables(con)
     facts = subs.Facts()
-    figures: dict[str, bytes] = {}
+    figures: dict[str, str] = {}
     sections = [
         r.section("headline", SECTIONS["headline"], subs.headline(con, run_id, tables, facts)),
         r.section("checks", SECTIONS["checks"], subs.checks(check_results, facts)),

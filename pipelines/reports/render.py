@@ -7,7 +7,6 @@ published in clear.
 
 from __future__ import annotations
 
-import base64
 import html
 import re
 from collections.abc import Iterable, Sequence
@@ -36,7 +35,7 @@ th{background:#eaeded}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .muted{background:#7f8c8d}
 tr.failed td{background:#fdedec}
 .alert{background:#fef5e7;border:2px solid #d68910;border-radius:6px;padding:4px 12px;margin:.6em 0}
-img{max-width:100%;height:auto;border:1px solid #d5d8dc;background:#fff}
+figure.plot{margin:.6em 0}figure.plot svg{max-width:100%;height:auto;border:1px solid #d5d8dc;background:#fff}
 """
 
 
@@ -106,10 +105,10 @@ def table(
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
-def image(png: bytes, alt: str) -> str:
-    """An inline PNG (base64 data URI) so the report stays one file."""
-    data = base64.b64encode(png).decode("ascii")
-    return f'<p><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"></p>'
+def figure(svg: str, alt: str) -> str:
+    """An inline SVG figure (:mod:`pipelines.reports.plots`), so the report stays one file; ``alt``
+    is its caption for screen readers."""
+    return f'<figure class="plot" aria-label="{html.escape(alt)}">{svg}</figure>'
 
 
 def missing_table(*names: str) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import duckdb
@@ -339,12 +339,14 @@ def test_contains_every_section_reason_and_rejected_file(full_report):
     assert "Sukamaju" in html
 
 
-def test_embeds_at_least_two_pngs(full_report):
+def test_embeds_at_least_two_svg_figures(full_report):
     result, html = full_report
-    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    images = re.findall(r'<figure class="plot" aria-label="[^"]+">(<svg .*?</svg>)</figure>', html, re.S)
     assert len(images) >= 2
-    assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
+    for svg in images:
+        assert ET.fromstring(svg).tag == "svg"  # well-formed
     assert {"haz_by_regency", "terminal_digits"} <= set(result.figures)
+    assert set(result.figures.values()) <= set(images)
 
 
 def test_planted_personal_data_never_reaches_html_or_markdown(full_report):
