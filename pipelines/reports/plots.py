@@ -62,7 +62,7 @@ def haz_small_multiples(
     y_ticks = nice_ticks(0.0, top, 4)
     canvas = Canvas(70 + ncols * width, 52 + nrows * height,
                     f"HAZ of unflagged children, {period} (bars) vs WHO standard N(0,1) (dashed); line = mean")
-    canvas.title(f"HAZ of unflagged children, {period} (bars) vs WHO standard N(0,1) (dashed); line = mean")
+    canvas.title()
     for i, st in enumerate(stats):
         row, col = divmod(i, ncols)
         x0, y0 = 60 + col * width, 40 + row * height
@@ -96,7 +96,7 @@ def terminal_digit_bars(counts: dict[str, list[int]], period: str) -> str:
         shares[variable] = [100 * n / total if total else 0.0 for n in counts[variable]]
     y_ticks = nice_ticks(0.0, max([12.0, *(s * 1.08 for v in shares.values() for s in v)]), 5)
     canvas = Canvas(940, 340, f"Terminal-digit preference, {period}")
-    canvas.title(f"Terminal-digit preference, {period}")
+    canvas.title()
     for i, variable in enumerate(("height", "weight")):
         x0 = 70 + i * 440
         values = counts[variable]
@@ -126,7 +126,7 @@ def prevalence_ci_bars(rows: list[dict], names: dict[str, str], period: str) -> 
     top = max([1.0, *(r["ci_high"] or r["pct_prevalence"] or 0.0 for r in regencies)])
     x_ticks = nice_ticks(0.0, top, 6)
     canvas = Canvas(940, height, f"Routine (e-PPGBM) stunting prevalence by regency, {period}")
-    canvas.title(f"Routine (e-PPGBM) stunting prevalence by regency, {period}")
+    canvas.title()
     panel = Panel(canvas, left, 40, 940 - left - 30, row_h * len(regencies), (0.0, x_ticks[-1]),
                   (len(regencies) - 0.5, -0.5))
     panel.grid(x_ticks, [], x_format=lambda v: number(v, 0))

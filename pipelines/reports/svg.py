@@ -52,8 +52,15 @@ class Canvas:
         self.add(f'<text x="{_f(x)}" y="{_f(y)}" font-size="{size}" text-anchor="{anchor}" fill="{color}"'
                  f"{weight}{turn}>{html.escape(value)}</text>")
 
-    def title(self, value: str) -> None:
-        self.text(self.width / 2, 20, value, size=13, anchor="middle", bold=True)
+    def line(self, x1: float, y1: float, x2: float, y2: float, color: str, width: float = 1.4,
+             dashed: bool = False) -> None:
+        dash = ' stroke-dasharray="5 3"' if dashed else ""
+        self.add(f'<line x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" stroke="{color}" '
+                 f'stroke-width="{width}"{dash}/>')
+
+    def title(self) -> None:
+        """The figure's label, as its title across the top."""
+        self.text(self.width / 2, 20, self.label, size=13, anchor="middle", bold=True)
 
     def svg(self) -> str:
         # No xmlns: the figure is inline in an HTML5 page, whose parser puts it in the SVG namespace
@@ -90,13 +97,11 @@ class Panel:
         bottom = self.top + self.h
         for t in x_ticks:
             if vertical:
-                self.c.add(f'<line x1="{_f(self.x(t))}" y1="{_f(self.top)}" x2="{_f(self.x(t))}" y2="{_f(bottom)}" '
-                           f'stroke="{GRID_COLOR}" stroke-width="0.8"/>')
+                self.c.line(self.x(t), self.top, self.x(t), bottom, GRID_COLOR, 0.8)
             if x_labels:
                 self.c.text(self.x(t), bottom + 13, (x_format or _tick)(t), size=10, anchor="middle")
         for t in y_ticks:
-            self.c.add(f'<line x1="{_f(self.left)}" y1="{_f(self.y(t))}" x2="{_f(self.left + self.w)}" '
-                       f'y2="{_f(self.y(t))}" stroke="{GRID_COLOR}" stroke-width="0.8"/>')
+            self.c.line(self.left, self.y(t), self.left + self.w, self.y(t), GRID_COLOR, 0.8)
             if y_labels:
                 self.c.text(self.left - 5, self.y(t) + 3.5, (y_format or _tick)(t), size=10, anchor="end")
         self.c.add(f'<rect x="{_f(self.left)}" y="{_f(self.top)}" width="{_f(self.w)}" height="{_f(self.h)}" '
@@ -118,14 +123,10 @@ class Panel:
                    f'fill="none" stroke="{color}" stroke-width="1.4"{dash}/>')
 
     def vline(self, v: float, color: str, dashed: bool = False) -> None:
-        dash = ' stroke-dasharray="5 3"' if dashed else ""
-        self.c.add(f'<line x1="{_f(self.x(v))}" y1="{_f(self.top)}" x2="{_f(self.x(v))}" y2="{_f(self.top + self.h)}" '
-                   f'stroke="{color}" stroke-width="1.2"{dash}/>')
+        self.c.line(self.x(v), self.top, self.x(v), self.top + self.h, color, 1.2, dashed)
 
     def hline(self, v: float, color: str, dashed: bool = False) -> None:
-        dash = ' stroke-dasharray="5 3"' if dashed else ""
-        self.c.add(f'<line x1="{_f(self.left)}" y1="{_f(self.y(v))}" x2="{_f(self.left + self.w)}" y2="{_f(self.y(v))}" '
-                   f'stroke="{color}" stroke-width="1.4"{dash}/>')
+        self.c.line(self.left, self.y(v), self.left + self.w, self.y(v), color, 1.4, dashed)
 
     def bar(self, center: float, width: float, value: float, color: str) -> None:
         """A vertical bar from 0 to ``value`` centred on ``center``, ``width`` data units wide."""
@@ -149,7 +150,7 @@ class Panel:
         y = self.y(row)
         for x1, y1, x2, y2 in ((self.x(lo), y, self.x(hi), y), (self.x(lo), y - 4, self.x(lo), y + 4),
                                (self.x(hi), y - 4, self.x(hi), y + 4)):
-            self.c.add(f'<line x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" stroke="#000" stroke-width="1"/>')
+            self.c.line(x1, y1, x2, y2, "#000", 1)
 
     def label(self, x: float, y: float, value: str) -> None:
         """A small label just above data point (``x``, ``y``)."""
@@ -170,9 +171,7 @@ class Panel:
                    f'fill-opacity="0.9" stroke="{GRID_COLOR}"/>')
         for i, (label, color, dashed) in enumerate(items):
             row = y + 12 + 16 * i
-            dash = ' stroke-dasharray="5 3"' if dashed else ""
-            self.c.add(f'<line x1="{_f(x + 6)}" y1="{_f(row)}" x2="{_f(x + 26)}" y2="{_f(row)}" stroke="{color}" '
-                       f'stroke-width="1.4"{dash}/>')
+            self.c.line(x + 6, row, x + 26, row, color, 1.4, dashed)
             self.c.text(x + 30, row + 3.5, label, size=10)
 
 
