@@ -121,6 +121,8 @@ def _as_text_column(cells: tuple[object, ...], kinds: set[type]) -> pa.Array | N
     if not kinds <= _TEXT_KINDS:
         return None
     text = pa.array(cells, type=pa.large_string())
+    if "" not in cells:  # a scan at C speed: most text columns have no empty cell to null
+        return text
     return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.large_string()), text)
 
 
@@ -160,6 +162,10 @@ def _longest_text(n: int, body: list[tuple[object, ...]], text: list[pa.Array | 
     longest = np.zeros(n, dtype="int64")
     for p, column in enumerate(text):
         if column is not None:
+            if _most_bytes(column) <= MAX_CELL:
+                # no cell of it can be too long (a character takes at least one byte), and the
+                # longest cell of a row matters only where it is: a longer one in another column
+                continue
             lengths = pc.utf8_length(column).fill_null(0).to_numpy(zero_copy_only=False)
         elif numeric[p]:
             continue
@@ -167,6 +173,14 @@ def _longest_text(n: int, body: list[tuple[object, ...]], text: list[pa.Array | 
             lengths = np.fromiter((len(c) if isinstance(c, str) else 0 for c in body[p]), "int64", n)
         np.maximum(longest, np.where(kept, lengths, 0), out=longest)
     return longest
+
+
+def _most_bytes(column: pa.Array) -> int:
+    """The longest cell of an Arrow text column in bytes, read off its offsets (no compute call)."""
+    if not len(column):
+        return 0
+    offsets = np.frombuffer(column.buffers()[1], dtype="int64")[column.offset:column.offset + len(column) + 1]
+    return int(np.diff(offsets).max())
 
 
 def _numbers_only(cells: tuple[object, ...], kinds: set[type]) -> bool:
@@ -200,5 +214,5 @@ def _typed_column(cells: tuple[object, ...], text: pa.Array | None, numeric: boo
     if not kept.any():
         return np.empty(0, dtype=object)
     if text is not None:
-        return text.filter(pa.array(kept))
+        return text if kept.all() else text.filter(pa.array(kept))
     return text_columns_as_arrow([_as_openpyxl(_objects(cells)[kept], numeric)])[0]

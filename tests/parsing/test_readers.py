@@ -172,6 +172,35 @@ def test_xlsx_cells_typed_column_by_column_as_openpyxl_gives_them():
     assert isinstance(names, pa.Array) and names.to_pylist() == ["ANAK SATU", "ANAK DUA", None]
 
 
+def test_xlsx_cell_length_is_counted_in_characters_where_bytes_could_mislead():
+    """A text column none of whose cells has more bytes than the limit is not measured cell by cell;
+    one that has (UTF-8 takes two bytes for an accented letter) is, in characters: a cell of 3,000
+    characters in 6,000 bytes stays, one of MAX_CELL + 1 characters is refused, and a text column
+    with no empty cell reads as one with some."""
+    import openpyxl
+
+    from pipelines.parsing.cells import MAX_CELL
+
+    canonical = [c for c, _ in CHILD_MEASUREMENTS.columns]
+
+    def row(**cells):
+        return [cells.get(c) for c in canonical]
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(list(CHILD_MEASUREMENTS.headers))
+    ws.append(row(nik="3604015001230001", child_name="\u00e9" * 3000, address="JL. MAWAR"))
+    ws.append(row(nik="3604015001230002", child_name="ANAK", address="\u00e9" * (MAX_CELL + 1)))
+    ws.append(row(nik="3604015001230003", child_name="ANAK TIGA", address="JL. MELATI"))
+    buf = io.BytesIO()
+    wb.save(buf)
+    table = read_table(buf.getvalue(), "36.04.15.2001_2024-08.xlsx", CHILD_MEASUREMENTS)
+    assert table.row_numbers.tolist() == [2, 4]
+    assert table.bad_rows == [(3, f"a cell of {MAX_CELL + 1:,} characters (limit {MAX_CELL:,})", "value_too_long")]
+    assert table.frame["child_name"].tolist() == ["\u00e9" * 3000, "ANAK TIGA"]
+    assert table.cells[table.names.index("nik")].to_pylist() == ["3604015001230001", "3604015001230003"]
+
+
 def test_decoding_skips_the_binary_check_only_where_it_could_not_refuse():
     """Text without a control byte skips the control-character check: for UTF-8, Windows-1252 and
     BOMs, every such text must be one the check passes, and text with control bytes still goes
