@@ -43,14 +43,15 @@ def _xlsx_cell(value: object) -> object:
     return value
 
 
-def read_xlsx(content: bytes, layout: Layout) -> RawTable:
+def read_xlsx(content: bytes, layout: Layout, sheet_xml: bytes | None = None) -> RawTable:
     """The first sheet's cells. Unguarded: call it through
     :func:`~pipelines.parsing.readers.read_tables`, which checks the workbook first and runs this
-    in a child process (calamine aborts the process on a workbook it cannot allocate)."""
+    in a child process (calamine aborts the process on a workbook it cannot allocate).
+    ``sheet_xml``: the first sheet's XML as the check inflated it (read, not inflated again)."""
     # A workbook written the plain way is read natively into the grid calamine would give
     # (xlsx_native, about 4x faster); any other by calamine (Rust, about 9x faster than openpyxl). Values
     # are normalised to what openpyxl returns (see _xlsx_cell).
-    found = native_grid(content)
+    found = native_grid(content, sheet_xml)
     names, grid = found if found is not None else _calamine_grid(content)
     warnings: list[ParseWarning] = []
     if len(names) > 1:

@@ -48,10 +48,12 @@ def detect_format(content: bytes) -> str:
 def read_tables(files: Sequence[tuple[str, bytes]], layout: Layout) -> list[RawTable | FileError]:
     """Read submission files into canonical columns: per file its table, or the error refusing it.
 
-    Workbooks are checked first (:func:`~pipelines.parsing.xlsx_limits.check_workbook`), then
-    read together in short-lived child processes (:func:`~pipelines.parsing.isolated.read_isolated`):
-    a workbook that makes the reader abort or run out of memory is refused (``parser_crashed``,
-    ``too_large``) and the others are read. Text and JSON are read here.
+    Workbooks are read together in short-lived child processes
+    (:func:`~pipelines.parsing.isolated.read_isolated`), each checked there first
+    (:func:`~pipelines.parsing.xlsx_limits.check_workbook`) and read only if it passes, from the
+    sheet XML the check inflated (:func:`read_checked_xlsx`): a workbook that makes the reader abort
+    or run out of memory is refused (``parser_crashed``, ``too_large``) and the others are read.
+    Text and JSON are read here.
 
     Args:
         files: ``(file_name, content)`` pairs; the name is used only for its extension (checked
@@ -69,7 +71,6 @@ def read_tables(files: Sequence[tuple[str, bytes]], layout: Layout) -> list[RawT
         try:
             detected = _checked_format(content, file_name)
             if detected == "xlsx":
-                check_workbook(content)
                 workbooks.append(i)
             else:
                 out[i] = (read_json if detected == "json" else read_csv)(content, layout)
@@ -80,10 +81,22 @@ def read_tables(files: Sequence[tuple[str, bytes]], layout: Layout) -> list[RawT
 
         native.grid_module()  # likewise the native workbook reader (xlsx_native), loaded once here
 
-        read = functools.partial(read_xlsx, layout=layout)
+        read = functools.partial(read_checked_xlsx, layout=layout)
         for i, result in zip(workbooks, read_isolated(read, [files[i][1] for i in workbooks]), strict=True):
             out[i] = result
     return out
+
+
+def read_checked_xlsx(content: bytes, layout: Layout) -> RawTable:
+    """:func:`~pipelines.parsing.xlsx_limits.check_workbook`, then
+    :func:`~pipelines.parsing.read_xlsx.read_xlsx` from the sheet XML the check inflated: the sheet
+    is inflated once (it was inflated twice when the check ran in the worker, a third of the check's
+    cost). Runs in the reading child: the check itself no longer costs the worker.
+
+    Raises:
+        FileError: the check's refusal (``not_xlsx``, ``too_large``) or the reader's.
+    """
+    return read_xlsx(content, layout, check_workbook(content))
 
 
 def read_table(content: bytes, file_name: str, layout: Layout) -> RawTable:

@@ -44,6 +44,9 @@ MAX_GRID_CELLS = MAX_XLSX_INFLATED_BYTES // 16
 # this leaves a sheet room to be a thousand times sparser than that, and no more.
 GRID_CELLS_PER_BYTE = 64
 EXCEL_COLS = 16_384  # XFD
+# The first sheet's XML the check keeps for the reader (check_workbook's return): a village's
+# e-PPGBM sheet inflates to about 3 MB; a larger sheet is inflated again by the reader instead.
+KEEP_SHEET_BYTES = 32 * 1024 * 1024
 MAX_TAG_BYTES = 1 << 20  # no tag of a real sheet comes near it
 _CHUNK = 4 << 20
 _P = rb"<(?:[A-Za-z_][\w.-]*:)?"  # an element, with or without a namespace prefix
@@ -80,8 +83,13 @@ def column_number(letters: bytes) -> int:
     return n
 
 
-def check_workbook(content: bytes) -> None:
+def check_workbook(content: bytes) -> bytes | None:
     """Refuse a workbook the reader could not build in bounded memory.
+
+    Returns:
+        The first sheet's XML as the check inflated it, when the workbook has one first sheet (the
+        native reader then reads it without inflating it again, :func:`~pipelines.parsing.xlsx_native.native_grid`);
+        None otherwise.
 
     Raises:
         FileError: ``not_xlsx`` (not a readable zip), ``too_large`` (naming what and the limit).
@@ -94,8 +102,11 @@ def check_workbook(content: bytes) -> None:
             for info in infos:
                 if info.filename.rsplit("/", 1)[-1].lower() == "sharedstrings.xml":
                     _check_shared_strings(zf, info, inflated)
-            for info in first_sheet(zf):
-                _check_sheet(zf, info)
+            sheets = first_sheet(zf)
+            kept: list[bytes | None] | None = [] if len(sheets) == 1 else None
+            for info in sheets:
+                _check_sheet(zf, info, kept)
+            return None if kept is None or None in kept else b"".join(kept)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
             OSError) as exc:
         # the zip's own checks (CRC, truncation, corrupt deflate, unknown compression, encryption)
@@ -143,10 +154,20 @@ def first_sheet(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return worksheets
 
 
-def _check_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+def _check_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, kept: list[bytes | None] | None = None) -> None:
+    """Refuse the sheet beyond the limits; ``kept`` receives its XML, chunk after chunk, as it is
+    scanned, up to :data:`KEEP_SHEET_BYTES` (beyond, only a ``None``: the check's memory stays
+    bounded by its chunks, and the reader inflates that sheet itself)."""
     rows = cols = 0
     implicit = False
+    held = 0
     for i, xml in enumerate(_whole_tags(zf, info)):
+        if kept is not None and None not in kept:
+            held += len(xml)
+            if held > KEEP_SHEET_BYTES:
+                kept[:] = [None]
+            else:
+                kept.append(xml)
         if i == 0:
             _check_dimension(xml)
         extent = _extent_canonical(xml)

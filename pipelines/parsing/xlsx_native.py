@@ -46,11 +46,12 @@ _DATE_FORMAT = re.compile(rb"(?:\[\$-[0-9A-Fa-f]{1,8}\])?[dDmMyY][dDmMyYhHsS/\-.
 _DATE1904 = re.compile(rb"\bdate1904\s*=")
 
 
-def native_grid(content: bytes) -> tuple[list[str], list[list[object]]] | None:
+def native_grid(content: bytes, sheet_xml: bytes | None = None) -> tuple[list[str], list[list[object]]] | None:
     """``(sheet names, grid of the first sheet)`` as calamine reads them, or None when the workbook
     is not written the plain way (or the native reader is not built): then calamine must read it.
 
-    Call it on a workbook :func:`~pipelines.parsing.xlsx_limits.check_workbook` accepted.
+    Call it on a workbook :func:`~pipelines.parsing.xlsx_limits.check_workbook` accepted;
+    ``sheet_xml``: the first sheet's XML that check returned, so it is not inflated again.
     """
     grid_reader = native.grid_module()
     if grid_reader is None:
@@ -78,7 +79,8 @@ def native_grid(content: bytes) -> tuple[list[str], list[list[object]]] | None:
                 strings = grid_reader.shared_strings(zf.read("xl/sharedStrings.xml"))
                 if strings is None:
                     return None
-            grid = grid_reader.sheet_grid(zf.read(sheets[0]), strings, plain)
+            xml = sheet_xml if sheet_xml is not None else zf.read(sheets[0])
+            grid = grid_reader.sheet_grid(xml, strings, plain)
     except (KeyError, zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
         return None  # calamine decides, and names the error
     return None if grid is None else (sheet_names, grid)

@@ -110,17 +110,17 @@ def test_a_workbook_that_kills_its_reader_is_refused_once_and_for_all(generated,
     poison = xlsx.read_bytes() + b"\0"  # still a workbook, other bytes
     (root / STREAM / xlsx.name.replace("_2024-08", "_2024-06")).write_bytes(poison)
     (root / STREAM / xlsx.name.replace("_2024-08", "_2024-05")).write_bytes(huge_shared_strings_xlsx(pad=70_000))
-    real = readers.read_xlsx
+    real = readers.read_checked_xlsx
 
     def reader(content: bytes, layout):
         if content == poison:
             os.kill(os.getpid(), signal.SIGABRT)
         return real(content, layout)
 
-    monkeypatch.setattr(readers, "read_xlsx", reader)
+    monkeypatch.setattr(readers, "read_checked_xlsx", reader)
 
     def parse_with_that_reader(stream, files, hints=None):
-        readers.read_xlsx = reader  # in the process that prepares the batch: a Dask worker, or this one
+        readers.read_checked_xlsx = reader  # in the process that prepares the batch: a Dask worker, or this one
         return parse(stream, files, hints)
 
     con = duckdb.connect(str(tmp_path / "w.duckdb"))

@@ -86,14 +86,14 @@ def test_reader_errors_cross_back_and_bugs_withhold_their_message():
 def test_a_workbook_that_kills_its_reader_is_refused_and_the_batch_is_read(monkeypatch, tmp_path):
     good = SERIAL_DATES.read_bytes()
     poison = good + b"\0"  # other bytes, still a workbook
-    real = readers.read_xlsx
+    real = readers.read_checked_xlsx
 
     def reader(content: bytes, layout):
         if content == poison:
             os.kill(os.getpid(), signal.SIGABRT)  # what calamine does when an allocation fails
         return real(content, layout)
 
-    monkeypatch.setattr(readers, "read_xlsx", reader)
+    monkeypatch.setattr(readers, "read_checked_xlsx", reader)
     results = readers.read_tables([("a.xlsx", good), ("b.xlsx", poison), ("c.xlsx", good)], CHILD_MEASUREMENTS)
     assert str(results[1]) == "parser_crashed: the reader died (SIGABRT)"
     assert len(results[0]) == len(results[2]) == 4

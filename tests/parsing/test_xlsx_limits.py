@@ -120,3 +120,31 @@ def test_shared_strings_hidden_from_the_check_are_refused_by_the_child_process()
     assert [type(r).__name__ for r in results] == ["RawTable", "FileError", "RawTable"]
     assert str(results[1]) == "too_large: reading needed more memory than the 2,048 MB allowed"
     assert len(results[0]) == len(results[2]) == len(read_table(good, "x.xlsx", CHILD_MEASUREMENTS))
+
+
+def test_the_check_hands_the_reader_the_sheet_it_inflated_and_only_a_bounded_one(monkeypatch):
+    """check_workbook returns the first sheet's XML as it scanned it, byte for byte what the zip
+    holds, and the reader reads the same table from it as from the workbook alone; a sheet over
+    KEEP_SHEET_BYTES is not kept (the reader inflates it itself), nor is any sheet when the first
+    one cannot be told."""
+    import io
+
+    from pipelines.parsing.read_xlsx import read_xlsx
+    from pipelines.parsing.xlsx_limits import first_sheet
+
+    content = SERIAL_DATES.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(content)) as zf:
+        (sheet,) = first_sheet(zf)
+        xml = zf.read(sheet)
+    assert check_workbook(content) == xml
+    shared, alone = read_xlsx(content, CHILD_MEASUREMENTS, xml), read_xlsx(content, CHILD_MEASUREMENTS)
+    assert shared.names == alone.names and shared.row_numbers.tolist() == alone.row_numbers.tolist()
+    assert [list(c) for c in shared.cells] == [list(c) for c in alone.cells]
+    small = workbook(_child_sheet())
+    monkeypatch.setattr(xlsx_limits, "KEEP_SHEET_BYTES", 100)
+    assert check_workbook(small) is None
+    assert read_table(small, "36.04.15.2001_2024-08.xlsx", CHILD_MEASUREMENTS).row_numbers.tolist() == [2]
+    monkeypatch.setattr(xlsx_limits, "KEEP_SHEET_BYTES", 32 * 1024 * 1024)
+    assert check_workbook(small).startswith(b"<") and b"<row" in check_workbook(small)
+    monkeypatch.setattr(xlsx_limits, "first_sheet", lambda zf: [i for i in zf.infolist() if i.filename.endswith(".xml")])
+    assert check_workbook(small) is None  # several candidates: nothing handed over

@@ -205,7 +205,7 @@ def test_read_xlsx_gives_the_same_table_either_way(monkeypatch):
     path = next((FIXTURES / "sources").rglob("eppgbm_regency_numeric_nik.xlsx"))
     content = path.read_bytes()
     fast = read_xlsx(content, CHILD_MEASUREMENTS)
-    monkeypatch.setattr("pipelines.parsing.read_xlsx.native_grid", lambda _content: None)
+    monkeypatch.setattr("pipelines.parsing.read_xlsx.native_grid", lambda _content, _sheet_xml=None: None)
     slow = read_xlsx(content, CHILD_MEASUREMENTS)
     assert fast.names == slow.names and fast.row_numbers.tolist() == slow.row_numbers.tolist()
     for a, b in zip(fast.cells, slow.cells, strict=True):
