@@ -115,6 +115,13 @@ def columns_of(body: list[list[object]], positions: list[int]) -> list[np.ndarra
     return [grid[:, p].copy() for p in positions]
 
 
+def cell_bytes(column: pa.Array) -> np.ndarray:
+    """Each cell's length in bytes of a ``large_string`` Arrow column (0 for a null), read off its
+    offsets: no compute call."""
+    offsets = np.frombuffer(column.buffers()[1], dtype="int64")[column.offset:column.offset + len(column) + 1]
+    return np.diff(offsets)
+
+
 def text_columns_as_arrow(columns: list[np.ndarray]) -> list[np.ndarray | pa.Array]:
     """Columns of native cells (XLSX, JSON) whose cells are all text or empty, as Arrow strings.
 

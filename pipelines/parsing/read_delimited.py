@@ -24,6 +24,7 @@ from pipelines.parsing.cells import (
     FileError,
     ParseWarning,
     RawTable,
+    cell_bytes,
     columns_of,
     map_headers,
 )
@@ -197,8 +198,7 @@ def _read_csv_arrow(data: bytes, delimiter: str) -> tuple[list[str], list[pa.Arr
     length = np.zeros(n, dtype="int64")
     longest = np.zeros(n, dtype="int64")
     for c in columns:
-        offsets = np.frombuffer(c.buffers()[1], dtype="int64")[c.offset:c.offset + n + 1]
-        cell = np.diff(offsets)
+        cell = cell_bytes(c)
         length += cell
         np.maximum(longest, cell, out=longest)
     keep = length[1:] > 0

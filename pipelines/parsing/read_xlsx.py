@@ -23,6 +23,7 @@ from pipelines.parsing.cells import (
     FileError,
     ParseWarning,
     RawTable,
+    cell_bytes,
     layout_aliases,
     map_headers,
     text_columns_as_arrow,
@@ -163,7 +164,7 @@ def _longest_text(n: int, body: list[tuple[object, ...]], text: list[pa.Array | 
     longest = np.zeros(n, dtype="int64")
     for p, column in enumerate(text):
         if column is not None:
-            if _most_bytes(column) <= MAX_CELL:
+            if not len(column) or cell_bytes(column).max() <= MAX_CELL:
                 # no cell of it can be too long (a character takes at least one byte), and the
                 # longest cell of a row matters only where it is: a longer one in another column
                 continue
@@ -174,14 +175,6 @@ def _longest_text(n: int, body: list[tuple[object, ...]], text: list[pa.Array | 
             lengths = np.fromiter((len(c) if isinstance(c, str) else 0 for c in body[p]), "int64", n)
         np.maximum(longest, np.where(kept, lengths, 0), out=longest)
     return longest
-
-
-def _most_bytes(column: pa.Array) -> int:
-    """The longest cell of an Arrow text column in bytes, read off its offsets (no compute call)."""
-    if not len(column):
-        return 0
-    offsets = np.frombuffer(column.buffers()[1], dtype="int64")[column.offset:column.offset + len(column) + 1]
-    return int(np.diff(offsets).max())
 
 
 def _numbers_only(cells: tuple[object, ...], kinds: set[type]) -> bool:

@@ -103,10 +103,10 @@ def check_workbook(content: bytes) -> bytes | None:
                 if info.filename.rsplit("/", 1)[-1].lower() == "sharedstrings.xml":
                     _check_shared_strings(zf, info, inflated)
             sheets = first_sheet(zf)
-            kept: list[bytes | None] | None = [] if len(sheets) == 1 else None
+            xml = None
             for info in sheets:
-                _check_sheet(zf, info, kept)
-            return None if kept is None or None in kept else b"".join(kept)
+                xml = _check_sheet(zf, info, keep=len(sheets) == 1)
+            return xml
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
             OSError) as exc:
         # the zip's own checks (CRC, truncation, corrupt deflate, unknown compression, encryption)
@@ -154,20 +154,21 @@ def first_sheet(zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return worksheets
 
 
-def _check_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, kept: list[bytes | None] | None = None) -> None:
-    """Refuse the sheet beyond the limits; ``kept`` receives its XML, chunk after chunk, as it is
-    scanned, up to :data:`KEEP_SHEET_BYTES` (beyond, only a ``None``: the check's memory stays
-    bounded by its chunks, and the reader inflates that sheet itself)."""
+def _check_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, keep: bool = False) -> bytes | None:
+    """Refuse the sheet beyond the limits. With ``keep``, return its XML as scanned when it is at
+    most :data:`KEEP_SHEET_BYTES` (beyond, None: the check's memory stays bounded by its chunks, and
+    the reader inflates that sheet itself)."""
     rows = cols = 0
     implicit = False
+    kept: list[bytes] | None = [] if keep else None
     held = 0
     for i, xml in enumerate(_whole_tags(zf, info)):
-        if kept is not None and None not in kept:
+        if kept is not None:
             held += len(xml)
-            if held > KEEP_SHEET_BYTES:
-                kept[:] = [None]
-            else:
+            if held <= KEEP_SHEET_BYTES:
                 kept.append(xml)
+            else:
+                kept = None
         if i == 0:
             _check_dimension(xml)
         extent = _extent_canonical(xml)
@@ -182,6 +183,7 @@ def _check_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, kept: list[bytes | 
         walked = _walk(_whole_tags(zf, info))
         rows, cols = max(rows, walked[0]), max(cols, walked[1])
     _check_extent(rows, cols, info.file_size)
+    return None if kept is None else b"".join(kept)
 
 
 def _extent_canonical(xml: bytes) -> tuple[int, int] | None:
