@@ -94,3 +94,19 @@ def test_a_long_json_integer_in_a_measurement_is_a_value_reject_not_a_pipeline_f
     assert result.file_error is None and len(result.rows) == 3
     assert result.rejects[["column", "reason_code", "level"]].values.tolist() == [
         ["weight_kg", "weight_out_of_range", "value"]]
+
+
+def test_a_row_over_the_cell_limit_in_total_keeps_its_cells_when_none_is_over_alone():
+    """Cells are measured only in a file with a row longer than the cell limit in all (a cell is no
+    longer than its row): two cells of 3,000 bytes stay; a cell of one byte over the limit is
+    refused with its row. The file is long enough for the Arrow reader."""
+    from pipelines.parsing.cells import MAX_CELL
+
+    two_long = ROW.replace(b"ANAK", b"A" * 3000).replace(b";IBU;", b";" + b"I" * 3000 + b";")
+    over = ROW.replace(b"ANAK", b"A" * (MAX_CELL + 1))
+    rows = [ROW] * 100 + [two_long, over] + [ROW] * 10
+    table, _ = _read(HEADER + b"\r\n" + b"\r\n".join(rows) + b"\r\n")
+    assert len(HEADER) + sum(map(len, rows)) > 16_384  # read by pyarrow
+    assert len(table) == 111 and 102 in table.row_numbers.tolist() and 103 not in table.row_numbers.tolist()
+    assert table.bad_rows == [(103, f"a cell of {MAX_CELL + 1:,} bytes (limit {MAX_CELL:,})", "value_too_long")]
+    assert [len(c) for c in table.cells[table.names.index("child_name")].to_pylist()[100:101]] == [3000]
