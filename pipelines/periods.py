@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import time
 from collections.abc import Iterable
 
 FIRST_MONTH = "2021-01"  # Perpres 72/2021: the national stunting strategy and its e-PPGBM reporting
@@ -121,7 +122,19 @@ def wants(period: str | None, months: set[str] | None, now: dt.datetime | None =
     """Whether a run over ``months`` (None = every month) lands a submission of ``period``."""
     if months is None:
         return True
-    return _wants(period, frozenset(months), current_month(now))
+    return _wants(period, frozenset(months), current_month(now) if now is not None else _this_month())
+
+
+_THIS_MONTH: list = [float("-inf"), ""]  # (monotonic time it was read, the month)
+
+
+def _this_month() -> str:
+    """:func:`current_month` now, read at most once a second: the writer asks for every file it
+    lists, twice (a national month's 250k files: ~25 us each to build the time zone and convert)."""
+    now = time.monotonic()
+    if now - _THIS_MONTH[0] >= 1.0:
+        _THIS_MONTH[:] = [now, current_month()]
+    return _THIS_MONTH[1]
 
 
 @functools.lru_cache(maxsize=4096)
