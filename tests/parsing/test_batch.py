@@ -216,3 +216,20 @@ def test_a_file_s_period_is_the_label_most_of_its_rows_carry_ties_to_the_later()
         got = most_common_period(files, pd.Series(labels, dtype=dtype), 5)
         assert got == ["2024-08", "2024-09", None, None, "2024-01"], dtype
     assert most_common_period(np.zeros(0, dtype="int64"), pd.Series([], dtype="str"), 2) == [None, None]
+
+
+def test_a_group_of_arrow_and_csv_module_parts_keeps_every_cell_in_file_order():
+    """Small files' cells (object arrays from the csv module) are converted a run at a time, between
+    the Arrow arrays of big files: the column is their concatenation, in the files' order."""
+    import numpy as np
+    import pyarrow as pa
+
+    from pipelines.parsing.parse import _text_column
+
+    small_a, small_b = np.array(["a", "", "b"], dtype=object), np.array(["c"], dtype=object)
+    big = pa.array(["x", "y"], type=pa.large_string())
+    empty = np.array([], dtype=object)
+    column = _text_column([small_a, small_b, big, empty, small_b, big])
+    assert column.type == pa.large_string()
+    assert column.to_pylist() == ["a", "", "b", "c", "x", "y", "c", "x", "y"]
+    assert _text_column([big]) is big and _text_column([small_b]).to_pylist() == ["c"]
