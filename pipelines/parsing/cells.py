@@ -187,18 +187,18 @@ def map_headers(
     if found is None or found[0] is not layout:
         mapped: list[ParseWarning] = []
         try:
-            positions, names = _map_headers(headers, layout, mapped)
+            found = (layout, _map_headers(headers, layout, mapped), tuple(mapped), None)
         except FileError as exc:
-            found = (layout, exc.code, exc.message)
-        else:
-            found = (layout, positions, names, tuple(mapped))
+            found = (layout, None, (), (exc.code, exc.message))
         if len(_HEADER_MAPS) >= _MAX_HEADER_MAPS:
             _HEADER_MAPS.clear()
         _HEADER_MAPS[key] = found
-    if len(found) == 3:
-        raise FileError(found[1], found[2])
-    warnings.extend(found[3])
-    return list(found[1]), list(found[2])
+    _, mapping, mapped_warnings, refusal = found
+    if refusal is not None:
+        raise FileError(*refusal)
+    warnings.extend(mapped_warnings)
+    positions, names = mapping
+    return list(positions), list(names)
 
 
 def _map_headers(
